@@ -1,0 +1,83 @@
+"""All settings in one place. Every field reads from a ``FORAGER_*`` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FORAGER_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".forager")
+    """All local state lives here: database, caches, sources, trajectories."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means SQLite at ``$FORAGER_HOME/forager.db``."""
+
+    # --- builds -------------------------------------------------------------------------------
+    ca_bundle: Path | None = None
+    """Extra CA bundle mounted into build containers (TLS-intercepting or corporate proxies).
+    Defaults to the host's system bundle when present."""
+    base_images: str = "auto"
+    """``bootstrap`` (forager/base:* from debootstrap), ``official`` (python:X.Y-slim), or ``auto``."""
+    default_python: str = "3.11"
+    pass_threshold: float = 0.9
+    """A build validates when tests were collected and this share of non-skipped tests pass."""
+    repair_rounds: int = 6
+    test_timeout_s: int = 900
+    """Wall-clock limit on one whole test run inside the container."""
+    per_test_timeout_s: int = 120
+    install_timeout_s: int = 1200
+    pids_limit: int = 1024
+    memory_limit: str = "4g"
+    cpus: float = 2.0
+    pip_cache_volume: str = "forager-pip-cache"
+    image_prefix: str = "forager"
+
+    # --- agents -------------------------------------------------------------------------------
+    command_timeout_s: int = 60
+    output_limit: int = 16000
+    max_steps: int = 100
+    model_url: str = ""
+    model_name: str = ""
+    model_api_key: str = ""
+
+    # --- distributed mode ---------------------------------------------------------------------
+    executor: str = "embedded"
+    """``embedded`` (in-process) or ``celery``."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    registry: str = ""
+    """Optional container registry to push built images to (host[:port]/namespace)."""
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'forager.db'}"
+
+    def resolved_ca_bundle(self) -> Path | None:
+        if self.ca_bundle:
+            return self.ca_bundle
+        system = Path("/etc/ssl/certs/ca-certificates.crt")
+        return system if system.exists() else None
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.home / "sources"
+
+    @property
+    def trajectories_dir(self) -> Path:
+        return self.home / "trajectories"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,355 @@
+"""The container runtime: one small interface (``Runtime`` / ``Sandbox``) and its Docker implementation.
+
+Every container Forager starts goes through here, so the sandbox settings live in one place:
+all capabilities dropped, no-new-privileges, pids / memory / CPU limits, network off unless a
+step needs it, the Docker socket never mounted. A command's timeout is enforced *inside* the
+container (``timeout -k``, which signals the command's whole process group) and, as a backstop,
+from outside by killing the container.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import tarfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from forager.config import get_settings
+
+CA_MOUNT = "/etc/forager/extra-ca.crt"
+CA_MERGED = "/tmp/forager-ca.pem"
+PIP_CACHE = "/root/.cache/pip"
+
+
+class RuntimeError_(Exception):
+    """The container engine failed or is unreachable."""
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: str
+    duration_s: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass
+class Limits:
+    network: bool = False
+    pids: int = 1024
+    memory: str = "4g"
+    cpus: float = 2.0
+    read_only: bool = False
+
+    @classmethod
+    def from_settings(cls, network: bool = False) -> Limits:
+        s = get_settings()
+        return cls(network=network, pids=s.pids_limit, memory=s.memory_limit, cpus=s.cpus)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Keep the head and the tail of long output, with a marker saying what was elided."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    tail = limit - head
+    return f"{text[:head]}\n[... {len(text) - limit} characters elided ...]\n{text[-tail:]}"
+
+
+class Sandbox(Protocol):
+    id: str
+    name: str
+
+    def exec(
+        self,
+        command: str,
+        timeout: float,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+    ) -> ExecResult: ...
+
+    def put_files(self, files: Mapping[str, bytes], dest: str = "/") -> None: ...
+    def put_dir(self, src: Path, dest: str) -> None: ...
+    def get_file(self, path: str) -> bytes | None: ...
+    def commit(self, tag: str, labels: Mapping[str, str] | None = None,
+               env: Mapping[str, str] | None = None, workdir: str | None = None) -> str: ...
+    def remove(self) -> None: ...
+
+
+class Runtime(Protocol):
+    def start(
+        self,
+        image: str,
+        *,
+        name: str | None = None,
+        limits: Limits | None = None,
+        env: Mapping[str, str] | None = None,
+        build_mounts: bool = False,
+        labels: Mapping[str, str] | None = None,
+    ) -> Sandbox: ...
+
+    def image_exists(self, tag: str) -> bool: ...
+    def image_digest(self, tag: str) -> str | None: ...
+    def image_size(self, tag: str) -> int: ...
+    def image_labels(self, tag: str) -> dict[str, str]: ...
+    def remove_image(self, tag: str) -> None: ...
+    def tag(self, image: str, tag: str) -> None: ...
+
+
+def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name.lstrip("/"))
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _tar_dir(src: Path) -> bytes:
+    buf = io.BytesIO()
+
+    def owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(str(src), arcname=".", filter=owner)
+    return buf.getvalue()
+
+
+@dataclass
+class DockerSandbox:
+    container: Container
+    client: docker.DockerClient
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.container.id)
+
+    @property
+    def name(self) -> str:
+        return str(self.container.name)
+
+    def exec(
+        self,
+        command: str,
+        timeout: float,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+    ) -> ExecResult:
+        wrapped = f"timeout -k 5 {int(max(1, timeout))} bash -c {shlex.quote(command)}"
+        merged = {**self.env, **(env or {})}
+        start = time.monotonic()
+        box: dict[str, object] = {}
+
+        def target() -> None:
+            try:
+                box["res"] = self.container.exec_run(
+                    ["bash", "-c", wrapped], workdir=workdir, environment=merged, user=user or "",
+                    demux=False,
+                )
+            except Exception as exc:  # noqa: BLE001 - surfaced below as a failed result
+                box["err"] = exc
+
+        worker = threading.Thread(target=target, daemon=True)
+        worker.start()
+        worker.join(timeout + 30)
+        duration = time.monotonic() - start
+        if worker.is_alive():  # the in-container timeout did not end it: kill the container
+            self.kill()
+            return ExecResult(137, "[forager: command killed after timeout; container stopped]",
+                              duration, timed_out=True)
+        if "err" in box:
+            return ExecResult(-1, f"[forager: exec failed: {box['err']}]", duration)
+        res = box["res"]
+        raw = res.output or b""  # type: ignore[attr-defined]
+        output = raw.decode("utf-8", errors="replace")
+        code = int(res.exit_code if res.exit_code is not None else -1)  # type: ignore[attr-defined]
+        timed_out = code in (124, 137) and duration >= timeout - 1
+        if timed_out:
+            output += f"\n[forager: command timed out after {int(timeout)}s]"
+        return ExecResult(code, output, duration, timed_out)
+
+    def put_files(self, files: Mapping[str, bytes], dest: str = "/") -> None:
+        self.container.put_archive(dest, _tar_bytes(files))
+
+    def put_dir(self, src: Path, dest: str) -> None:
+        self.exec(f"mkdir -p {shlex.quote(dest)}", 30)
+        self.container.put_archive(dest, _tar_dir(src))
+
+    def get_file(self, path: str) -> bytes | None:
+        try:
+            stream, _ = self.container.get_archive(path)
+        except docker.errors.NotFound:
+            return None
+        buf = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=buf) as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    f = tar.extractfile(member)
+                    return f.read() if f else None
+        return None
+
+    def commit(self, tag: str, labels: Mapping[str, str] | None = None,
+               env: Mapping[str, str] | None = None, workdir: str | None = None) -> str:
+        changes = [f"LABEL {shlex.quote(k)}={shlex.quote(v)}" for k, v in (labels or {}).items()]
+        changes += [f"ENV {k}={shlex.quote(v)}" for k, v in (env or {}).items()]
+        if workdir:
+            changes.append(f"WORKDIR {workdir}")
+        changes.append('CMD ["/bin/bash"]')
+        repo, _, version = tag.rpartition(":")
+        image = self.container.commit(repository=repo or tag, tag=version if repo else "latest",
+                                      changes=changes)
+        return str(image.id)
+
+    def kill(self) -> None:
+        try:
+            self.container.kill()
+        except docker.errors.APIError:
+            pass
+
+    def remove(self) -> None:
+        try:
+            self.container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            time.sleep(1)
+            try:
+                self.container.remove(force=True, v=True)
+            except docker.errors.APIError:
+                pass
+
+    def __enter__(self) -> DockerSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class DockerRuntime:
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        try:
+            self.client = client or docker.from_env(timeout=600)
+            self.client.ping()
+        except Exception as exc:  # noqa: BLE001
+            raise RuntimeError_(f"no Docker engine answers: {exc}") from exc
+
+    def start(
+        self,
+        image: str,
+        *,
+        name: str | None = None,
+        limits: Limits | None = None,
+        env: Mapping[str, str] | None = None,
+        build_mounts: bool = False,
+        labels: Mapping[str, str] | None = None,
+    ) -> DockerSandbox:
+        settings = get_settings()
+        limits = limits or Limits.from_settings()
+        if name:  # a redelivered job finds and removes the orphan of its earlier attempt
+            try:
+                self.client.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        volumes: dict[str, dict[str, str]] = {}
+        sandbox_env = dict(env or {})
+        if build_mounts:
+            volumes[settings.pip_cache_volume] = {"bind": PIP_CACHE, "mode": "rw"}
+            ca = settings.resolved_ca_bundle()
+            if ca:
+                volumes[str(Path(ca).resolve())] = {"bind": CA_MOUNT, "mode": "ro"}
+                for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO",
+                            "CURL_CA_BUNDLE"):
+                    sandbox_env[var] = CA_MERGED
+        try:
+            container = self.client.containers.run(
+                image,
+                command=["sleep", "infinity"],
+                name=name,
+                detach=True,
+                init=True,
+                network_mode="bridge" if limits.network else "none",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=limits.pids,
+                mem_limit=limits.memory,
+                memswap_limit=limits.memory,
+                nano_cpus=int(limits.cpus * 1e9),
+                read_only=limits.read_only,
+                tmpfs={"/tmp": "rw,exec,size=2g"} if limits.read_only else None,
+                volumes=volumes or None,
+                labels={"forager": "1", **(labels or {})},
+                environment=sandbox_env,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise RuntimeError_(f"image not found: {image}") from exc
+        except docker.errors.APIError as exc:
+            raise RuntimeError_(f"could not start a container from {image}: {exc}") from exc
+        box = DockerSandbox(container, self.client, {})
+        if build_mounts and settings.resolved_ca_bundle():
+            box.exec(
+                f"cat /etc/ssl/certs/ca-certificates.crt {CA_MOUNT} > {CA_MERGED} 2>/dev/null || "
+                f"cp {CA_MOUNT} {CA_MERGED}", 30)
+        return box
+
+    def _image(self, tag: str):  # type: ignore[no-untyped-def]
+        try:
+            return self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def image_exists(self, tag: str) -> bool:
+        return self._image(tag) is not None
+
+    def image_digest(self, tag: str) -> str | None:
+        img = self._image(tag)
+        return str(img.id) if img is not None else None
+
+    def image_size(self, tag: str) -> int:
+        img = self._image(tag)
+        return int(img.attrs.get("Size", 0)) if img is not None else 0
+
+    def image_labels(self, tag: str) -> dict[str, str]:
+        img = self._image(tag)
+        return dict(img.labels or {}) if img is not None else {}
+
+    def remove_image(self, tag: str) -> None:
+        try:
+            self.client.images.remove(tag, force=True)
+        except docker.errors.ImageNotFound:
+            pass
+
+    def tag(self, image: str, tag: str) -> None:
+        repo, _, version = tag.rpartition(":")
+        self.client.images.get(image).tag(repo, version)
+
+
+_runtime: DockerRuntime | None = None
+
+
+def get_runtime() -> DockerRuntime:
+    global _runtime
+    if _runtime is None:
+        _runtime = DockerRuntime()
+    return _runtime

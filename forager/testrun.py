@@ -1,0 +1,161 @@
+"""Running a test suite inside a container and reading per-test results.
+
+Results come from a tiny pytest plugin (``forager_report``) that the builder installs into every
+image's virtualenv: it writes one JSON line per test with its pytest node id, outcome and duration,
+and can restrict a run to a list of node ids (``--forager-select FILE``) however long the list is.
+The same code serves build validation, task validation, rewards and replay.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field
+
+from forager.runtime import ExecResult, Sandbox
+
+REPORT_PATH = "/tmp/forager-report.jsonl"
+SELECT_PATH = "/tmp/forager-select.txt"
+PLUGIN_NAME = "forager_report"
+PLUGIN_SOURCE = '''\
+"""Forager's per-test reporter (installed by the Forager builder)."""
+import json
+import os
+
+import pytest
+
+_results = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--forager-report", default=None)
+    parser.addoption("--forager-select", default=None)
+
+
+def pytest_collection_modifyitems(config, items):
+    path = config.getoption("--forager-select")
+    if not path:
+        return
+    with open(path) as fh:
+        wanted = {line.strip() for line in fh if line.strip()}
+    keep = [it for it in items if it.nodeid in wanted]
+    config.hook.pytest_deselected(items=[it for it in items if it.nodeid not in wanted])
+    items[:] = keep
+
+
+def pytest_runtest_logreport(report):
+    entry = _results.setdefault(report.nodeid, {"outcome": "passed", "duration": 0.0})
+    entry["duration"] += getattr(report, "duration", 0.0) or 0.0
+    if report.when == "call":
+        if report.passed:
+            entry["outcome"] = "passed"
+        elif report.skipped:
+            entry["outcome"] = "skipped"
+        else:
+            entry["outcome"] = "failed"
+            entry["message"] = str(report.longrepr)[-2000:]
+    elif report.skipped and entry["outcome"] == "passed":
+        entry["outcome"] = "skipped"
+    elif report.failed:
+        entry["outcome"] = "error"
+        entry["message"] = str(report.longrepr)[-2000:]
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _results[report.nodeid or "<collection>"] = {
+            "outcome": "error", "duration": 0.0, "collection": True,
+            "message": str(report.longrepr)[-2000:],
+        }
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--forager-report")
+    if not path:
+        return
+    with open(path, "w") as fh:
+        for nodeid, entry in _results.items():
+            fh.write(json.dumps({"id": nodeid, **entry}) + "\\n")
+'''
+
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+@dataclass
+class TestOutcome:
+    __test__ = False
+    id: str
+    outcome: str
+    duration: float = 0.0
+    message: str = ""
+    collection: bool = False
+
+
+@dataclass
+class TestRun:
+    __test__ = False
+    exec: ExecResult
+    results: dict[str, TestOutcome] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.outcome for r in self.results.values() if not r.collection)
+        return {k: c.get(k, 0) for k in OUTCOMES}
+
+    @property
+    def collection_errors(self) -> list[TestOutcome]:
+        return [r for r in self.results.values() if r.collection]
+
+    @property
+    def passed(self) -> set[str]:
+        return {r.id for r in self.results.values() if r.outcome == "passed"}
+
+    def outcome(self, test_id: str) -> str:
+        r = self.results.get(test_id)
+        return r.outcome if r else "missing"
+
+
+def parse_report(text: str) -> dict[str, TestOutcome]:
+    results: dict[str, TestOutcome] = {}
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run: keep what is whole
+        results[row["id"]] = TestOutcome(
+            row["id"], row.get("outcome", "error"), float(row.get("duration", 0.0)),
+            row.get("message", ""), bool(row.get("collection", False)),
+        )
+    return results
+
+
+def pytest_command(test_command: str, select: bool = False, extra: str = "") -> str:
+    cmd = f"{test_command} -p {PLUGIN_NAME} --forager-report {REPORT_PATH}"
+    if select:
+        cmd += f" --forager-select {SELECT_PATH}"
+    return f"{cmd} {extra}".strip()
+
+
+def run_tests(
+    sandbox: Sandbox,
+    test_command: str,
+    *,
+    timeout: float,
+    test_ids: list[str] | None = None,
+    workdir: str = "/repo",
+    env: dict[str, str] | None = None,
+) -> TestRun:
+    """Run ``test_command`` (a pytest invocation) in ``sandbox``; optionally only ``test_ids``."""
+    sandbox.exec(f"rm -f {REPORT_PATH}", 30)
+    if test_ids is not None:
+        sandbox.put_files({SELECT_PATH: "\n".join(test_ids).encode()})
+    command = pytest_command(test_command, select=test_ids is not None)
+    res = sandbox.exec(command, timeout, workdir=workdir, env=env)
+    raw = sandbox.get_file(REPORT_PATH)
+    results = parse_report(raw.decode("utf-8", "replace")) if raw else {}
+    return TestRun(res, results)
+
+
+def quote_ids(ids: list[str]) -> str:
+    return " ".join(shlex.quote(i) for i in ids)
