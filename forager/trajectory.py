@@ -188,3 +188,52 @@ def loads_lenient(raw: bytes) -> LoadResult:
 
 def read(path: Path) -> LoadResult:
     return loads_lenient(Path(path).read_bytes())
+
+
+# ----------------------------------------------------------------------------- storage + index
+def stored_path(traj_id: str) -> Path:
+    from forager.config import get_settings
+
+    return get_settings().trajectories_dir / traj_id[-2:] / f"{traj_id}.jsonl.gz"
+
+
+def save(traj: Trajectory, origin: str = "local") -> str:
+    """Store a trajectory durably (atomic file write) and index it in the registry; returns its id."""
+    from forager import db
+
+    traj_id = traj.id or db.new_id("traj")
+    traj.id = traj_id
+    path = stored_path(traj_id)
+    digest = write(traj, path)
+    with db.session() as s:
+        row = s.get(db.Trajectory, traj_id) or db.Trajectory(id=traj_id, path=str(path))
+        row.task_id = traj.task_id
+        row.image = traj.image
+        row.repository = traj.repository
+        row.kind = traj.kind
+        row.model = traj.model.name or None
+        row.agent = traj.agent
+        row.resolved = traj.reward.resolved if traj.reward else None
+        row.complete = traj.complete
+        row.steps = len(traj.turns)
+        row.exit_reason = traj.exit_reason or None
+        row.duration_s = traj.duration_s
+        row.origin = origin
+        row.path = str(path)
+        row.sha256 = digest
+        s.merge(row)
+    return traj_id
+
+
+def load(ref: str) -> LoadResult:
+    """Load by stored id, or from a file path."""
+    from forager import db
+
+    p = Path(ref)
+    if p.exists():
+        return read(p)
+    with db.session() as s:
+        row = s.get(db.Trajectory, ref)
+        if row is None:
+            raise KeyError(f"no trajectory {ref!r}")
+        return read(Path(row.path))
