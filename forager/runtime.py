@@ -9,6 +9,7 @@ from outside by killing the container.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shlex
 import tarfile
@@ -22,6 +23,7 @@ from typing import Protocol
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.types import Mount
 
 from forager.config import get_settings
 
@@ -122,10 +124,16 @@ def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+SKIP_DIRS = {".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache", ".pytest_cache",
+             ".ruff_cache", "node_modules", ".eggs"}
+
+
 def _tar_dir(src: Path) -> bytes:
     buf = io.BytesIO()
 
-    def owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    def owner(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if Path(info.name).name in SKIP_DIRS or info.name.endswith(".pyc"):
+            return None
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
         return info
@@ -223,10 +231,8 @@ class DockerSandbox:
         return str(image.id)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(docker.errors.APIError):
             self.container.kill()
-        except docker.errors.APIError:
-            pass
 
     def remove(self) -> None:
         try:
@@ -235,10 +241,8 @@ class DockerSandbox:
             pass
         except docker.errors.APIError:
             time.sleep(1)
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 self.container.remove(force=True, v=True)
-            except docker.errors.APIError:
-                pass
 
     def __enter__(self) -> DockerSandbox:
         return self
@@ -268,17 +272,17 @@ class DockerRuntime:
         settings = get_settings()
         limits = limits or Limits.from_settings()
         if name:  # a redelivered job finds and removes the orphan of its earlier attempt
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.client.containers.get(name).remove(force=True)
-            except docker.errors.NotFound:
-                pass
-        volumes: dict[str, dict[str, str]] = {}
+        # Mounts (not `volumes`): docker-py would also declare volumes in the container config,
+        # and a commit would then bake VOLUME entries into the image.
+        mounts: list[Mount] = []
         sandbox_env = dict(env or {})
         if build_mounts:
-            volumes[settings.pip_cache_volume] = {"bind": PIP_CACHE, "mode": "rw"}
+            mounts.append(Mount(PIP_CACHE, settings.pip_cache_volume, type="volume"))
             ca = settings.resolved_ca_bundle()
             if ca:
-                volumes[str(Path(ca).resolve())] = {"bind": CA_MOUNT, "mode": "ro"}
+                mounts.append(Mount(CA_MOUNT, str(Path(ca).resolve()), type="bind", read_only=True))
                 for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO",
                             "CURL_CA_BUNDLE"):
                     sandbox_env[var] = CA_MERGED
@@ -298,7 +302,7 @@ class DockerRuntime:
                 nano_cpus=int(limits.cpus * 1e9),
                 read_only=limits.read_only,
                 tmpfs={"/tmp": "rw,exec,size=2g"} if limits.read_only else None,
-                volumes=volumes or None,
+                mounts=mounts or None,
                 labels={"forager": "1", **(labels or {})},
                 environment=sandbox_env,
             )
@@ -335,10 +339,8 @@ class DockerRuntime:
         return dict(img.labels or {}) if img is not None else {}
 
     def remove_image(self, tag: str) -> None:
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.remove(tag, force=True)
-        except docker.errors.ImageNotFound:
-            pass
 
     def tag(self, image: str, tag: str) -> None:
         repo, _, version = tag.rpartition(":")

@@ -1,0 +1,370 @@
+"""The builder: a repository in, a validated Docker image with working tests out.
+
+Layers: base (one per Python) -> dependencies (keyed by the dependency list, so commits of one
+repository and repositories with the same needs share it) -> repository (code, project install,
+repairs). Every step runs in a sandboxed container and is logged in the registry; the image is
+validated by running the tests twice with the network off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from forager import db, detect, images, repair
+from forager.config import get_settings
+from forager.runtime import ExecResult, Limits, RuntimeError_, Sandbox, get_runtime, truncate
+from forager.sources import Source, SourceError, resolve
+from forager.testrun import TestRun, run_tests
+
+LOG_LIMIT = 20000
+
+
+class BuildError(Exception):
+    """A build step failed in a way the repair loop cannot fix."""
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    source: str
+    commit: str | None = None
+    status: str = "failed"
+    image: str | None = None
+    python: str | None = None
+    install: dict[str, Any] = field(default_factory=dict)
+    test_command: str | None = None
+    tests: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": self.source, "commit": self.commit, "status": self.status, "image": self.image,
+                "python": self.python, "install": self.install, "test_command": self.test_command,
+                "tests": self.tests, "duration_s": round(self.duration_s, 1), "error": self.error,
+                "build_id": self.build_id}
+
+
+class _Logger:
+    def __init__(self, build_id: str, progress: Console | None) -> None:
+        self.build_id = build_id
+        self.progress = progress
+
+    def step(self, step: str, command: str = "", res: ExecResult | None = None, note: str = "") -> None:
+        with db.session() as s:
+            s.add(db.BuildLog(build_id=self.build_id, step=step, command=command,
+                              exit_code=res.exit_code if res else None,
+                              output=truncate(res.output if res else note, LOG_LIMIT),
+                              duration_s=res.duration_s if res else 0.0))
+        if self.progress is not None:
+            mark = "" if res is None else (" [green]ok[/]" if res.ok else f" [red]exit {res.exit_code}[/]")
+            extra = f" ({res.duration_s:.1f}s)" if res else ""
+            self.progress.print(f"[cyan]{escape(step)}[/]{mark}{extra} {escape(note)}".rstrip())
+
+    def info(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress.print(f"  {escape(message)}")
+
+
+def _pip(args: str) -> str:
+    return f"python -m pip install --no-input --progress-bar off {args}"
+
+
+def _tag_part(text: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.")[:100] or "x"
+
+
+# --------------------------------------------------------------------------------- dependencies
+def _filtered_requirement_files(root: Path, files: list[str]) -> dict[str, bytes]:
+    """Requirement files (and the files they include) with local-path and editable lines removed,
+    so they install without the repository itself."""
+    out: dict[str, bytes] = {}
+    queue = list(files)
+    while queue:
+        rel = queue.pop(0)
+        if rel in out:
+            continue
+        path = root / rel
+        if not path.is_file():
+            continue
+        kept = []
+        for line in path.read_text(errors="replace").splitlines():
+            s = line.strip()
+            m = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", s)
+            if m:
+                inc = str((Path(rel).parent / m.group(2)).as_posix())
+                queue.append(inc)
+                kept.append(f"{m.group(1)} {m.group(2)}")
+            elif s.startswith(("-e", ".", "/", "file:")) or s.startswith("--") or (
+                    s and not s.startswith("#") and detect.clean_requirement(s) is None
+                    and not s.startswith("-")):
+                continue
+            else:
+                kept.append(line)
+        out[rel] = ("\n".join(kept) + "\n").encode()
+    return out
+
+
+def _deps_layer(base: str, recipe: detect.Recipe, src: Source, log: _Logger) -> str:
+    rt = get_runtime()
+    settings = get_settings()
+    req_files = _filtered_requirement_files(src.path, recipe.requirement_files)
+    key = hashlib.sha256(json.dumps({
+        "base": rt.image_digest(base), "deps": sorted(recipe.deps), "v": 2,
+        "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(req_files.items())},
+    }, sort_keys=True).encode()).hexdigest()[:16]
+    tag = f"{settings.image_prefix}/deps:{_tag_part(recipe.name or src.name)[:40]}-{key}"
+    if rt.image_exists(tag):
+        log.step("dependencies", note=f"reused {tag}")
+        return tag
+    installed: list[str] = []
+    skipped: list[str] = []
+    with rt.start(base, limits=Limits.from_settings(network=True), build_mounts=True,
+                  labels={"forager.role": "build-deps"}) as box:
+        reqs = [*recipe.deps, "pytest-timeout"]
+        box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
+                       **{f"/tmp/forager/reqs/{k}": v for k, v in req_files.items()}})
+        res = box.exec(_pip("-r /tmp/forager/deps.txt"), settings.install_timeout_s)
+        log.step("dependencies", _pip("-r deps.txt") + f"  # {len(reqs)} requirement(s)", res)
+        if res.ok:
+            installed = reqs
+        else:  # one at a time, keeping what installs
+            for req in reqs:
+                r1 = box.exec(_pip(shlex.quote(req)), settings.install_timeout_s)
+                (installed if r1.ok else skipped).append(req)
+            log.step("dependencies one by one", note=f"installed {len(installed)}, skipped {skipped}")
+        for rel in recipe.requirement_files:
+            if rel not in req_files:
+                continue
+            r2 = box.exec(_pip(f"-r {shlex.quote(rel)}"), settings.install_timeout_s,
+                          workdir="/tmp/forager/reqs")
+            log.step(f"requirements {rel}", _pip(f"-r {rel}"), r2)
+            if not r2.ok:
+                skipped.append(f"-r {rel}")
+        box.exec("rm -rf /tmp/forager", 60)
+        box.commit(tag, labels={"forager.kind": "deps", "forager.base": base,
+                                "forager.skipped": json.dumps(skipped)[:2000]})
+    recipe.notes.append(f"dependency layer {tag}" + (f"; skipped {skipped}" if skipped else ""))
+    return tag
+
+
+# --------------------------------------------------------------------------------- repository
+def _install_project(box: Sandbox, recipe: detect.Recipe, log: _Logger) -> None:
+    settings = get_settings()
+    timeout = settings.install_timeout_s
+    spec = recipe.install_spec()
+    attempts: list[tuple[str, str]] = [("editable", _pip(f"-e {shlex.quote(spec)}"))]
+    if recipe.extras:
+        attempts.append(("editable, no extras", _pip("-e .")))
+    attempts.append(("path", _pip(shlex.quote(spec))))
+    last: ExecResult | None = None
+    for mode, cmd in attempts:
+        res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+        if not res.ok and repair.needs_pretend_version(res.output) and "SETUPTOOLS_SCM_PRETEND_VERSION" not in recipe.env:
+            recipe.env.update(repair.pretend_version_env(box))
+            recipe.repairs.append({"round": 0, "fix": "pretend-version", "why": "VCS version not found"})
+            res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+        log.step(f"install project ({mode})", cmd, res)
+        last = res
+        if res.ok:
+            if mode == "path":
+                _link_source(box, recipe, log)
+            recipe.install_mode = "editable" if mode.startswith("editable") else "path"
+            if mode == "editable, no extras":
+                recipe.notes.append("extras failed to install; project installed without them")
+            return
+    raise BuildError(f"project install failed: {_tail(last.output if last else '')}")
+
+
+def _link_source(box: Sandbox, recipe: detect.Recipe, log: _Logger) -> None:
+    """Non-editable install: a .pth file puts the source tree first on sys.path, so tests (and
+    agents' edits) use /repo, not the copy in site-packages."""
+    name = recipe.name or ""
+    src_dir = "/repo/src" if box.exec("test -d /repo/src", 10).ok else "/repo"
+    del name  # the installed metadata stays (importlib.metadata works); the source wins on sys.path
+    line = f"import sys; sys.path.insert(0, {src_dir!r})"
+    cmd = (f"echo {shlex.quote(line)} > \"$(python -c 'import sysconfig;print(sysconfig.get_paths()[\"purelib\"])')"
+           f"/00-forager-source.pth\"")
+    log.step("link source tree", cmd, box.exec(cmd, 120))
+
+
+def _tail(text: str, n: int = 1500) -> str:
+    text = text.strip()
+    return text[-n:] if len(text) > n else text
+
+
+def _prepare_repo(box: Sandbox, src: Source, log: _Logger) -> None:
+    box.put_dir(src.path, "/repo")
+    cmd = ("cd /repo && rm -f .forager-sdist && if [ ! -d .git ]; then git init -q && git add -A && "
+           "git commit -qm 'forager: source snapshot' --no-verify; "
+           "elif [ -n \"$(git status --porcelain)\" ]; then git add -A && "
+           "git commit -qm 'forager: working tree snapshot' --no-verify; fi; git rev-parse HEAD")
+    res = box.exec(cmd, 300)
+    log.step("copy source", "put /repo; " + cmd, res)
+    if not res.ok:
+        raise BuildError(f"could not prepare /repo: {_tail(res.output)}")
+
+
+def _test_box(image: str) -> Sandbox:
+    return get_runtime().start(image, limits=Limits.from_settings(network=False),
+                               labels={"forager.role": "validate"})
+
+
+def _run_suite(image: str, recipe: detect.Recipe, log: _Logger, label: str) -> TestRun:
+    settings = get_settings()
+    with _test_box(image) as box:
+        run = run_tests(box, recipe.full_test_command(), timeout=settings.test_timeout_s, env=recipe.env)
+    c = run.counts
+    log.step(label, recipe.full_test_command(), run.exec,
+             note=f"passed {c['passed']} failed {c['failed']} errors {c['error']} skipped {c['skipped']}")
+    return run
+
+
+def build(source: str, commit: str | None = None, python: str | None = None,
+          progress: Console | None = None) -> BuildResult:
+    """Build and validate an image for ``source``. Never raises for bad input: failures are
+    recorded as a ``failed`` build with a reason."""
+    settings = get_settings()
+    start = time.monotonic()
+    with db.session() as s:
+        row = db.Build(source=source, commit=commit, status="running")
+        s.add(row)
+    result = BuildResult(build_id=row.id, source=source, commit=commit)
+    log = _Logger(row.id, progress)
+    recipe: detect.Recipe | None = None
+    try:
+        src = resolve(source, commit)
+        result.source, result.commit = src.spec, src.commit
+        log.step("source", note=f"{src.kind} {src.spec} @ {src.commit[:12]}")
+        with db.session() as s:
+            repo = s.query(db.Repository).filter_by(source=src.spec).one_or_none()
+            if repo is None:
+                repo = db.Repository(source=src.spec, name=src.name, kind=src.kind)
+                s.add(repo)
+                s.flush()
+            b = s.get(db.Build, row.id)
+            assert b is not None
+            b.repository_id, b.source, b.commit = repo.id, src.spec, src.commit
+            repository_id = repo.id
+        pythons = images.available_pythons()
+        recipe = detect.detect(src.path, pythons if python is None else (python,))
+        if python:
+            recipe.python = python
+        result.python = recipe.python
+        for note in recipe.notes:
+            log.info(note)
+        if not _has_tests(src.path):
+            raise BuildError("no tests found: no test_*.py / *_test.py files in the repository")
+        base = images.ensure_base(recipe.python, log=log.info)
+        deps = _deps_layer(base, recipe, src, log)
+        image = f"{settings.image_prefix}/{_tag_part(src.name)}:{_tag_part(src.commit[:12])}-py{recipe.python}"
+        run = _repository_layer(deps, image, recipe, src, log)
+        second = _run_suite(image, recipe, log, "validate (second run)")
+        result.image, result.test_command = image, recipe.full_test_command()
+        _finish(result, recipe, run, second, src, repository_id)
+    except (SourceError, BuildError, RuntimeError_, ValueError) as exc:
+        result.status, result.error = "failed", str(exc)
+        log.step("failed", note=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the farm keeps going; the reason is recorded
+        result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        log.step("failed", note=result.error)
+    finally:
+        result.duration_s = time.monotonic() - start
+        if recipe is not None:
+            result.install = recipe.to_dict()
+        with db.session() as s:
+            b = s.get(db.Build, row.id)
+            assert b is not None
+            b.status, b.error, b.duration_s = result.status, result.error, result.duration_s
+            b.python, b.install, b.test_command = result.python, result.install, result.test_command
+            b.tests, b.image, b.finished_at = result.tests, result.image, db.now()
+    return result
+
+
+def _has_tests(root: Path) -> bool:
+    for pattern in ("test_*.py", "*_test.py", "tests.py"):
+        for p in root.rglob(pattern):
+            if not any(part in (".git", ".tox", ".venv", "node_modules") for part in p.parts):
+                return True
+    return False
+
+
+def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source, log: _Logger) -> TestRun:
+    """Install the project, repair what stops tests from collecting or running, commit the image,
+    and return its first validation run."""
+    rt = get_runtime()
+    settings = get_settings()
+    labels = {"forager.kind": "repository", "forager.source": src.spec, "forager.commit": src.commit}
+    with rt.start(deps, limits=Limits.from_settings(network=True), build_mounts=True,
+                  labels={"forager.role": "build-repo"}) as box:
+        _prepare_repo(box, src, log)
+        _install_project(box, recipe, log)
+        probe = box.exec("python -c 'import pytest_timeout' 2>/dev/null", 60)
+        if probe.ok and not any(a.startswith("--timeout") for a in recipe.pytest_args):
+            recipe.pytest_args.append(f"--timeout={settings.per_test_timeout_s}")
+        for n in range(1, settings.repair_rounds + 1):
+            res = box.exec(f"{recipe.full_test_command()} --collect-only -q", 600, workdir="/repo",
+                           env=recipe.env)
+            fixes = repair.plan_collection(res.output, recipe, src.path)
+            log.step(f"collect (round {n})", f"{recipe.full_test_command()} --collect-only -q", res,
+                     note="; ".join(f.describe() for f in fixes))
+            if not fixes:
+                break
+            if not repair.apply(box, fixes, recipe, n, log.step):
+                break
+        box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
+                   workdir="/repo")
+        run = _run_suite(image, recipe, log, "validate (first run)")
+        for n in range(1, 3):  # failures that show only at run time: fixtures, lazy imports
+            fixes = repair.plan_run(run, recipe)
+            if not fixes or not repair.apply(box, fixes, recipe, 100 + n, log.step):
+                break
+            box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
+                       workdir="/repo")
+            run = _run_suite(image, recipe, log, f"validate (after run repair {n})")
+    if not run.results:
+        raise BuildError(f"the test run produced no results: {_tail(run.exec.output)}")
+    return run
+
+
+def _finish(result: BuildResult, recipe: detect.Recipe, first: TestRun, second: TestRun, src: Source,
+            repository_id: str) -> None:
+    settings = get_settings()
+    ids = [k for k, v in first.results.items() if not v.collection]
+    flaky = [t for t in ids if second.outcome(t) != first.outcome(t)]
+    counts = first.counts
+    counts["flaky"] = len(flaky)
+    counts["collection_errors"] = len(first.collection_errors)
+    result.tests = counts
+    ran = counts["passed"] + counts["failed"] + counts["error"]
+    rate = counts["passed"] / ran if ran else 0.0
+    if ran == 0:
+        result.status, result.error = "failed", "no tests ran (all skipped or none collected)"
+    elif first.exec.timed_out:
+        result.status, result.error = "failed", "the test suite timed out"
+    elif rate < settings.pass_threshold:
+        result.status = "failed"
+        result.error = f"pass rate {rate:.0%} below the {settings.pass_threshold:.0%} threshold"
+    else:
+        result.status = "validated"
+    rt = get_runtime()
+    with db.session() as s:
+        for t in ids:
+            r1 = first.results[t]
+            s.add(db.TestResult(build_id=result.build_id, test_id=t, outcome=r1.outcome,
+                                second_outcome=second.outcome(t), flaky=t in flaky, duration_s=r1.duration))
+        if result.image:
+            s.merge(db.Image(
+                id=result.image, build_id=result.build_id, repository_id=repository_id,
+                digest=rt.image_digest(result.image) or "", source=src.spec, commit=src.commit,
+                python=recipe.python, recipe=recipe.to_dict(), test_command=recipe.full_test_command(),
+                status=result.status, size_bytes=rt.image_size(result.image)))
