@@ -1,0 +1,965 @@
+"""Agent episodes: the sandboxed environment, its tools, the LLM and oracle agents, and the reward.
+
+Environment
+    One container per episode from the task's image, started through ``forager.runtime`` (network
+    off, all capabilities dropped, no-new-privileges, pids / memory / CPU limits). A non-root user
+    (``forager``) is added to the container when the image lets us; otherwise the episode runs as
+    root and says so in ``Environment.user``. Commands go through one *persistent* ``bash`` per
+    episode (a single ``docker exec -i``), so a command costs a pipe round trip instead of a new
+    ``docker exec``. Protocol: the command is shipped base64-encoded into a script file, run as
+    ``timeout -k 5 T bash script`` (``timeout`` signals the command's whole process group), and
+    followed by a unique end marker carrying the exit code. The current directory and exported
+    variables persist between commands. A command that outlives even the in-container timeout, or
+    a shell that dies, gets a fresh shell; the episode goes on.
+
+Tools
+    ``bash``, ``view`` (a file with line numbers, or a directory listing), ``edit`` (exact, unique
+    string replacement), ``create``, ``run_tests`` (the image's test command, optionally on chosen
+    test ids) and ``submit``. Output is truncated (head and tail kept) by ``forager.runtime.truncate``.
+
+Reward
+    After submit or the end of a budget: the final diff (against the task state) is recorded, the
+    test files named by FAIL_TO_PASS / PASS_TO_PASS are restored to the task state, and those tests
+    run; ``resolved`` means every one of them passed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import posixpath
+import queue
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from forager.config import get_settings
+from forager.runtime import ExecResult, Limits, RuntimeError_, get_runtime, truncate
+from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn, save
+
+REPO = "/repo"
+STATE_DIR = "/tmp/.forager"
+USER_NAME = "forager"
+USER_ID = 7000
+USER_HOME = "/tmp/forager-home"
+EPISODE_LABEL = "forager.episode"
+OWNER_LABEL = "forager.owner"
+GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
+SHELL_GRACE_S = 15.0
+"""How long past a command's own timeout the host waits before giving up on the shell."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Observation:
+    output: str
+    exit_code: int | None
+    """None when the command has no exit status (killed from outside, shell died, bad tool call)."""
+    duration_s: float
+    timed_out: bool = False
+
+
+class EnvironmentError_(Exception):
+    """The sandbox cannot be used (no engine, image missing, shell will not start)."""
+
+
+# ----------------------------------------------------------------------------- persistent shell
+class Shell:
+    """One long-lived ``bash`` inside a container, spoken to through ``docker exec -i``."""
+
+    def __init__(self, container: str, user: str = "root", env: Mapping[str, str] | None = None,
+                 output_limit: int | None = None) -> None:
+        self.container = container
+        self.user = user
+        self.env = dict(env or {})
+        self.output_limit = output_limit or get_settings().output_limit
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self.start()
+
+    # -- lifecycle
+    def start(self) -> None:
+        docker = shutil.which("docker")
+        if not docker:
+            raise EnvironmentError_("the docker command line client is not installed")
+        cmd = [docker, "exec", "-i", "-u", self.user, "-w", "/"]
+        for k, v in self.env.items():
+            cmd += ["-e", f"{k}={v}"]
+        cmd += [self.container, "bash", "--noprofile", "--norc"]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, bufsize=0)
+        self._queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(self._proc, self._queue), daemon=True).start()
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(f"mkdir -p {STATE_DIR} 2>/dev/null\n".encode())
+        init = (f"mkdir -p {shlex.quote(self.env.get('HOME', '/tmp'))} 2>/dev/null; "
+                f"[ -s {STATE_DIR}/cwd ] || echo {REPO} > {STATE_DIR}/cwd")
+        obs = self._run(init, timeout=30, limit=None)
+        if obs.exit_code != 0:
+            raise EnvironmentError_(f"the shell did not start: {obs.output.strip()[:500]}")
+
+    @staticmethod
+    def _pump(proc: subprocess.Popen[bytes], q: queue.Queue[bytes | None]) -> None:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                q.put(None)
+                return
+            q.put(chunk)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def restart(self) -> None:
+        proc = self._proc
+        self._proc = None
+        if proc is not None:
+            proc.kill()
+            proc.wait(timeout=5)
+        self.restarts += 1
+        self.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- commands
+    def run(self, command: str, timeout: float, limit: int | None = -1) -> Observation:
+        """Run ``command`` (bash source) with a timeout; ``limit`` caps the output (None: whole)."""
+        with self._lock:
+            if not self.alive:
+                self.restart()
+            return self._run(command, timeout, self.output_limit if limit == -1 else limit)
+
+    def _run(self, command: str, timeout: float, limit: int | None) -> Observation:
+        assert self._proc is not None and self._proc.stdin is not None
+        token = uuid.uuid4().hex
+        marker = f"__FORAGER_END_{token}__".encode()
+        pattern = re.compile(b"\n" + re.escape(marker) + rb" (-?\d+)\n")
+        script = (
+            f"[ -f {STATE_DIR}/env ] && . {STATE_DIR}/env >/dev/null 2>&1\n"
+            f"read -r __forager_cwd < {STATE_DIR}/cwd 2>/dev/null; "
+            f"cd \"${{__forager_cwd:-{REPO}}}\" 2>/dev/null || cd {REPO} 2>/dev/null; unset __forager_cwd\n"
+            f"trap 'pwd > {STATE_DIR}/cwd 2>/dev/null; export -p > {STATE_DIR}/env 2>/dev/null' EXIT\n"
+            f"{command}\n"
+        )
+        seconds = max(1, int(timeout))
+        # builtins only (read, printf) to ship the script: the random end token cannot occur in it
+        block = (
+            f"IFS= read -r -d '' __forager_cmd <<'EOF_{token}'\n{script}EOF_{token}\n"
+            f"printf '%s' \"$__forager_cmd\" > {STATE_DIR}/cmd.sh; unset __forager_cmd\n"
+            f"timeout -k 5 {seconds} bash {STATE_DIR}/cmd.sh < /dev/null 2>&1; "
+            f"printf '\\n{marker.decode()} %d\\n' $?\n"
+        )
+        self._drain()
+        start = time.monotonic()
+        try:
+            self._proc.stdin.write(block.encode())
+            self._proc.stdin.flush()
+        except OSError:
+            self.restart()
+            return Observation("[forager: the shell was gone; a new one was started]", None,
+                               time.monotonic() - start)
+        cap = (limit or 0) + 4096 if limit else None
+        head = bytearray()
+        tail = bytearray()
+        dropped = 0
+        deadline = start + seconds + 5 + SHELL_GRACE_S
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                chunk = self._queue.get(timeout=max(0.01, remaining)) if remaining > 0 else None
+                if chunk is None and remaining > 0:  # end of stream: the shell died
+                    text = self._text(head, dropped, tail, limit)
+                    self.restart()
+                    return Observation(text + "\n[forager: the shell exited; a new one was started]",
+                                       None, time.monotonic() - start)
+            except queue.Empty:
+                chunk = None
+            if chunk is None:  # the host-side backstop: the in-container timeout did not end it
+                text = self._text(head, dropped, tail, limit)
+                self.restart()
+                return Observation(
+                    text + f"\n[forager: command did not finish within {seconds}s; shell restarted]",
+                    None, time.monotonic() - start, timed_out=True)
+            tail += chunk
+            found = pattern.search(tail)
+            if found:
+                code = int(found.group(1))
+                tail = tail[: found.start()]
+                duration = time.monotonic() - start
+                text = self._text(head, dropped, tail, limit)
+                timed_out = code in (124, 137) and duration >= seconds - 0.5
+                if timed_out:
+                    text += f"\n[forager: command timed out after {seconds}s and was killed]"
+                return Observation(text, code, duration, timed_out)
+            if cap and len(tail) > 3 * cap:
+                if len(head) < cap:
+                    take = cap - len(head)
+                    head += tail[:take]
+                    del tail[:take]
+                excess = len(tail) - 2 * cap
+                if excess > 0:
+                    dropped += excess
+                    del tail[:excess]
+
+    @staticmethod
+    def _text(head: bytearray, dropped: int, tail: bytearray, limit: int | None) -> str:
+        text = head.decode("utf-8", "replace")
+        if dropped:
+            text += f"\n[... {dropped} bytes elided ...]\n"
+        text += tail.decode("utf-8", "replace")
+        return truncate(text, limit) if limit else text
+
+    def _drain(self) -> None:
+        """Discard output that arrived between commands (background jobs of earlier commands)."""
+        while True:
+            try:
+                chunk = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if chunk is None:  # keep the end-of-stream signal for the reader
+                self._queue.put(None)
+                return
+
+
+# ----------------------------------------------------------------------------- environment
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {
+        "name": "bash",
+        "description": "Run a bash command in the repository (cwd and exported variables persist). "
+                       "Commands are killed after a timeout; long output is truncated.",
+        "parameters": {"type": "object", "properties": {
+            "command": {"type": "string", "description": "the command to run"}},
+            "required": ["command"]}}},
+    {"type": "function", "function": {
+        "name": "view",
+        "description": "Show a file with line numbers (optionally a line range), or list a directory.",
+        "parameters": {"type": "object", "properties": {
+            "path": {"type": "string", "description": "absolute, or relative to /repo"},
+            "start_line": {"type": "integer", "description": "first line to show (1-based)"},
+            "end_line": {"type": "integer", "description": "last line to show (inclusive)"}},
+            "required": ["path"]}}},
+    {"type": "function", "function": {
+        "name": "edit",
+        "description": "Replace one exact occurrence of old_str with new_str in a file. old_str must "
+                       "appear exactly once (include enough context to make it unique).",
+        "parameters": {"type": "object", "properties": {
+            "path": {"type": "string", "description": "absolute, or relative to /repo"},
+            "old_str": {"type": "string", "description": "the exact text to replace"},
+            "new_str": {"type": "string", "description": "the replacement text"}},
+            "required": ["path", "old_str", "new_str"]}}},
+    {"type": "function", "function": {
+        "name": "create",
+        "description": "Create a file with the given content (overwrites an existing file).",
+        "parameters": {"type": "object", "properties": {
+            "path": {"type": "string", "description": "absolute, or relative to /repo"},
+            "content": {"type": "string", "description": "the whole file content"}},
+            "required": ["path", "content"]}}},
+    {"type": "function", "function": {
+        "name": "run_tests",
+        "description": "Run the repository's test suite, or only the given pytest node ids / paths.",
+        "parameters": {"type": "object", "properties": {
+            "tests": {"type": "array", "items": {"type": "string"},
+                      "description": "pytest node ids or test files; all tests when omitted"}},
+            "required": []}}},
+    {"type": "function", "function": {
+        "name": "submit",
+        "description": "Finish: submit the current state of the repository as your solution.",
+        "parameters": {"type": "object", "properties": {}, "required": []}}},
+]
+TOOL_NAMES = [t["function"]["name"] for t in TOOLS]
+
+_VALUE_OPTIONS = {"-p", "-k", "-m", "-c", "-o", "-W", "--rootdir", "--confcutdir", "--deselect",
+                  "--ignore", "--import-mode", "--basetemp"}
+
+
+def test_command_for(test_command: str, tests: list[str] | None) -> str:
+    """The image's test command, narrowed to ``tests`` (its own trailing path arguments dropped)."""
+    if not tests:
+        return test_command
+    tokens = shlex.split(test_command)
+    while (len(tokens) > 1 and not tokens[-1].startswith("-") and tokens[-1] != "pytest"
+           and tokens[-2] not in _VALUE_OPTIONS):
+        tokens.pop()
+    return shlex.join(tokens + list(tests))
+
+
+class Environment:
+    """A sandbox container with a persistent shell; see the module docstring."""
+
+    def __init__(self, sandbox: Any, *, user: bool = True) -> None:
+        self.sandbox = sandbox
+        self.settings = get_settings()
+        self.test_command = ""
+        self.base_tree: str | None = None
+        self.user = self._make_user() if user else "root"
+        env = {"HOME": USER_HOME if self.user != "root" else "/root", "PAGER": "cat",
+               "GIT_PAGER": "cat", "TERM": "dumb", "PYTHONDONTWRITEBYTECODE": "1"}
+        self.shell = Shell(sandbox.id, user=self.user, env=env, output_limit=self.settings.output_limit)
+
+    def _make_user(self) -> str:
+        """Add an unprivileged user and open /repo to it; fall back to root when the image won't."""
+        script = (
+            f"set -e; if ! id -u {USER_NAME} >/dev/null 2>&1; then "
+            f"grep -q ':{USER_ID}:' /etc/passwd && exit 3; "
+            f"echo '{USER_NAME}:x:{USER_ID}:{USER_ID}:forager agent:{USER_HOME}:/bin/bash' >> /etc/passwd; "
+            f"grep -q '^{USER_NAME}:' /etc/group || echo '{USER_NAME}:x:{USER_ID}:' >> /etc/group; fi; "
+            f"[ \"$(id -u {USER_NAME})\" = {USER_ID} ]; "
+            f"if [ -d {REPO} ]; then chmod -R a+rwX {REPO}; fi; "
+            f"if command -v git >/dev/null; then git config --system --add safe.directory '*'; fi"
+        )
+        res: ExecResult = self.sandbox.exec(script, 120)
+        return USER_NAME if res.exit_code == 0 else "root"
+
+    def close(self) -> None:
+        self.shell.close()
+
+    # -- plain commands
+    def run(self, command: str, timeout: float | None = None, limit: int | None = -1) -> Observation:
+        return self.shell.run(command, timeout or self.settings.command_timeout_s, limit)
+
+    def read_file(self, path: str) -> tuple[bytes | None, str]:
+        """The file's bytes as the sandbox user can read them, or None and why not."""
+        quoted = shlex.quote(path)
+        obs = self.run(f"if [ -d {quoted} ]; then echo __DIR__; exit 3; fi; base64 -w0 -- {quoted}",
+                       timeout=60, limit=None)
+        if obs.exit_code != 0:
+            return None, obs.output.strip() or f"cannot read {path}"
+        try:
+            return base64.b64decode(obs.output.strip()), ""
+        except ValueError as exc:
+            return None, f"cannot decode {path}: {exc}"
+
+    def write_file(self, path: str, data: bytes) -> Observation:
+        quoted = shlex.quote(path)
+        encoded = base64.encodebytes(data).decode()
+        return self.run(f"mkdir -p \"$(dirname {quoted})\" && base64 -d > {quoted} <<'__FORAGER_DATA__'\n"
+                        f"{encoded}__FORAGER_DATA__", timeout=60, limit=2000)
+
+    # -- tools
+    def execute(self, action: Action) -> Observation:
+        """Carry out one tool call. Bad arguments give an error observation, never an exception."""
+        start = time.monotonic()
+        try:
+            handler = getattr(self, f"_tool_{action.tool}", None)
+            if action.tool not in TOOL_NAMES or handler is None:
+                return Observation(f"error: unknown tool {action.tool!r}; tools: {', '.join(TOOL_NAMES)}",
+                                   None, 0.0)
+            obs: Observation = handler(**action.args)
+        except TypeError as exc:
+            return Observation(f"error: bad arguments for {action.tool}: {exc}", None,
+                               time.monotonic() - start)
+        obs.duration_s = time.monotonic() - start
+        return obs
+
+    def _path(self, path: str) -> str:
+        return posixpath.normpath(path if path.startswith("/") else posixpath.join(REPO, path))
+
+    def _tool_bash(self, command: str) -> Observation:
+        return self.run(str(command))
+
+    def _tool_view(self, path: str, start_line: int | None = None, end_line: int | None = None
+                   ) -> Observation:
+        full = self._path(str(path))
+        data, error = self.read_file(full)
+        if data is None:
+            if "__DIR__" in error:
+                q = shlex.quote(full)
+                return self.run(f"find {q} -maxdepth 2 -not -path '*/.git' -not -path '*/.git/*' "
+                                f"-not -path '*/__pycache__*' | sort | head -n 400")
+            return Observation(f"error: {error}", 1, 0.0)
+        if b"\x00" in data[:8192]:
+            return Observation(f"{full}: binary file, {len(data)} bytes", 0, 0.0)
+        lines = data.decode("utf-8", "replace").splitlines()
+        first = max(1, int(start_line or 1))
+        last = min(len(lines), int(end_line) if end_line else len(lines))
+        shown = "\n".join(f"{n:6d}\t{lines[n - 1]}" for n in range(first, last + 1))
+        header = f"{full} (lines {first}-{last} of {len(lines)})\n" if lines else f"{full} (empty)\n"
+        return Observation(truncate(header + shown, self.settings.output_limit), 0, 0.0)
+
+    def _tool_edit(self, path: str, old_str: str, new_str: str) -> Observation:
+        full = self._path(str(path))
+        data, error = self.read_file(full)
+        if data is None:
+            return Observation(f"error: {error.replace('__DIR__', 'is a directory')}", 1, 0.0)
+        text = data.decode("utf-8", "replace")
+        count = text.count(old_str) if old_str else 0
+        if count != 1:
+            why = "old_str is empty" if not old_str else (
+                f"old_str not found in {full}" if count == 0 else
+                f"old_str appears {count} times in {full}; include more context to make it unique")
+            return Observation(f"error: {why}; no change made", 1, 0.0)
+        at = text.index(old_str)
+        updated = text.replace(old_str, new_str, 1)
+        written = self.write_file(full, updated.encode())
+        if written.exit_code != 0:
+            return Observation(f"error: could not write {full}: {written.output.strip()}", 1, 0.0)
+        line = text.count("\n", 0, at) + 1
+        new_lines = updated.splitlines()
+        lo, hi = max(1, line - 3), min(len(new_lines), line + new_str.count("\n") + 3)
+        snippet = "\n".join(f"{n:6d}\t{new_lines[n - 1]}" for n in range(lo, hi + 1))
+        return Observation(f"edited {full}; lines {lo}-{hi} now read:\n{snippet}", 0, 0.0)
+
+    def _tool_create(self, path: str, content: str) -> Observation:
+        full = self._path(str(path))
+        exists = self.run(f"test -e {shlex.quote(full)}", timeout=30).exit_code == 0
+        written = self.write_file(full, str(content).encode())
+        if written.exit_code != 0:
+            return Observation(f"error: could not write {full}: {written.output.strip()}", 1, 0.0)
+        return Observation(f"{'overwrote' if exists else 'created'} {full} "
+                           f"({len(str(content).splitlines())} lines)", 0, 0.0)
+
+    def _tool_run_tests(self, tests: list[str] | str | None = None) -> Observation:
+        if not self.test_command:
+            return Observation("error: this environment has no test command", None, 0.0)
+        if isinstance(tests, str):
+            tests = tests.split()
+        command = test_command_for(self.test_command, [str(t) for t in tests or []])
+        return self.run(f"cd {REPO} && {command}", timeout=self.settings.test_timeout_s)
+
+    def _tool_submit(self) -> Observation:
+        return Observation("submitted", 0, 0.0)
+
+    # -- task state and diffs
+    def snapshot_tree(self) -> str | None:
+        """A git tree of the working copy (untracked files included), via a private index."""
+        script = (
+            f"cd {REPO} && printf '{GIT_EXCLUDES}' > {STATE_DIR}/excludes && "
+            f"export GIT_INDEX_FILE={STATE_DIR}/index.$$ && cp .git/index $GIT_INDEX_FILE 2>/dev/null; "
+            f"git -c core.excludesFile={STATE_DIR}/excludes add -A . >/dev/null && git write-tree; "
+            f"rc=$?; rm -f $GIT_INDEX_FILE; exit $rc"
+        )
+        obs = self.run(script, timeout=300, limit=2000)
+        tree = obs.output.strip().splitlines()[-1] if obs.output.strip() else ""
+        return tree if obs.exit_code == 0 and re.fullmatch(r"[0-9a-f]{40,64}", tree) else None
+
+    def diff(self) -> str:
+        """The changes made since the task state (``base_tree``), as a git patch."""
+        if not self.base_tree:
+            return ""
+        now_tree = self.snapshot_tree()
+        if not now_tree:
+            return ""
+        obs = self.run(f"cd {REPO} && git diff --binary {self.base_tree} {now_tree}", timeout=120,
+                       limit=None)
+        return obs.output if obs.exit_code == 0 else ""
+
+    def apply_patch(self, patch: str) -> Observation:
+        """``git apply`` a patch in /repo as the sandbox user."""
+        if not patch.strip():
+            return Observation("", 0, 0.0)
+        encoded = base64.encodebytes(patch.encode()).decode()
+        return self.run(f"cd {REPO} && base64 -d > {STATE_DIR}/apply.patch <<'__FORAGER_DATA__'\n"
+                        f"{encoded}__FORAGER_DATA__\ngit apply --whitespace=nowarn {STATE_DIR}/apply.patch",
+                        timeout=120, limit=4000)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextmanager
+def open_environment(image: str, *, name: str | None = None, user: bool = True) -> Iterator[Environment]:
+    """A sandbox container from ``image`` (network off) with a persistent shell; always removed."""
+    try:
+        runtime = get_runtime()
+        sandbox = runtime.start(image, name=name, limits=Limits.from_settings(network=False),
+                                labels={EPISODE_LABEL: "1", OWNER_LABEL: _owner()})
+    except RuntimeError_ as exc:
+        raise EnvironmentError_(str(exc)) from exc
+    env: Environment | None = None
+    try:
+        env = Environment(sandbox, user=user)
+        yield env
+    finally:
+        if env is not None:
+            env.close()
+        sandbox.remove()
+
+
+def reap_orphans() -> list[str]:
+    """Remove episode containers whose owning process (on this host) is gone; returns their names."""
+    import docker.errors
+
+    runtime = get_runtime()
+    host = socket.gethostname()
+    removed: list[str] = []
+    for c in runtime.client.containers.list(all=True, filters={"label": EPISODE_LABEL}):
+        owner = (c.labels or {}).get(OWNER_LABEL, "")
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        try:
+            c.remove(force=True)
+            removed.append(str(c.name))
+        except docker.errors.APIError:
+            pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ----------------------------------------------------------------------------- tasks and reward
+@dataclass
+class TaskSpec:
+    id: str
+    image: str
+    setup_patch: str
+    gold_patch: str
+    fail_to_pass: list[str]
+    pass_to_pass: list[str]
+    problem_statement: str
+    test_command: str
+    kind: str = ""
+    repository: str = ""
+    image_digest: str = ""
+
+
+def task_spec(task: Any) -> TaskSpec:
+    """A task from a ``db.Task`` row, a dict, or a task id (looked up in the registry)."""
+    from forager import db
+
+    if isinstance(task, TaskSpec):
+        return task
+    if isinstance(task, str):
+        with db.session() as s:
+            row = s.get(db.Task, task)
+            if row is None:
+                raise KeyError(f"no task {task!r}")
+            return task_spec(row)
+    get = task.get if isinstance(task, Mapping) else lambda k, d=None: getattr(task, k, d)
+    image_id = str(get("image_id") or get("image") or "")
+    test_command = str(get("test_command") or "")
+    repository = str(get("repository") or "")
+    digest = ""
+    if image_id and (not test_command or not repository):
+        with db.session() as s:
+            img = s.get(db.Image, image_id)
+            if img is not None:
+                test_command = test_command or img.test_command
+                repository = repository or img.source
+                digest = img.digest
+    return TaskSpec(
+        id=str(get("id") or ""), image=image_id, setup_patch=str(get("setup_patch") or ""),
+        gold_patch=str(get("gold_patch") or ""), fail_to_pass=list(get("fail_to_pass") or []),
+        pass_to_pass=list(get("pass_to_pass") or []),
+        problem_statement=str(get("problem_statement") or ""), test_command=test_command,
+        kind=str(get("kind") or ""), repository=repository, image_digest=digest)
+
+
+def setup_task(env: Environment, task: Any) -> None:
+    """Bring the environment to the task state: apply the setup patch, remember that state."""
+    spec = task_spec(task)
+    env.test_command = spec.test_command
+    obs = env.apply_patch(spec.setup_patch)
+    if obs.exit_code != 0:
+        raise EnvironmentError_(f"the task's setup patch does not apply: {obs.output.strip()[:500]}")
+    env.base_tree = env.snapshot_tree()
+
+
+class _AsUser:
+    """The sandbox seen through the episode's user (reward tests run as the agent's user)."""
+
+    def __init__(self, sandbox: Any, user: str) -> None:
+        self._sandbox, self._user = sandbox, user
+
+    def exec(self, command: str, timeout: float, workdir: str | None = None,
+             env: Mapping[str, str] | None = None, user: str | None = None) -> ExecResult:
+        merged = {"HOME": USER_HOME if self._user != "root" else "/root", **(env or {})}
+        return self._sandbox.exec(command, timeout, workdir=workdir, env=merged, user=user or self._user)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sandbox, name)
+
+
+def compute_reward(env: Environment, task: Any) -> Reward:
+    """Run FAIL_TO_PASS and PASS_TO_PASS in the container; resolved when every one passes.
+
+    Test files named by those ids are first restored to the task state, so edits to the tests
+    themselves cannot earn the reward."""
+    from forager.testrun import run_tests
+
+    spec = task_spec(task)
+    start = time.monotonic()
+    ids = spec.fail_to_pass + spec.pass_to_pass
+    files = sorted({i.split("::")[0] for i in ids})
+    if env.base_tree and files:
+        quoted = " ".join(shlex.quote(f) for f in files)
+        env.run(f"cd {REPO} && for f in {quoted}; do "
+                f"git cat-file -e {env.base_tree}:\"$f\" 2>/dev/null && "
+                f"git show {env.base_tree}:\"$f\" > \"$f\"; done; true", timeout=120)
+    result = run_tests(_AsUser(env.sandbox, env.user), spec.test_command or env.test_command,
+                       timeout=get_settings().test_timeout_s, test_ids=ids)
+    f2p = {i: result.outcome(i) for i in spec.fail_to_pass}
+    p2p = {i: result.outcome(i) for i in spec.pass_to_pass}
+    resolved = bool(ids) and all(v == "passed" for v in [*f2p.values(), *p2p.values()])
+    return Reward(resolved=resolved, fail_to_pass=f2p, pass_to_pass=p2p,
+                  duration_s=time.monotonic() - start)
+
+
+# ----------------------------------------------------------------------------- agents
+SYSTEM_PROMPT = """You are a software engineer working in a Python repository at /repo, inside a \
+sandbox with no network access. Investigate the problem, change the code to fix it, check your work \
+with the tests, and submit when done. Use one tool call per reply. Paths may be absolute or \
+relative to /repo."""
+
+
+def user_prompt(spec: TaskSpec) -> str:
+    return (f"<problem_statement>\n{spec.problem_statement.strip() or 'Make the failing tests pass.'}\n"
+            f"</problem_statement>\n\nFix the problem in /repo so that the tests pass without "
+            f"breaking other tests. Do not modify the tests. Call submit when you are done.")
+
+
+def format_observation(obs: Observation) -> str:
+    status = "none" if obs.exit_code is None else str(obs.exit_code)
+    return f"{obs.output.rstrip()}\n[exit code: {status}]"
+
+
+@dataclass
+class Budget:
+    max_steps: int
+    max_tokens: int
+    max_wall_s: float
+
+
+@dataclass
+class EpisodeState:
+    """What the loop keeps between turns; saved after every turn so a crash loses little."""
+
+    traj: Trajectory
+    budget: Budget
+    started: float = field(default_factory=time.monotonic)
+    tokens: int = 0
+    overhead_s: float = 0.0
+    persist: bool = True
+
+    def record(self, turn: Turn) -> None:
+        self.traj.turns.append(turn)
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        self.traj.duration_s = time.monotonic() - self.started
+        if self.persist:
+            save(self.traj)
+
+    def out_of_budget(self) -> str:
+        if len(self.traj.turns) >= self.budget.max_steps:
+            return "max_steps"
+        if self.budget.max_tokens and self.tokens >= self.budget.max_tokens:
+            return "max_tokens"
+        if time.monotonic() - self.started >= self.budget.max_wall_s:
+            return "max_wall_time"
+        return ""
+
+
+def _turn(index: int, message: str, action: Action | None, obs: Observation, begun: datetime,
+          model_s: float = 0.0, prompt: int = 0, completion: int = 0) -> Turn:
+    return Turn(index=index, model_message=message, action=action, observation=obs.output,
+                exit_code=obs.exit_code, duration_s=obs.duration_s, model_duration_s=model_s,
+                prompt_tokens=prompt, completion_tokens=completion, started_at=begun,
+                finished_at=_utcnow())
+
+
+def run_llm_agent(env: Environment, spec: TaskSpec, state: EpisodeState, client: Any) -> str:
+    """The agent loop; returns the exit reason."""
+    from forager.model import ModelError, describe_tools_as_text
+
+    native = client.tool_mode == "native"
+    system = SYSTEM_PROMPT if native else SYSTEM_PROMPT + "\n\n" + describe_tools_as_text(TOOLS)
+    state.traj.system_prompt = system
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system},
+                                      {"role": "user", "content": user_prompt(spec)}]
+    no_action = 0
+    while True:
+        reason = state.out_of_budget()
+        if reason:
+            return reason
+        begun = _utcnow()
+        t0 = time.monotonic()
+        try:
+            reply = client.complete(messages, TOOLS)
+        except ModelError as exc:
+            state.traj.meta["model_error"] = str(exc)[:2000]
+            return "context_exceeded" if exc.context_exceeded else "model_error"
+        state.tokens += reply.prompt_tokens + reply.completion_tokens
+        index = len(state.traj.turns)
+        if not reply.tool_calls:
+            no_action += 1
+            hint = ("No tool call found. Call exactly one tool." if native else
+                    "No function call found. End your reply with one <function=NAME>...</function> call.")
+            obs = Observation(f"error: {hint}", None, 0.0)
+            messages += [{"role": "assistant", "content": reply.content},
+                         {"role": "user", "content": format_observation(obs)}]
+            state.record(_turn(index, reply.content, None, obs, begun, reply.duration_s,
+                               reply.prompt_tokens, reply.completion_tokens))
+            _account(state, t0, reply.duration_s, obs)
+            if no_action >= 3:
+                return "no_action"
+            continue
+        no_action = 0
+        call = reply.tool_calls[0]
+        action = Action(tool=call.name, args=call.arguments, call_id=call.id or None)
+        obs = Observation(f"error: {call.error}", None, 0.0) if call.error else env.execute(action)
+        if native:
+            messages.append(reply.raw_message)
+            for n, other in enumerate(reply.tool_calls):
+                content = format_observation(obs) if n == 0 else \
+                    "error: not executed; make one tool call per reply"
+                messages.append({"role": "tool", "tool_call_id": other.id, "content": content})
+        else:
+            messages += [{"role": "assistant", "content": reply.content},
+                         {"role": "user", "content": "OBSERVATION:\n" + format_observation(obs)}]
+        state.record(_turn(index, reply.content, action, obs, begun, reply.duration_s,
+                           reply.prompt_tokens, reply.completion_tokens))
+        _account(state, t0, reply.duration_s, obs)
+        if call.name == "submit" and not call.error:
+            return "submitted"
+
+
+def _account(state: EpisodeState, t0: float, model_s: float, obs: Observation) -> None:
+    state.overhead_s += max(0.0, time.monotonic() - t0 - model_s - obs.duration_s)
+
+
+def run_oracle_agent(env: Environment, spec: TaskSpec, state: EpisodeState) -> str:
+    """Apply the gold patch with the bash tool, run the FAIL_TO_PASS tests, submit."""
+    state.traj.system_prompt = "oracle: applies the task's gold patch through the agent tools"
+    patch = spec.gold_patch if spec.gold_patch.endswith("\n") else spec.gold_patch + "\n"
+    steps: list[tuple[str, Action]] = [
+        ("Apply the reference fix.", Action(tool="bash", args={"command": (
+            f"cd {REPO} && git apply --whitespace=nowarn - <<'__FORAGER_GOLD_PATCH__'\n{patch}"
+            f"__FORAGER_GOLD_PATCH__")}, call_id="oracle-0")),
+        ("Check the failing tests.", Action(tool="run_tests", args={"tests": spec.fail_to_pass},
+                                            call_id="oracle-1")),
+        ("Submit.", Action(tool="submit", args={}, call_id="oracle-2")),
+    ]
+    for message, action in steps:
+        reason = state.out_of_budget()
+        if reason:
+            return reason
+        begun = _utcnow()
+        t0 = time.monotonic()
+        obs = env.execute(action)
+        state.record(_turn(len(state.traj.turns), message, action, obs, begun))
+        _account(state, t0, 0.0, obs)
+    return "submitted"
+
+
+# ----------------------------------------------------------------------------- episodes
+class EpisodeError(Exception):
+    """An episode could not run to an end; ``trajectory_id`` names its stored (incomplete) record."""
+
+    def __init__(self, message: str, trajectory_id: str | None = None) -> None:
+        super().__init__(message)
+        self.trajectory_id = trajectory_id
+
+
+def run_episode(
+    task_id: str,
+    *,
+    agent: str = "llm",
+    model_url: str | None = None,
+    model_name: str | None = None,
+    max_steps: int | None = None,
+    max_tokens: int | None = None,
+    max_wall_s: float | None = None,
+    tool_mode: str = "native",
+    temperature: float = 0.0,
+    api_key: str | None = None,
+    persist: bool = True,
+) -> Trajectory:
+    """Run one episode of ``agent`` ('llm' or 'oracle') on a task; store and return the trajectory.
+
+    Budget ends and model failures are normal ends (``exit_reason`` says which). A crash, an
+    interrupt or an unusable sandbox leaves a stored trajectory marked incomplete and raises
+    ``EpisodeError``; the container is removed in every case."""
+    from forager import db
+
+    settings = get_settings()
+    if agent not in ("llm", "oracle"):
+        raise ValueError(f"agent must be 'llm' or 'oracle', not {agent!r}")
+    spec = task_spec(task_id)
+    client = None
+    if agent == "llm":
+        from forager.model import ChatClient
+
+        url = model_url or settings.model_url
+        name = model_name or settings.model_name
+        if not url or not name:
+            raise ValueError("the llm agent needs --model URL and --model-name NAME "
+                             "(or FORAGER_MODEL_URL / FORAGER_MODEL_NAME)")
+        client = ChatClient(url, name, api_key or settings.model_api_key, tool_mode=tool_mode,
+                            temperature=temperature, max_tokens=settings.model_max_tokens,
+                            timeout_s=settings.model_timeout_s, max_retries=settings.model_retries)
+    traj = Trajectory(
+        id=db.new_id("traj"), task_id=spec.id, image=spec.image, image_digest=spec.image_digest or None,
+        repository=spec.repository or None, kind=spec.kind or None, agent=agent,
+        model=ModelInfo(name=client.model, url=client.url, sampling=client.sampling) if client
+        else ModelInfo(name="oracle"),
+        problem_statement=spec.problem_statement, complete=False, exit_reason="running",
+        started_at=_utcnow())
+    budget = Budget(max_steps=max_steps or settings.max_steps,
+                    max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
+                    max_wall_s=max_wall_s or settings.max_wall_s)
+    traj.meta["budget"] = asdict(budget)
+    state = EpisodeState(traj=traj, budget=budget, persist=persist)
+    state.checkpoint()
+    try:
+        with open_environment(spec.image, name=f"forager-ep-{traj.id}") as env:
+            traj.meta.update(sandbox_user=env.user, container=env.sandbox.name)
+            if not traj.image_digest:
+                traj.image_digest = get_runtime().image_digest(spec.image)
+            setup_task(env, spec)
+            if client is not None:
+                reason = run_llm_agent(env, spec, state, client)
+            else:
+                reason = run_oracle_agent(env, spec, state)
+            traj.exit_reason = reason
+            traj.final_diff = env.diff()
+            traj.reward = compute_reward(env, spec)
+            traj.meta.update(tokens=state.tokens, orchestration_overhead_s=round(state.overhead_s, 4),
+                             shell_restarts=env.shell.restarts)
+        traj.complete = True
+        traj.finished_at = _utcnow()
+        state.checkpoint()
+        return traj
+    except BaseException as exc:
+        traj.complete = False
+        traj.finished_at = _utcnow()
+        traj.exit_reason = ("interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit)
+                            else "environment_error" if isinstance(exc, EnvironmentError_)
+                            else "crashed")
+        traj.meta["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        state.checkpoint()
+        if isinstance(exc, Exception):
+            raise EpisodeError(f"episode on {spec.id} did not finish: {traj.meta['error']}",
+                               traj.id) from exc
+        raise
+    finally:
+        if client is not None:
+            client.close()
+
+
+@dataclass
+class EpisodeSummary:
+    task_id: str
+    trajectory_id: str | None
+    resolved: bool
+    steps: int
+    duration_s: float
+    exit_reason: str
+    complete: bool = True
+    error: str = ""
+    overhead_per_step_s: float = 0.0
+
+    @classmethod
+    def of(cls, traj: Trajectory) -> EpisodeSummary:
+        steps = len(traj.turns)
+        return cls(task_id=traj.task_id or "", trajectory_id=traj.id, resolved=traj.resolved,
+                   steps=steps, duration_s=round(traj.duration_s, 3), exit_reason=traj.exit_reason,
+                   complete=traj.complete,
+                   overhead_per_step_s=round(traj.meta.get("orchestration_overhead_s", 0.0) / steps, 4)
+                   if steps else 0.0)
+
+    def public(self) -> dict[str, Any]:
+        """The fields ``forager run --json`` prints."""
+        return {"trajectory_id": self.trajectory_id, "task_id": self.task_id, "resolved": self.resolved,
+                "steps": self.steps, "duration_s": self.duration_s, "exit_reason": self.exit_reason}
+
+
+def run_many(task_ids: list[str], *, concurrency: int = 2,
+             progress: Callable[[EpisodeSummary], None] | None = None, **kwargs: Any
+             ) -> list[EpisodeSummary]:
+    """Run one episode per task with at most ``concurrency`` at once; failures are summarised."""
+
+    def one(task_id: str) -> EpisodeSummary:
+        try:
+            summary = EpisodeSummary.of(run_episode(task_id, **kwargs))
+        except EpisodeError as exc:
+            summary = EpisodeSummary(task_id, exc.trajectory_id, False, 0, 0.0, "error",
+                                     complete=False, error=str(exc))
+        except (KeyError, ValueError) as exc:
+            summary = EpisodeSummary(task_id, None, False, 0, 0.0, "error", complete=False,
+                                     error=str(exc))
+        if progress:
+            progress(summary)
+        return summary
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(one, task_ids))
+
+
+def select_tasks(spec: str) -> list[str]:
+    """Task ids matching a filter: ``all``, or comma-separated ``kind=``, ``repo=`` (substring of
+    the image source), ``image=``, ``status=`` (default validated), ``limit=`` terms."""
+    from sqlalchemy import select
+
+    from forager import db
+
+    terms: dict[str, str] = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        if part == "all":
+            continue
+        key, eq, value = part.partition("=")
+        if not eq or key not in ("kind", "repo", "image", "status", "limit"):
+            raise ValueError(f"bad task filter term {part!r}; use kind=, repo=, image=, status=, limit=")
+        terms[key] = value
+    with db.session() as s:
+        q = select(db.Task.id).join(db.Image, db.Image.id == db.Task.image_id)
+        q = q.where(db.Task.status == terms.get("status", "validated"))
+        if "kind" in terms:
+            q = q.where(db.Task.kind == terms["kind"])
+        if "image" in terms:
+            q = q.where(db.Task.image_id == terms["image"])
+        if "repo" in terms:
+            q = q.where(db.Image.source.contains(terms["repo"]))
+        q = q.order_by(db.Task.created_at, db.Task.id)
+        if "limit" in terms:
+            q = q.limit(int(terms["limit"]))
+        return list(s.scalars(q))
+
+
+def summary_json(summary: EpisodeSummary) -> str:
+    return json.dumps(summary.public())
