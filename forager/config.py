@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     model_url: str = ""
     model_name: str = ""
     model_api_key: str = ""
+    model_max_tokens: int = 4096
+    """Completion tokens per model call."""
+    model_timeout_s: float = 300.0
+    model_retries: int = 6
+    max_tokens: int = 2_000_000
+    """Token budget of one episode (prompt + completion, summed over calls); 0 means none."""
+    max_wall_s: float = 3600.0
+    """Wall-time budget of one episode's agent loop."""
 
     # --- distributed mode ---------------------------------------------------------------------
     executor: str = "embedded"
