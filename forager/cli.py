@@ -92,6 +92,80 @@ def images_show(image: str) -> None:
 # ----------------------------------------------------------------------------- orchestrator (issue 4)
 
 # ----------------------------------------------------------------------------- api, workers (issue 5)
+tokens_app = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
+app.add_typer(tokens_app, name="tokens")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    openapi: Annotated[str | None, typer.Option(help="write the OpenAPI schema here, then exit")] = None,
+) -> None:
+    """Serve the REST API (uvicorn); docs at /docs."""
+    if openapi:
+        from pathlib import Path
+
+        from forager.api import openapi_document
+
+        Path(openapi).write_text(openapi_document())
+        console.print(f"wrote {openapi}")
+        return
+    import uvicorn
+
+    uvicorn.run("forager.api:app", host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="comma-separated: build, tasks, agent")] = "build,tasks,agent",
+    concurrency: Annotated[int, typer.Option(help="jobs run at once by this worker")] = 1,
+    name: Annotated[str | None, typer.Option(help="Celery node name (default forager-QUEUES@host)")] = None,
+) -> None:
+    """Run a Celery worker for the given queues (Redis broker at FORAGER_REDIS_URL)."""
+    from forager.jobs import run_worker
+
+    try:
+        run_worker([q.strip() for q in queues.split(",") if q.strip()], concurrency, name)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: str,
+    scope: Annotated[str, typer.Option(help="read, write or admin")] = "read",
+) -> None:
+    """Make a token; it is printed once, on the last line of the output."""
+    from forager.tokens import create
+
+    try:
+        token, info = create(name, scope)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"token {info.id} ({info.scope}) for {info.name}; it is shown only now:")
+    sys.stdout.write(token + "\n")
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """List tokens (never the secret)."""
+    from forager.tokens import list_tokens
+
+    emit_json([t.__dict__ for t in list_tokens()])
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token by its id (tok-...)."""
+    from forager.tokens import revoke
+
+    if not revoke(token_id):
+        console.print(f"[red]no such token:[/] {token_id}")
+        raise typer.Exit(1)
+
 
 # ----------------------------------------------------------------------------- replay (issue 6)
 
