@@ -59,6 +59,23 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     registry: str = ""
     """Optional container registry to push built images to (host[:port]/namespace)."""
+    redis_key_prefix: str = "forager:"
+    """Prefix of every Celery key in Redis (lets several farms or test runs share one Redis)."""
+    embedded_concurrency: str = "build=1,tasks=1,agent=2"
+    """Threads per queue of the in-process executor (embedded mode)."""
+    job_time_limit_s: int = 7200
+    """Hard limit on one job attempt (Celery task_time_limit); the soft limit is 95% of it."""
+    job_visibility_timeout_s: int = 0
+    """Redis visibility timeout; 0 means job_time_limit_s + 10%. Must exceed the time limit."""
+    job_restore_interval_s: int = 10
+    """How often a worker looks for messages whose visibility timeout lapsed (a lost worker's jobs)."""
+    job_lease_s: float = 60.0
+    """A running job renews its lease every third of this; a job whose lease lapsed may be taken over."""
+    job_max_attempts: int = 3
+    job_retry_backoff_s: float = 10.0
+    """First retry delay after a transient error; doubles per attempt (capped at 10 minutes)."""
+    api_max_upload_bytes: int = 32 * 1024 * 1024
+    """Largest trajectory upload accepted (compressed size as sent, and decompressed size); 413 above."""
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'forager.db'}"
