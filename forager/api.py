@@ -142,9 +142,11 @@ class ImageDetail(ImageOut):
 
 class TasksIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    image: str = Field(min_length=1, max_length=300)
-    options: dict[str, Any] = Field(default_factory=dict,
-                                    description="Keyword arguments of the task generator (unknown: ignored).")
+    image: str = Field(min_length=1, max_length=300, description="A validated image (its tag).")
+    kind: str = Field("mutate-fix", pattern="^(mutate-fix|implement-feature|from-history)$")
+    max_tasks: int = Field(5, ge=1, le=200, description="Stop after this many validated tasks.")
+    max_candidates: int | None = Field(None, ge=1, le=5000, description="Candidates to try (8 x max).")
+    seed: int = Field(0, ge=0, le=2**31)
 
 
 class TaskOut(Orm):
@@ -690,7 +692,7 @@ def create_app() -> FastAPI:
         with db.session() as s:
             if s.get(db.Image, body.image) is None:
                 raise _not_found("image", body.image)
-        job = _submit("tasks", {"image": body.image, "options": body.options}, token, idempotency_key)
+        job = _submit("tasks", body.model_dump(), token, idempotency_key)
         return JobOut.model_validate(job)
 
     @app.get("/v1/tasks", response_model=Page[TaskOut], tags=["tasks"])

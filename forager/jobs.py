@@ -156,19 +156,15 @@ def job_build(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
 
 def job_tasks(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    import inspect
-
-    from forager import tasks
+    from forager.tasks import generate
 
     image = params["image"]
-    out: dict[str, Any] = {"image_source": ensure_image(image)}
-    generate = tasks.generate
-    accepted = inspect.signature(generate).parameters
-    options = {k: v for k, v in (params.get("options") or {}).items() if k in accepted}
-    made = generate(image, **options)
-    out["result"] = _jsonable(made)
-    if isinstance(made, list):
-        out["task_ids"] = [getattr(t, "id", t) for t in made if isinstance(getattr(t, "id", t), str)]
+    image_source = ensure_image(image)
+    result = generate(image, params.get("kind", "mutate-fix"), int(params.get("max_tasks", 5)),
+                      max_candidates=params.get("max_candidates"), seed=int(params.get("seed", 0)))
+    out = _jsonable(result.summary())
+    out["task_ids"] = [t["id"] for t in result.tasks]
+    out["image_source"] = image_source
     return out
 
 
@@ -233,7 +229,7 @@ def _event(attempt: int, worker: str, event: str, detail: str = "") -> dict[str,
     return e
 
 
-def _cas(job_id: str, state: str, attempts: int, **values: Any) -> bool:
+def _cas(job_id: str, state: str, attempts: int, /, **values: Any) -> bool:
     """Set ``values`` only if the job is still in ``state`` at ``attempts``; True when it was."""
     with db.session() as s:
         res = s.execute(
