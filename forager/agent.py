@@ -494,8 +494,12 @@ def _owner() -> str:
 
 
 @contextmanager
-def open_environment(image: str, *, name: str | None = None, user: bool = True) -> Iterator[Environment]:
-    """A sandbox container from ``image`` (network off) with a persistent shell; always removed."""
+def open_environment(image: str, *, name: str | None = None, user: bool = True,
+                     task: Any = None) -> Iterator[Environment]:
+    """A sandbox container from ``image`` (network off) with a persistent shell; always removed.
+
+    With ``task`` (a ``db.Task`` row, dict or id) the environment is brought to the task state
+    first (``setup_task``): its setup patch applied and its test command set."""
     try:
         runtime = get_runtime()
         sandbox = runtime.start(image, name=name, limits=Limits.from_settings(network=False),
@@ -505,6 +509,8 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True) 
     env: Environment | None = None
     try:
         env = Environment(sandbox, user=user)
+        if task is not None:
+            setup_task(env, task)
         yield env
     finally:
         if env is not None:
