@@ -98,6 +98,8 @@ def action_summary(action: Action | None) -> str:
         rng = _first(a, "view_range", "lines", "range")
         if action.tool == "view" and rng:
             extra = f" {rng}"
+        elif action.tool == "view" and (a.get("start_line") or a.get("end_line")):
+            extra = f" lines {a.get('start_line') or 1}-{a.get('end_line') or 'end'}"
         return f"{action.tool} {path}{extra}"
     if action.tool == "run_tests":
         tests = _first(a, "tests", "test_ids", "args")
@@ -435,18 +437,34 @@ def resolve_image(traj: Trajectory, image_exists: Callable[[str], bool],
     raise ReplayError(f"image not available on this engine: {wanted}")
 
 
-def _load_task(task_id: str | None) -> Any:
+def _task_spec(task_id: str | None) -> Any:
+    """The task as the episode saw it (``agent.TaskSpec``), or None when it is not in this registry."""
+    from forager import agent
+
     if not task_id:
         return None
+    try:
+        return agent.task_spec(task_id)
+    except KeyError:
+        return None
+
+
+def _image_test_command(image: str | None) -> str:
     from forager import db
 
+    if not image:
+        return ""
     with db.session() as s:
-        return s.get(db.Task, task_id)
+        row = s.get(db.Image, image)
+        return row.test_command if row is not None else ""
 
 
 def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) -> ReplayReport:
     """Re-run every recorded action in a fresh container from the recorded image, compare each
-    observation (normalised) and exit status, then re-run the reward and compare it."""
+    observation (normalised) and exit status, then re-run the reward and compare it.
+
+    The container, the task setup (its setup patch), the tools and the reward are the episode's own
+    (``forager.agent``), so a replay does exactly what the agent's tools did."""
     from forager import agent
     from forager.runtime import RuntimeError_, get_runtime
 
@@ -457,27 +475,36 @@ def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) ->
     if result.error:
         report.notes.append(f"trajectory damaged or incomplete ({result.error}): "
                             f"replaying its {len(traj.turns)} valid steps")
+    replayed_reward: Reward | None = None
     try:
         rt = get_runtime()
         report.image, notes = resolve_image(traj, rt.image_exists, rt.image_digest)
         report.notes += notes
-        task = _load_task(traj.task_id)
-        if traj.task_id and task is None:
-            report.notes.append(f"task {traj.task_id} is not in this registry: the reward is not re-run")
-        with agent.open_environment(report.image, **_environment_kwargs(traj, task)) as env:
+        spec = _task_spec(traj.task_id)
+        if traj.task_id and spec is None:
+            report.notes.append(f"task {traj.task_id} is not in this registry: the task setup and the "
+                                "reward are not re-run")
+        name = f"forager-replay-{(traj.id or 'file')[-24:]}-{time.time_ns() % 10**6}"
+        with agent.open_environment(report.image, name=name, task=spec) as env:
+            if spec is None:
+                env.test_command = _image_test_command(traj.image)
+            recorded_user = traj.meta.get("sandbox_user")
+            if recorded_user and recorded_user != env.user:
+                report.notes.append(f"the episode ran as {recorded_user}, the replay as {env.user}")
             for turn in traj.turns:
                 step = replay_turn(env, turn)
                 report.steps.append(step)
                 if progress:
                     progress(step)
-            replayed_reward = agent.compute_reward(env, task) if task is not None else None
-    except (ReplayError, RuntimeError_) as exc:
+            if spec is not None:
+                replayed_reward = agent.compute_reward(env, spec)
+    except (ReplayError, RuntimeError_, agent.EnvironmentError_) as exc:
         report.error = str(exc)
         report.duration_s = time.monotonic() - started
         return report
     diverged = [s.index for s in report.steps if s.status == "diverged"]
     report.first_divergence = diverged[0] if diverged else None
-    if task is not None:
+    if spec is not None:
         cmp = compare_reward(traj.reward, replayed_reward)
         report.reward = {
             "recorded": traj.reward.resolved if traj.reward else None,
@@ -490,19 +517,22 @@ def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) ->
     return report
 
 
-def _environment_kwargs(traj: Trajectory, task: Any) -> dict[str, Any]:
-    return {"name": f"forager-replay-{(traj.id or 'file')[-24:]}"}
-
-
 def replay_turn(env: Any, turn: Turn) -> StepResult:
-    """Execute one recorded action in ``env`` and compare with what was recorded."""
+    """Execute one recorded action in ``env`` and compare with what was recorded. An action that
+    was rejected without running (an ``error:`` observation and no exit status: a malformed call)
+    matches when the replay rejects it too."""
     if turn.action is None:
         return StepResult(turn.index, "(no action)", "no-action", turn.exit_code)
     obs = env.execute(turn.action)
+    summary = action_summary(turn.action).splitlines()[0][:200]
+    rejected = (turn.exit_code is None and obs.exit_code is None
+                and turn.observation.startswith("error:") and obs.output.startswith("error:"))
+    if rejected:
+        return StepResult(turn.index, summary, "match", None, None, round(obs.duration_s, 3),
+                          "rejected without running, as recorded")
     cmp = compare_observation(turn.observation, obs.output, turn.exit_code, obs.exit_code)
-    return StepResult(turn.index, action_summary(turn.action).splitlines()[0][:200],
-                      "match" if cmp.same else "diverged", turn.exit_code, obs.exit_code,
-                      round(obs.duration_s, 3), cmp.detail)
+    return StepResult(turn.index, summary, "match" if cmp.same else "diverged", turn.exit_code,
+                      obs.exit_code, round(obs.duration_s, 3), cmp.detail)
 
 
 def render_report(report: ReplayReport) -> RenderableType:

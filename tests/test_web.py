@@ -27,8 +27,10 @@ from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
 from forager.web import router
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-DIFF = "diff --git a/src/calc.py b/src/calc.py\n--- a/src/calc.py\n+++ b/src/calc.py\n@@ -1,2 +1,2 @@\n" \
-       " def add(a, b):\n-    return a - b\n+    return a + b\n"
+DIFF = (
+    "diff --git a/src/calc.py b/src/calc.py\n--- a/src/calc.py\n+++ b/src/calc.py\n@@ -1,2 +1,2 @@\n"
+    " def add(a, b):\n-    return a - b\n+    return a + b\n"
+)
 
 
 def make_app() -> FastAPI:
@@ -45,25 +47,54 @@ def sample(traj_id: str, steps: int = 6, resolved: bool = False) -> Trajectory:
             obs = "\n".join(f"src/calc.py:{n}: def add(a, b):  # hit {n}" for n in range(40 if i == 3 else 3))
             code = 0
         elif i % 3 == 1:
-            action = Action(tool="edit", args={"path": "src/calc.py", "old_str": "return a - b",
-                                               "new_str": "return a + b"})
+            action = Action(
+                tool="edit",
+                args={"path": "src/calc.py", "old_str": "return a - b", "new_str": "return a + b"},
+            )
             obs, code = "The file src/calc.py was edited.", 0
         else:
             action = Action(tool="bash", args={"command": "python -m pytest -q tests"})
             obs, code = "F..\nFAILED tests/test_calc.py::test_add - assert -1 == 3\n1 failed, 2 passed", 1
-        turns.append(Turn(index=i, model_message=f"Step {i}: I will look for needle{i}.", action=action,
-                          observation=obs, exit_code=code, duration_s=0.1 * i))
-    turns.append(Turn(index=steps, model_message="<script>alert('x')</script> done",
-                      action=Action(tool="bash", args={"command": "git diff"}), observation=DIFF, exit_code=0))
+        turns.append(
+            Turn(
+                index=i,
+                model_message=f"Step {i}: I will look for needle{i}.",
+                action=action,
+                observation=obs,
+                exit_code=code,
+                duration_s=0.1 * i,
+            )
+        )
+    turns.append(
+        Turn(
+            index=steps,
+            model_message="<script>alert('x')</script> done",
+            action=Action(tool="bash", args={"command": "git diff"}),
+            observation=DIFF,
+            exit_code=0,
+        )
+    )
     return Trajectory(
-        id=traj_id, task_id="task-1", image="forager/minipkg:1", image_digest="sha256:" + "a" * 64,
-        repository="minipkg", kind="mutate-fix", model=ModelInfo(name="scripted"),
-        problem_statement="add() returns the wrong result.", turns=turns, final_diff=DIFF,
-        reward=Reward(resolved=resolved,
-                      fail_to_pass={"tests/test_calc.py::test_add": "passed" if resolved else "failed"},
-                      pass_to_pass={"tests/test_text.py::test_upper": "passed",
-                                    "tests/test_calc.py::test_sub": "passed"}),
-        exit_reason="submitted", duration_s=12.5,
+        id=traj_id,
+        task_id="task-1",
+        image="forager/minipkg:1",
+        image_digest="sha256:" + "a" * 64,
+        repository="minipkg",
+        kind="mutate-fix",
+        model=ModelInfo(name="scripted"),
+        problem_statement="add() returns the wrong result.",
+        turns=turns,
+        final_diff=DIFF,
+        reward=Reward(
+            resolved=resolved,
+            fail_to_pass={"tests/test_calc.py::test_add": "passed" if resolved else "failed"},
+            pass_to_pass={
+                "tests/test_text.py::test_upper": "passed",
+                "tests/test_calc.py::test_sub": "passed",
+            },
+        ),
+        exit_reason="submitted",
+        duration_s=12.5,
     )
 
 
@@ -77,13 +108,36 @@ def seeded(forager_home: Path) -> dict[str, str]:
         for d in range(5):
             for k in range(d + 1):
                 status = "failed" if k == 0 and d % 2 else "validated"
-                s.add(db.Build(id=f"build-{d}-{k}", source="pypi:minipkg", status=status,
-                               created_at=base + timedelta(days=d), duration_s=30.0 + k))
-        s.add(db.Image(id="forager/minipkg:1", build_id="build-0-0", digest="sha256:" + "a" * 64,
-                       source="pypi:minipkg", python="3.11", test_command="pytest"))
+                s.add(
+                    db.Build(
+                        id=f"build-{d}-{k}",
+                        source="pypi:minipkg",
+                        status=status,
+                        created_at=base + timedelta(days=d),
+                        duration_s=30.0 + k,
+                    )
+                )
+        s.add(
+            db.Image(
+                id="forager/minipkg:1",
+                build_id="build-0-0",
+                digest="sha256:" + "a" * 64,
+                source="pypi:minipkg",
+                python="3.11",
+                test_command="pytest",
+            )
+        )
         for d in range(5):
-            s.add(db.Task(id=f"task-{d}", image_id="forager/minipkg:1", kind="mutate-fix", setup_patch="",
-                          gold_patch="", created_at=base + timedelta(days=d)))
+            s.add(
+                db.Task(
+                    id=f"task-{d}",
+                    image_id="forager/minipkg:1",
+                    kind="mutate-fix",
+                    setup_patch="",
+                    gold_patch="",
+                    created_at=base + timedelta(days=d),
+                )
+            )
         s.add(db.Job(kind="run", state="succeeded"))
         s.add(db.Job(kind="build", state="failed"))
     ids = {}
@@ -94,7 +148,7 @@ def seeded(forager_home: Path) -> dict[str, str]:
     trajectory.save(sample("traj-damaged"))
     path = trajectory.stored_path("traj-damaged")
     raw = gzip.decompress(path.read_bytes())
-    path.write_bytes(raw[: raw.index(b'"type": "turn"', raw.index(b'"index": 3')) - 20] + b"\n{\"type\": \"tu")
+    path.write_bytes(raw[: raw.index(b'"type": "turn"', raw.index(b'"index": 3')) - 20] + b'\n{"type": "tu')
     trajectory.save(sample("traj-gone", steps=2))
     trajectory.stored_path("traj-gone").unlink()
     with db.session() as s:
@@ -112,7 +166,7 @@ def test_overview_shows_farm_figures_and_plot(seeded: dict[str, str], client: Te
     r = client.get("/ui/")
     assert r.status_code == 200
     text = r.text
-    assert "15</div><div class=\"lbl\">builds" in text
+    assert '15</div><div class="lbl">builds' in text
     assert "87%" in text  # 13 validated of 15 finished builds
     assert "<svg" in text and "<polyline" in text and "03-05" in text
     assert text.count('class="traj-row"') == 7  # the 7 stored runs (fewer than 10)
@@ -135,7 +189,9 @@ def test_trajectory_list_filters(seeded: dict[str, str], client: TestClient) -> 
     assert client.get("/ui/trajectories?resolved=maybe").status_code == 422
 
 
-def test_trajectory_page_shows_turns_diffs_and_failing_tests(seeded: dict[str, str], client: TestClient) -> None:
+def test_trajectory_page_shows_turns_diffs_and_failing_tests(
+    seeded: dict[str, str], client: TestClient
+) -> None:
     r = client.get(f"/ui/trajectories/{seeded['day1']}")
     assert r.status_code == 200
     text = r.text
@@ -182,8 +238,8 @@ def decode_png(data: bytes) -> np.ndarray:
     pos, idat, width = 8, b"", 0
     height = depth = colour = 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
         elif kind == b"IDAT":
@@ -248,9 +304,18 @@ def server(seeded: dict[str, str]) -> Iterator[str]:
 def browse(url: str, out: Path, size: tuple[int, int] = (1280, 900)) -> tuple[np.ndarray, str]:
     """A screenshot and the DOM after scripts ran, from a fresh headless Chromium profile."""
     exe = chromium()
-    common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--hide-scrollbars", f"--window-size={size[0]},{size[1]}"]
+    common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--window-size={size[0]},{size[1]}",
+    ]
     for mode in ("shot", "dom"):
         profile = out.parent / f"profile-{out.stem}-{mode}"
         args = [exe, *common, f"--user-data-dir={profile}"]
