@@ -6,7 +6,8 @@ it exactly as it would to vLLM or a hosted API. Each request consumes the next s
 * ``{"content": "...", "tool_calls": [("bash", {"command": "ls"}), ...]}``: a 200 answer;
 * ``{"status": 500}`` (optionally ``"body"``, ``"retry_after"``): an error answer;
 * ``{"delay": 2.0, ...}``: wait first (combine with the other keys);
-* ``{"usage": False}``: leave out the ``usage`` block.
+* ``{"usage": False}``: leave out the ``usage`` block;
+* ``{"raw": "..."}``: a 200 answer whose body is this text (not JSON).
 
 When the script is used up, the server answers with a plain message without any action.
 """
@@ -53,6 +54,9 @@ class FakeModel:
                     time.sleep(float(step["delay"]))
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                if "raw" in step:
+                    self._send(200, str(step["raw"]))
                     return
                 status = int(step.get("status", 200))
                 if status != 200:
