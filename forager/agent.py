@@ -852,21 +852,37 @@ def run_episode(
     traj.meta["budget"] = asdict(budget)
     state = EpisodeState(traj=traj, budget=budget, persist=persist)
     state.checkpoint()
+    phases: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round(now - mark, 3)
+        mark = now
+
     try:
         with open_environment(spec.image, name=f"forager-ep-{traj.id}") as env:
+            phase("start")
             traj.meta.update(sandbox_user=env.user, container=env.sandbox.name)
             if not traj.image_digest:
                 traj.image_digest = get_runtime().image_digest(spec.image)
             setup_task(env, spec)
+            phase("setup")
             if client is not None:
                 reason = run_llm_agent(env, spec, state, client)
             else:
                 reason = run_oracle_agent(env, spec, state)
+            phase("agent")
             traj.exit_reason = reason
             traj.final_diff = env.diff()
+            phase("diff")
             traj.reward = compute_reward(env, spec)
+            phase("reward")
             traj.meta.update(tokens=state.tokens, orchestration_overhead_s=round(state.overhead_s, 4),
                              shell_restarts=env.shell.restarts)
+        phase("teardown")
+        traj.meta["phases_s"] = phases
         traj.complete = True
         traj.finished_at = _utcnow()
         state.checkpoint()

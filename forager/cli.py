@@ -182,6 +182,197 @@ def tasks_show(task_id: str, as_json: Annotated[bool, typer.Option("--json")] = 
 
 
 # ----------------------------------------------------------------------------- orchestrator (issue 4)
+trajectories_app = typer.Typer(no_args_is_help=True, help="Stored agent trajectories.")
+app.add_typer(trajectories_app, name="trajectories")
+
+
+@app.command()
+def run(
+    task_id: Annotated[str | None, typer.Argument(help="the task to run (or use --tasks)")] = None,
+    tasks: Annotated[str | None, typer.Option(
+        help="many tasks: 'all' or comma-separated kind=, repo=, image=, status=, limit= terms")] = None,
+    model: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL (base or full)")] = None,
+    model_name: Annotated[str | None, typer.Option(help="model name sent to the endpoint")] = None,
+    agent: Annotated[str, typer.Option(help="llm or oracle")] = "llm",
+    max_steps: Annotated[int | None, typer.Option(help="step budget")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="token budget (prompt + completion)")] = None,
+    max_wall: Annotated[float | None, typer.Option(help="wall-time budget in seconds")] = None,
+    tool_mode: Annotated[str, typer.Option(help="native (tool calls) or text (plain-text actions)")
+                         ] = "native",
+    temperature: Annotated[float, typer.Option(help="sampling temperature")] = 0.0,
+    concurrency: Annotated[int, typer.Option(help="episodes at once (with --tasks)")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Run an agent episode on a task (or on many tasks at once) and store its trajectory.
+
+    Exit status 0 when every episode ran to an end, resolved or not; 1 otherwise; 2 on bad input."""
+    import signal
+    import threading
+    import time
+
+    from forager import agent as ag
+
+    def on_sigterm(*_: object) -> None:
+        raise SystemExit(143)  # unwinds the episode: trajectory saved as incomplete, container removed
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
+    if (task_id is None) == (tasks is None):
+        console.print("[red]error:[/] give either TASK_ID or --tasks FILTER")
+        raise typer.Exit(2)
+    kwargs = dict(agent=agent, model_url=model, model_name=model_name, max_steps=max_steps,
+                  max_tokens=max_tokens, max_wall_s=max_wall, tool_mode=tool_mode, temperature=temperature)
+    try:
+        ag.reap_orphans()
+    except Exception as exc:  # noqa: BLE001 - the episode reports an unusable engine itself
+        console.print(f"[yellow]warning:[/] could not look for orphan containers: {exc}")
+    if task_id is not None:
+        try:
+            traj = ag.run_episode(task_id, **kwargs)  # type: ignore[arg-type]
+        except (KeyError, ValueError) as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        except ag.EpisodeError as exc:
+            if as_json:
+                emit_json({"trajectory_id": exc.trajectory_id, "task_id": task_id, "error": str(exc)})
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+        summary = ag.EpisodeSummary.of(traj)
+        if as_json:
+            emit_json(summary.public())
+        else:
+            style = "green" if summary.resolved else "yellow"
+            console.print(f"[{style}]{'resolved' if summary.resolved else 'unresolved'}[/] "
+                          f"{summary.trajectory_id}  {summary.exit_reason}  {summary.steps} steps  "
+                          f"{summary.duration_s:.1f}s")
+        return
+    try:
+        ids = ag.select_tasks(tasks or "")
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not ids:
+        console.print("[yellow]no task matches[/]")
+    start = time.monotonic()
+
+    def progress(s: ag.EpisodeSummary) -> None:
+        if not as_json:
+            mark = "[green]resolved[/]" if s.resolved else "[yellow]unresolved[/]"
+            console.print(f"{mark} {s.task_id} {s.trajectory_id} {s.exit_reason} {s.steps} steps "
+                          f"{s.duration_s:.1f}s {s.error}", highlight=False)
+
+    summaries = ag.run_many(ids, concurrency=concurrency, progress=progress, **kwargs)
+    wall = time.monotonic() - start
+    ran = [s for s in summaries if s.complete]
+    steps = sum(s.steps for s in ran)
+    report = {
+        "episodes": len(summaries), "completed": len(ran), "resolved": sum(s.resolved for s in ran),
+        "resolved_share": round(sum(s.resolved for s in ran) / len(ran), 4) if ran else 0.0,
+        "wall_s": round(wall, 1), "concurrency": concurrency,
+        "episodes_per_hour": round(len(ran) * 3600 / wall, 1) if wall and ran else 0.0,
+        "overhead_per_step_s": round(sum(s.overhead_per_step_s * s.steps for s in ran) / steps, 4)
+        if steps else 0.0,
+    }
+    if as_json:
+        emit_json({**report, "results": [{**s.public(), "error": s.error} for s in summaries]})
+    else:
+        console.print(report)
+    raise typer.Exit(0 if len(ran) == len(summaries) else 1)
+
+
+@trajectories_app.command("list")
+def trajectories_list(
+    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    limit: Annotated[int, typer.Option(help="newest N")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List stored trajectories, newest first."""
+    from sqlalchemy import select
+
+    from forager import db
+
+    with db.session() as s:
+        q = select(db.Trajectory).order_by(db.Trajectory.created_at.desc()).limit(limit)
+        if task:
+            q = q.where(db.Trajectory.task_id == task)
+        rows = [{"id": r.id, "task_id": r.task_id, "agent": r.agent, "model": r.model,
+                 "resolved": r.resolved, "complete": r.complete, "steps": r.steps,
+                 "exit_reason": r.exit_reason, "duration_s": r.duration_s, "repository": r.repository,
+                 "created_at": r.created_at} for r in s.scalars(q)]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "task", "agent", "model", "resolved", "steps", "exit", "s")
+    for r in rows:
+        resolved = "-" if r["resolved"] is None else ("yes" if r["resolved"] else "no")
+        if not r["complete"]:
+            resolved += " (incomplete)"
+        table.add_row(r["id"], r["task_id"] or "", r["agent"] or "", r["model"] or "", resolved,
+                      str(r["steps"]), r["exit_reason"] or "", f"{r['duration_s'] or 0:.0f}")
+    Console().print(table)
+
+
+@trajectories_app.command("show")
+def trajectories_show(
+    trajectory: Annotated[str, typer.Argument(help="a trajectory id or file")],
+    as_json: Annotated[bool, typer.Option("--json", help="the whole trajectory as JSON")] = False,
+) -> None:
+    """Show a trajectory's summary and turns (exit 1 when it is damaged or incomplete)."""
+    from forager.trajectory import load
+
+    try:
+        loaded = load(trajectory)
+    except KeyError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    t = loaded.trajectory
+    if as_json:
+        emit_json({**t.model_dump(mode="json"), "load_error": loaded.error})
+    else:
+        out = Console(highlight=False)
+        out.print(f"{t.id}  task {t.task_id}  image {t.image}  agent {t.agent}  model {t.model.name}")
+        out.print(f"exit {t.exit_reason}  resolved {t.resolved}  complete {t.complete}  "
+                  f"{len(t.turns)} turns  {t.duration_s:.1f}s", markup=False)
+        for turn in t.turns:
+            action = f"{turn.action.tool} {json.dumps(turn.action.args)[:200]}" if turn.action else "(none)"
+            out.print(f"\n[{turn.index}] {action}", markup=False)
+            out.print(f"    exit {turn.exit_code}  {turn.duration_s:.2f}s  "
+                      f"{turn.observation[:300].rstrip()}", markup=False)
+        if t.reward:
+            out.print(f"\nreward: {t.reward.model_dump()}", markup=False)
+        if loaded.error:
+            out.print(f"[red]damaged or incomplete:[/] {loaded.error}")
+    raise typer.Exit(1 if loaded.error or not t.complete else 0)
+
+
+@app.command("export")
+def export_cmd(
+    out: Annotated[str, typer.Argument(help="output file")],
+    fmt: Annotated[str, typer.Option("--format", help="chat-jsonl or parquet")] = "chat-jsonl",
+    resolved_only: Annotated[bool, typer.Option("--resolved-only")] = False,
+    kind: Annotated[str | None, typer.Option(help="only this task kind")] = None,
+    repository: Annotated[str | None, typer.Option(help="only repositories containing this")] = None,
+    include_incomplete: Annotated[bool, typer.Option("--include-incomplete")] = False,
+    threshold: Annotated[float, typer.Option(help="near-duplicate Jaccard threshold")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Export trajectories as training records (near-duplicates removed per repository)."""
+    from pathlib import Path
+
+    from forager.export import export
+
+    try:
+        stats = export(Path(out), fmt, resolved_only=resolved_only, kind=kind, repository=repository,
+                       include_incomplete=include_incomplete, threshold=threshold)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        emit_json({**stats.summary(), "out": out})
+    else:
+        console.print(f"wrote {stats.written} records to {out} ({stats.summary()})")
+
+
 
 # ----------------------------------------------------------------------------- api, workers (issue 5)
 tokens_app = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
