@@ -24,7 +24,7 @@ from forager import db, detect, images, repair
 from forager.config import get_settings
 from forager.runtime import ExecResult, Limits, RuntimeError_, Sandbox, get_runtime, truncate
 from forager.sources import Source, SourceError, resolve
-from forager.testrun import TestRun, run_tests
+from forager.testrun import TestRun, install_plugin, run_tests
 
 LOG_LIMIT = 20000
 
@@ -308,6 +308,7 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
                   labels={"forager.role": "build-repo"}) as box:
         _prepare_repo(box, src, log)
         _install_project(box, recipe, log)
+        install_plugin(box)
         probe = box.exec("python -c 'import pytest_timeout' 2>/dev/null", 60)
         if probe.ok and not any(a.startswith("--timeout") for a in recipe.pytest_args):
             recipe.pytest_args.append(f"--timeout={settings.per_test_timeout_s}")
@@ -321,6 +322,7 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
                 break
             if not repair.apply(box, fixes, recipe, n, log.step):
                 break
+        _hide_build_artifacts(box, log)
         box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
                    workdir="/repo")
         run = _run_suite(image, recipe, log, "validate (first run)")
@@ -334,6 +336,15 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
     if not run.results:
         raise BuildError(f"the test run produced no results: {_tail(run.exec.output)}")
     return run
+
+
+def _hide_build_artifacts(box: Sandbox, log: _Logger) -> None:
+    """What the install left in /repo (egg-info, build/) goes to .git/info/exclude, so the image's
+    tree is clean and a task's diff shows only real changes."""
+    cmd = ("cd /repo && git status --porcelain --untracked-files=normal | sed -n 's/^?? //p' "
+           ">> .git/info/exclude && git status --porcelain")
+    res = box.exec(cmd, 60)
+    log.step("hide build artifacts", cmd, res)
 
 
 def _finish(result: BuildResult, recipe: detect.Recipe, first: TestRun, second: TestRun, src: Source,
@@ -351,6 +362,11 @@ def _finish(result: BuildResult, recipe: detect.Recipe, first: TestRun, second: 
         result.status, result.error = "failed", "no tests ran (all skipped or none collected)"
     elif first.exec.timed_out:
         result.status, result.error = "failed", "the test suite timed out"
+    elif first.exec.exit_code not in (0, 1, 5):
+        result.status = "failed"
+        result.error = (f"the test run ended abnormally (exit {first.exec.exit_code}"
+                        + (": killed, out of memory or processes" if first.exec.exit_code in (137, -9) else "")
+                        + f"): {_tail(first.exec.output, 500)}")
     elif rate < settings.pass_threshold:
         result.status = "failed"
         result.error = f"pass rate {rate:.0%} below the {settings.pass_threshold:.0%} threshold"

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from forager import db
 from forager.config import get_settings
 from forager.runtime import Limits, RuntimeError_, get_runtime
-from forager.testrun import PLUGIN_NAME, PLUGIN_SOURCE
 
 SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 PYTHON_OF_SUITE = {v: k for k, v in SUITES.items()}
@@ -49,7 +48,7 @@ def bootstrap(suite: str, force: bool = False, log: Log = _noop) -> str:
 
 
 def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
-    """The base image for a Python version: a virtualenv at /opt/venv and Forager's test reporter."""
+    """The base image for a Python version: a virtualenv at /opt/venv, git configured."""
     rt = get_runtime()
     tag = base_tag(python)
     if rt.image_exists(tag) and not rebuild:
@@ -79,14 +78,11 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
             f"{interpreter} -m venv {VENV} && {VENV}/bin/pip install -q --upgrade pip setuptools wheel && "
             f"git config --system --add safe.directory '*' 2>/dev/null || git config --global --add "
             f"safe.directory '*'; git config --global user.email forager@localhost && "
-            f"git config --global user.name forager && {VENV}/bin/python -c "
-            "\"import sysconfig; print(sysconfig.get_paths()['purelib'])\"",
+            f"git config --global user.name forager",
             settings.install_timeout_s,
         )
         if not res.ok:
             raise RuntimeError_(f"base image setup failed: {res.output[-2000:]}")
-        purelib = res.output.strip().splitlines()[-1]
-        box.put_files({f"{purelib}/{PLUGIN_NAME}.py": PLUGIN_SOURCE.encode()})
         box.exec("rm -rf /tmp/* /root/.cache/pip/* 2>/dev/null; true", 60)
         box.commit(tag, labels={"forager.kind": "base", "forager.python": python,
                                 "forager.from": source_image},

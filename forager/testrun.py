@@ -1,7 +1,8 @@
 """Running a test suite inside a container and reading per-test results.
 
 Results come from a tiny pytest plugin (``forager_report``) that the builder installs into every
-image's virtualenv: it writes one JSON line per test with its pytest node id, outcome and duration,
+image's virtualenv: it writes one JSON line per test, as each test finishes (so a run that is
+killed still leaves what it did), with its pytest node id, outcome and duration,
 and can restrict a run to a list of node ids (``--forager-select FILE``) however long the list is.
 The same code serves build validation, task validation, rewards and replay.
 """
@@ -26,11 +27,24 @@ import os
 import pytest
 
 _results = {}
+_out = None
 
 
 def pytest_addoption(parser):
     parser.addoption("--forager-report", default=None)
     parser.addoption("--forager-select", default=None)
+
+
+def pytest_configure(config):
+    global _out
+    path = config.getoption("--forager-report", default=None)
+    if path and not hasattr(config, "workerinput"):  # xdist workers report through the controller
+        _out = open(path, "a", buffering=1)
+
+
+def _write(nodeid, entry):
+    if _out is not None:
+        _out.write(json.dumps({"id": nodeid, **entry}) + "\\n")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,23 +74,23 @@ def pytest_runtest_logreport(report):
     elif report.failed:
         entry["outcome"] = "error"
         entry["message"] = str(report.longrepr)[-2000:]
+    if report.when == "teardown":  # one line per finished test, written as it finishes
+        _write(report.nodeid, _results.pop(report.nodeid))
 
 
 def pytest_collectreport(report):
     if report.failed:
-        _results[report.nodeid or "<collection>"] = {
+        _write(report.nodeid or "<collection>", {
             "outcome": "error", "duration": 0.0, "collection": True,
             "message": str(report.longrepr)[-2000:],
-        }
+        })
 
 
-def pytest_sessionfinish(session):
-    path = session.config.getoption("--forager-report")
-    if not path:
-        return
-    with open(path, "w") as fh:
-        for nodeid, entry in _results.items():
-            fh.write(json.dumps({"id": nodeid, **entry}) + "\\n")
+def pytest_unconfigure(config):
+    global _out
+    if _out is not None:
+        _out.close()
+        _out = None
 '''
 
 OUTCOMES = ("passed", "failed", "skipped", "error")
@@ -135,6 +149,15 @@ def pytest_command(test_command: str, select: bool = False, extra: str = "") -> 
     if select:
         cmd += f" --forager-select {SELECT_PATH}"
     return f"{cmd} {extra}".strip()
+
+
+def install_plugin(sandbox: Sandbox) -> ExecResult:
+    """Write the reporter into the sandbox's virtualenv (the builder does this in every image)."""
+    res = sandbox.exec("python -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"", 60)
+    if res.ok:
+        purelib = res.output.strip().splitlines()[-1]
+        sandbox.put_files({f"{purelib}/{PLUGIN_NAME}.py": PLUGIN_SOURCE.encode()})
+    return res
 
 
 def run_tests(

@@ -1,0 +1,147 @@
+"""End-to-end builds on a real Docker engine, including bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forager import db
+from forager.builder import build
+from forager.cli import app
+from forager.config import reset_settings
+from forager.images import passing_tests, show_image
+
+pytestmark = pytest.mark.docker
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "{name}"
+version = "0.1"
+"""
+
+
+def make_repo(root: Path, name: str, tests: str, extra: dict[str, str] | None = None) -> Path:
+    (root / name).mkdir(parents=True)
+    (root / name / "__init__.py").write_text("def one():\n    return 1\n")
+    (root / "pyproject.toml").write_text(PYPROJECT.format(name=name))
+    (root / "tests").mkdir()
+    (root / "tests" / "test_basic.py").write_text(
+        f"from {name} import one\n\ndef test_one():\n    assert one() == 1\n\n"
+        "def test_two():\n    assert one() + one() == 2\n\ndef test_three():\n    assert one() * 3 == 3\n")
+    (root / "tests" / "test_extra.py").write_text(tests)
+    for rel, text in (extra or {}).items():
+        (root / rel).write_text(text)
+    return root
+
+
+def test_minipkg_validates_with_recorded_results(minipkg_build, runtime) -> None:  # type: ignore[no-untyped-def]
+    r = minipkg_build
+    assert r.status == "validated" and r.tests["passed"] == 12 and r.tests["failed"] == 0
+    assert r.tests["flaky"] == 0
+    labels = runtime.image_labels(r.image)
+    assert labels["forager.kind"] == "repository" and labels["forager.commit"] == r.commit
+    assert json.loads(labels["forager.recipe"])["extras"] == ["test"]
+    box = runtime.start(r.image)
+    try:  # the image holds a clean git checkout at /repo and an editable install
+        res = box.exec("cd /repo && git status --porcelain && python -c 'import minipkg; print(minipkg.__file__)'", 60)
+        assert res.ok and res.output.strip() == "/repo/src/minipkg/__init__.py"
+    finally:
+        box.remove()
+
+
+def test_second_commit_reuses_dependency_layer_and_cli_json(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "r", "reuse_me", "def test_more():\n    assert True\n")
+    first = build(str(repo))
+    assert first.status == "validated", first.error
+    (repo / "tests" / "test_new.py").write_text("def test_new():\n    assert 2 > 1\n")
+    result = CliRunner().invoke(app, ["build", str(repo), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(out) >= {"source", "commit", "status", "image", "python", "install", "test_command", "tests",
+                        "duration_s", "error"}
+    assert out["status"] == "validated" and out["tests"]["passed"] == 5 and out["image"] != first.image
+    with db.session() as s:
+        logs = s.query(db.BuildLog).filter_by(build_id=out["build_id"], step="dependencies").all()
+        assert any("reused" in log.output for log in logs)
+    assert len(passing_tests(out["image"])) == 5
+    info = show_image(out["image"])
+    assert info is not None and info["recipe"]["python"] == "3.11"
+
+
+def test_missing_test_module_is_repaired(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "r", "needs_yaml",
+                     "import yaml\n\ndef test_yaml():\n    assert yaml.safe_load('a: 1') == {'a': 1}\n")
+    r = build(str(repo))
+    assert r.status == "validated", r.error
+    assert {"fix": "install", "value": "PyYAML"}.items() <= next(
+        x for x in r.install["repairs"] if x.get("value") == "PyYAML").items()
+    assert r.tests["passed"] == 4
+
+
+def test_failing_suite_is_recorded_as_failed(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "r", "mostly_broken",
+                     "\n".join(f"def test_bad_{i}():\n    assert False\n" for i in range(5)))
+    r = build(str(repo))
+    assert r.status == "failed" and "pass rate" in (r.error or "")
+    with db.session() as s:
+        row = s.get(db.Build, r.build_id)
+        assert row is not None and row.status == "failed" and row.tests["failed"] == 5
+
+
+@pytest.mark.parametrize("source,needle", [
+    ("https://127.0.0.1:9/nobody/nothing.git", "git failed"),
+    ("/definitely/not/here", "not a git URL"),
+    ("pypi:this-package-does-not-exist-forager-xyz", "no package"),
+])
+def test_bad_sources_fail_cleanly(source: str, needle: str) -> None:
+    r = build(source)
+    assert r.status == "failed" and needle in (r.error or "")
+    with db.session() as s:
+        assert s.get(db.Build, r.build_id).status == "failed"  # type: ignore[union-attr]
+
+
+def test_repo_without_tests_and_broken_setup(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "mod.py").write_text("x = 1\n")
+    r = build(str(tmp_path / "empty"))
+    assert r.status == "failed" and "no tests" in (r.error or "")
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "setup.py").write_text("raise SystemExit('this setup.py is broken on purpose')\n")
+    (broken / "test_x.py").write_text("def test_x():\n    pass\n")
+    r = build(str(broken))
+    assert r.status == "failed" and "project install failed" in (r.error or "")
+    assert "broken on purpose" in (r.error or "")
+
+
+def test_hanging_fork_bombing_and_memory_hungry_suites_end(runtime, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FORAGER_PER_TEST_TIMEOUT_S", "5")
+    monkeypatch.setenv("FORAGER_TEST_TIMEOUT_S", "40")
+    monkeypatch.setenv("FORAGER_PIDS_LIMIT", "128")
+    monkeypatch.setenv("FORAGER_MEMORY_LIMIT", "256m")
+    reset_settings()
+    hang = make_repo(tmp_path / "hang", "hangs",
+                     "import signal, time\n\ndef test_hang():\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                     "    time.sleep(10_000)\n")
+    r = build(str(hang))
+    assert r.status == "failed" and "timed out" in (r.error or "")
+
+    bomb = make_repo(tmp_path / "bomb", "bombs",
+                     "import os, time\n\ndef test_bomb():\n    n = 0\n    try:\n        while True:\n"
+                     "            if os.fork() == 0:\n                time.sleep(3)\n                os._exit(0)\n"
+                     "            n += 1\n    except OSError:\n        pass\n    assert n < 128\n")
+    r = build(str(bomb))
+    assert r.status == "validated", r.error  # the pids limit stopped the bomb; the suite finished
+    assert r.tests["passed"] == 4
+
+    hog = make_repo(tmp_path / "hog", "hogs",
+                    "def test_z_hog():\n    blocks = []\n    while True:\n        blocks.append(bytearray(50_000_000))\n")
+    r = build(str(hog))
+    assert r.status == "failed" and "abnormally" in (r.error or ""), r.error
