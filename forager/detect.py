@@ -37,7 +37,18 @@ TOOLING = re.compile(
 REQ_FILE_PATTERNS = ("requirements*.txt", "requirements/*.txt", "reqs/*.txt", "test-requirements*.txt",
                      "test_requirements*.txt", "dev-requirements*.txt", "requirements-*.txt",
                      "tests/requirements*.txt", "ci/requirements*.txt", "requirements*.in")
-REQ_FILE_SKIP = re.compile(r"doc|lint|mypy|typing|release|publish|bench|format|style|pre-commit|build", re.I)
+REQ_FILE_SKIP = re.compile(r"doc|lint|mypy|typing|release|publish|bench|format|style|pre-commit|build|"
+                           r"upload|deploy|min(imum)?[-_]?(version|req)|lowest|oldest", re.I)
+
+
+def _wanted_requirement_file(rel: str, python: str) -> bool:
+    """Leave out documentation/lint files and files pinned for another Python version."""
+    if REQ_FILE_SKIP.search(rel):
+        return False
+    for m in re.finditer(r"(?:^|[/_.-])(?:py|python)?([23])\.?(\d{1,2})(?=$|[/_.-])", rel):
+        if f"{m.group(1)}.{m.group(2)}" != python:
+            return False
+    return True
 
 
 @dataclass
@@ -361,7 +372,7 @@ def detect(root: Path, available_pythons: tuple[str, ...] = PYTHONS) -> Recipe:
                 for e in extras:
                     if e in declared and e not in r.extras:
                         r.extras.append(e)
-    r.requirement_files = req_files
+    r.requirement_files = [f for f in req_files if _wanted_requirement_file(f, r.python)]
     if req_files:
         notes.append(f"requirement files: {', '.join(req_files)}")
     if r.extras:

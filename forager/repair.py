@@ -134,10 +134,22 @@ def _addopts(root: Path) -> str:
     return ""
 
 
+PY2_STDLIB = {"UserDict", "StringIO", "cStringIO", "urllib2", "urlparse", "ConfigParser", "Queue",
+              "__builtin__", "cPickle", "httplib", "HTMLParser", "thread", "commands", "exceptions", "sets",
+              "md5", "sha", "copy_reg", "Tkinter", "cookielib", "SocketServer", "xmlrpclib", "htmlentitydefs",
+              "repr", "dummy_thread", "UserList", "UserString", "future_builtins", "imp", "asynchat", "asyncore"}
+
+
 def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
     fixes = []
+    if output.lstrip().startswith("Traceback") and re.search(r"site-packages/_?pytest", output[:3000]):
+        # pytest itself does not run on this Python (an old pin): upgrade it first
+        return [Fix("install", "pytest>=7", "the installed pytest does not import")]
     for mod in re.findall(r"No module named '?([\w.]+)'?", output):
-        if mod.startswith(("_", "forager_")) or _is_local(root, mod):
+        if mod.startswith(("_", "forager_")) or mod.split(".")[0] in PY2_STDLIB or _is_local(root, mod):
+            continue
+        if mod == "distutils":
+            fixes.append(Fix("install", "setuptools", f"{why}: distutils (removed in Python 3.12)"))
             continue
         fixes.append(Fix("install", dist_for_module(mod), f"{why}: no module {mod}"))
     return fixes

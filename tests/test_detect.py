@@ -126,3 +126,29 @@ def test_truncate_keeps_head_and_tail() -> None:
     text = "A" * 1000 + "B" * 1000
     out = truncate(text, 100)
     assert out.startswith("A") and out.endswith("B") and "elided" in out and len(out) < 200
+
+
+def test_requirement_files_for_other_pythons_and_docs_are_left_out(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "requirements/3.3/requirements-dev.txt": "pytest<3.3\n",
+        "requirements/py311.txt": "attrs\n",
+        "docs/requirements-docs.txt": "sphinx\n",
+        "requirements-dev.txt": "freezegun\n",
+        "tox.ini": "[testenv]\ndeps = -rdocs/requirements-docs.txt\n",
+        "tests/test_x.py": "",
+    })
+    files = detect(tmp_path).requirement_files
+    assert "requirements-dev.txt" in files and "requirements/py311.txt" in files
+    assert not any("3.3" in f or "docs" in f for f in files)
+
+
+def test_broken_pytest_is_upgraded_before_anything_else(tmp_path: Path) -> None:
+    from forager.detect import Recipe
+
+    out = ("Traceback (most recent call last):\n"
+           '  File "/opt/venv/lib/python3.11/site-packages/_pytest/main.py", line 13, in <module>\n'
+           "    from collections import MutableMapping as MappingMixin\n"
+           "ImportError: cannot import name 'MutableMapping' from 'collections'\n"
+           "ModuleNotFoundError: No module named 'UserDict'\n")
+    fixes = plan_collection(out, Recipe(), tmp_path)
+    assert [(f.kind, f.value) for f in fixes] == [("install", "pytest>=7")]
