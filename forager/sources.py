@@ -54,9 +54,15 @@ def resolve(spec: str, commit: str | None = None) -> Source:
     if is_git_url(spec):
         return _from_git(spec, commit)
     path = Path(spec).expanduser()
+    if path.is_dir() and _is_bare(path):  # a bare repository is cloned like a URL
+        return _from_git(str(path.resolve()), commit)
     if path.is_dir():
         return _from_local(path.resolve(), commit)
     raise SourceError(f"not a git URL, a directory, or pypi:NAME: {spec!r}")
+
+
+def _is_bare(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and not (path / ".git").exists()
 
 
 def _from_git(url: str, commit: str | None) -> Source:

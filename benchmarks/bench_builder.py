@@ -1,0 +1,141 @@
+"""Forager's builder against the naive recipe, side by side on the same repositories.
+
+    .venv/bin/python benchmarks/bench_builder.py [--repos benchmarks/repos.txt] [--limit N]
+
+For each repository:
+  * naive  -- base image, `pip install -e .[test] pytest`, then `pytest` (no cache);
+  * cold   -- `forager build` with an empty pip cache and no dependency layer to reuse;
+  * warm   -- `forager build` of the same repository again (dependency layer and cache reused).
+Both recipes are judged by the same rule: tests ran, network off, and at least 90% of the
+non-skipped ones passed. Reports validation counts, time ratios and disk added per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from forager.config import reset_settings  # noqa: E402
+
+
+def naive(source: str) -> dict:
+    """`pip install -e .[test] pytest` then `pytest`, on the same base and limits as Forager."""
+    from forager import images
+    from forager.runtime import Limits, get_runtime
+    from forager.sources import resolve
+    from forager.testrun import install_plugin, run_tests
+
+    rt = get_runtime()
+    start = time.monotonic()
+    out: dict = {"status": "failed", "error": None}
+    tag = f"forager-bench/naive:{uuid.uuid4().hex[:8]}"
+    try:
+        src = resolve(source)
+        base = images.ensure_base("3.11")
+        with rt.start(base, limits=Limits.from_settings(network=True), build_mounts=True) as box:
+            box.exec(f"rm -rf {'/root/.cache/pip'}/* 2>/dev/null; true", 60)
+            box.put_dir(src.path, "/repo")
+            res = box.exec("cd /repo && python -m pip install -q -e '.[test]' pytest", 1200)
+            if not res.ok:
+                out["error"] = "install failed: " + res.output.strip()[-300:]
+                return out
+            install_plugin(box)
+            box.commit(tag, workdir="/repo")
+        with rt.start(tag, limits=Limits.from_settings(network=False)) as box:
+            run = run_tests(box, "python -m pytest -p no:cacheprovider", timeout=900)
+        c = run.counts
+        ran = c["passed"] + c["failed"] + c["error"]
+        out["tests"] = c
+        if ran and c["passed"] / ran >= 0.9:
+            out["status"] = "validated"
+        else:
+            out["error"] = f"passed {c['passed']} of {ran}"
+        out["disk_mb"] = (rt.image_size(tag) - rt.image_size(base)) / 1e6
+    except Exception as exc:  # noqa: BLE001
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        out["duration_s"] = time.monotonic() - start
+        from forager.runtime import get_runtime as _rt
+
+        _rt().remove_image(tag)
+    return out
+
+
+def forager_build(source: str, cache_volume: str) -> dict:
+    from forager import images
+    from forager.builder import build
+    from forager.runtime import get_runtime
+
+    os.environ["FORAGER_PIP_CACHE_VOLUME"] = cache_volume
+    reset_settings()
+    r = build(source)
+    rt = get_runtime()
+    disk = 0.0
+    if r.image:
+        disk = (rt.image_size(r.image) - rt.image_size(images.base_tag(r.python or "3.11"))) / 1e6
+    return {"status": r.status, "error": r.error, "tests": r.tests, "duration_s": r.duration_s,
+            "disk_mb": disk, "image": r.image}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repos", default=str(ROOT / "benchmarks" / "repos.txt"))
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "builder.json"))
+    args = ap.parse_args()
+    sources = [ln.strip() for ln in Path(args.repos).read_text().splitlines()
+               if ln.strip() and not ln.startswith("#")]
+    if args.limit:
+        sources = sources[: args.limit]
+    run_id = uuid.uuid4().hex[:8]
+    os.environ["FORAGER_HOME"] = f"/tmp/forager-bench-{run_id}"
+    os.environ["FORAGER_IMAGE_PREFIX"] = f"forager-bench-{run_id}"
+    reset_settings()
+    from forager import images
+
+    images.ensure_base("3.11")  # the bench's own prefix: bootstrapped once, outside the timings
+    rows = []
+    for i, source in enumerate(sources):
+        row: dict = {"source": source}
+        row["naive"] = naive(source)
+        row["cold"] = forager_build(source, f"forager-bench-cold-{run_id}-{i}")
+        row["warm"] = forager_build(source, f"forager-bench-warm-{run_id}")
+        rows.append(row)
+        print(f"{source:45s} naive {row['naive']['status']:9s} {row['naive']['duration_s']:6.1f}s | "
+              f"forager {row['cold']['status']:9s} cold {row['cold']['duration_s']:6.1f}s "
+              f"warm {row['warm']['duration_s']:6.1f}s | {(row['cold']['error'] or '')[:60]}", flush=True)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rows, indent=1, default=str))
+    n = len(rows)
+
+    def share(key: str) -> int:
+        return sum(r[key]["status"] == "validated" for r in rows)
+
+    both = [r for r in rows if r["naive"]["status"] == "validated" and r["cold"]["status"] == "validated"]
+    print(f"\nrepositories: {n}")
+    print(f"validated    naive {share('naive')}/{n} ({share('naive') / n:.0%})   "
+          f"forager {share('cold')}/{n} ({share('cold') / n:.0%})")
+    med = statistics.median
+    print(f"median time  naive {med(r['naive']['duration_s'] for r in rows):.1f}s   "
+          f"forager cold {med(r['cold']['duration_s'] for r in rows):.1f}s   "
+          f"forager warm {med(r['warm']['duration_s'] for r in rows):.1f}s")
+    if both:
+        print(f"on the {len(both)} both validate: forager cold / naive time = "
+              f"{med(r['cold']['duration_s'] / r['naive']['duration_s'] for r in both):.2f}x, "
+              f"warm / naive = {med(r['warm']['duration_s'] / r['naive']['duration_s'] for r in both):.2f}x, "
+              f"warm / cold = {med(r['warm']['duration_s'] / r['cold']['duration_s'] for r in both):.2f}x")
+        print(f"disk added per image (median MB): naive {med(r['naive']['disk_mb'] for r in both):.1f}, "
+              f"forager {med(r['cold']['disk_mb'] for r in both):.1f}")
+
+
+if __name__ == "__main__":
+    main()
