@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import signal
 import subprocess
@@ -233,3 +234,40 @@ def test_crash_mid_episode_leaves_incomplete_trajectory(task: Any) -> None:
     assert _containers() - before, "a SIGKILLed episode's container is left for the reaper"
     removed = reap_orphans()
     assert removed and _containers() == before
+
+
+def test_cli_run_json_and_sigterm(task: Any) -> None:
+    from forager.trajectory import load
+
+    forager = [sys.executable, "-m", "forager.cli"]
+    done = subprocess.run([*forager, "run", task.id, "--agent", "oracle", "--json"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert set(summary) == {"trajectory_id", "task_id", "resolved", "steps", "duration_s", "exit_reason"}
+    assert summary["resolved"] is True and summary["steps"] == 3
+
+    bad = subprocess.run([*forager, "run", "task-nope", "--agent", "oracle"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no task" in bad.stderr
+
+    before = _containers()
+    script = [{"tool_calls": [("bash", {"command": "echo first"})]},
+              {"tool_calls": [("bash", {"command": "sleep 120"})]}]
+    with FakeModel(script) as fake:
+        child = subprocess.Popen([*forager, "run", task.id, "--model", fake.url, "--model-name", "m",
+                                  "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(fake.requests) < 2:
+            time.sleep(0.2)
+        time.sleep(1.0)  # inside the hung command now
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    assert child.returncode == 143, err
+    assert _containers() == before  # removed on the way out
+    from forager import db
+
+    with db.session() as s:
+        row = s.query(db.Trajectory).filter_by(task_id=task.id, agent="llm").one()
+    loaded = load(row.id)
+    assert not loaded.trajectory.complete and loaded.trajectory.exit_reason == "interrupted"
+    assert loaded.trajectory.turns[0].observation.strip() == "first"
