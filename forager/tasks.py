@@ -586,8 +586,8 @@ def evaluate(ws: Workspace, cand: Candidate, baseline: Baseline,
 
     # validation: from the image's state, setup patch then gold patch; every judged test must pass
     ws.reset()
-    for label, patch, index in (("setup", cand.setup_patch, True), ("gold", cand.gold_patch, False)):
-        err = ws.apply(patch, index=index)
+    for label, patch in (("setup", cand.setup_patch), ("gold", cand.gold_patch)):
+        err = ws.apply(patch)  # plain `git apply`, as any consumer of the task would
         if err:
             return None, f"validation: {label} patch does not apply: {err}"
     check = ws.run(fail_to_pass + pass_to_pass, _timeout(baseline, None))
