@@ -255,8 +255,8 @@ def build(source: str, commit: str | None = None, python: str | None = None,
             assert b is not None
             b.repository_id, b.source, b.commit = repo.id, src.spec, src.commit
             repository_id = repo.id
-        pythons = images.available_pythons()
-        recipe = detect.detect(src.path, pythons if python is None else (python,))
+        # any Python a base can be made for: a missing base is bootstrapped on first use
+        recipe = detect.detect(src.path, detect.PYTHONS if python is None else (python,))
         if python:
             recipe.python = python
         result.python = recipe.python
@@ -268,7 +268,9 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         deps = _deps_layer(base, recipe, src, log)
         image = f"{settings.image_prefix}/{_tag_part(src.name)}:{_tag_part(src.commit[:12])}-py{recipe.python}"
         run = _repository_layer(deps, image, recipe, src, log)
-        second = _run_suite(image, recipe, log, "validate (second run)")
+        broken = run.exec.timed_out or run.exec.exit_code not in (0, 1, 5)
+        # a run that timed out or was killed decides the build; a second one would only repeat it
+        second = run if broken else _run_suite(image, recipe, log, "validate (second run)")
         result.image, result.test_command = image, recipe.full_test_command()
         _finish(result, recipe, run, second, src, repository_id)
     except (SourceError, BuildError, RuntimeError_, ValueError) as exc:

@@ -126,10 +126,13 @@ def _python_choice(root: Path, meta: dict[str, Any], notes: list[str], available
         {tuple(int(x) for x in m.group(1).split(".")) for c in meta.get("classifiers", [])
          if (m := re.match(r"Programming Language :: Python :: (3\.\d+)$", c))}
     )
+    tox_versions = sorted({(int(a), int(b)) for a, b in re.findall(
+        r"\bpy([23])(\d{1,2})\b", _ini(root / "tox.ini").get("tox", "envlist", fallback=""))})
     candidates = [p for p in available if spec.contains(f"{p}.0", prereleases=True)] or list(available)
     choice = candidates[0]
-    if classifier_versions and not spec_text:
-        newest = classifier_versions[-1]
+    newest_declared = (classifier_versions or tox_versions or [None])[-1]
+    if newest_declared and not spec_text:
+        newest = newest_declared
         if newest < (3, 10) and "3.9" in candidates:
             choice = "3.9"
     notes.append(f"python {choice}: requires-python {spec_text or '(none)'}"

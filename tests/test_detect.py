@@ -152,3 +152,10 @@ def test_broken_pytest_is_upgraded_before_anything_else(tmp_path: Path) -> None:
            "ModuleNotFoundError: No module named 'UserDict'\n")
     fixes = plan_collection(out, Recipe(), tmp_path)
     assert [(f.kind, f.value) for f in fixes] == [("install", "pytest>=7")]
+
+
+def test_tox_envlist_of_old_pythons_picks_the_oldest_base(tmp_path: Path) -> None:
+    write(tmp_path, {"tox.ini": "[tox]\nenvlist = py27, py36, py38\n", "setup.py": "", "tests/test_x.py": ""})
+    assert detect(tmp_path).python == "3.9"
+    write(tmp_path, {"tox.ini": "[tox]\nenvlist = py38, py311\n"})
+    assert detect(tmp_path).python == "3.11"
