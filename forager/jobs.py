@@ -401,6 +401,17 @@ def dispatch(job: db.Job) -> None:
         raise ValueError(f"FORAGER_EXECUTOR must be 'embedded' or 'celery', not {executor!r}")
 
 
+def requeue_orphans() -> int:
+    """Hand over again the running jobs whose lease lapsed and that no message will bring back (e.g.
+    a job killed by the hard time limit). Harmless if a message for them is still on its way."""
+    with db.session() as s:
+        running = s.scalars(select(db.Job).where(db.Job.state == "running")).all()
+    orphans = [j for j in running if lease_remaining(j) == 0]
+    for job in orphans:
+        dispatch(job)
+    return len(orphans)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -512,7 +523,7 @@ def celery_config() -> dict[str, Any]:
 @lru_cache
 def _celery(key: tuple[str, str]):  # type: ignore[no-untyped-def]
     from celery import Celery
-    from celery.signals import worker_process_init
+    from celery.signals import worker_process_init, worker_ready
 
     app = Celery("forager")
     app.conf.update(celery_config())
@@ -523,6 +534,15 @@ def _celery(key: tuple[str, str]):  # type: ignore[no-untyped-def]
         if outcome.retry_in is not None:
             raise self.retry(countdown=outcome.retry_in)
         return outcome.status
+
+    @worker_ready.connect(weak=False)
+    def _revive_orphans(**_: Any) -> None:
+        try:
+            n = requeue_orphans()
+            if n:
+                log.warning("re-queued %d running job(s) whose lease had lapsed", n)
+        except Exception:  # noqa: BLE001 - never keep a worker from starting
+            log.exception("could not look for orphaned jobs")
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:  # forked children must not share the parent's pool
