@@ -664,6 +664,14 @@ def format_observation(obs: Observation) -> str:
     return f"{obs.output.rstrip()}\n[exit code: {status}]"
 
 
+STOP = threading.Event()
+"""Set to make every running episode stop at its next step (incomplete, container removed)."""
+
+
+class Interrupted(Exception):
+    """An episode was stopped from outside (``STOP``)."""
+
+
 @dataclass
 class Budget:
     max_steps: int
@@ -692,6 +700,8 @@ class EpisodeState:
             save(self.traj)
 
     def out_of_budget(self) -> str:
+        if STOP.is_set():
+            raise Interrupted("the run was stopped")
         if len(self.traj.turns) >= self.budget.max_steps:
             return "max_steps"
         if self.budget.max_tokens and self.tokens >= self.budget.max_tokens:
@@ -890,7 +900,7 @@ def run_episode(
     except BaseException as exc:
         traj.complete = False
         traj.finished_at = _utcnow()
-        traj.exit_reason = ("interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit)
+        traj.exit_reason = ("interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit | Interrupted)
                             else "environment_error" if isinstance(exc, EnvironmentError_)
                             else "crashed")
         traj.meta["error"] = f"{type(exc).__name__}: {exc}"[:2000]
@@ -949,8 +959,15 @@ def run_many(task_ids: list[str], *, concurrency: int = 2,
             progress(summary)
         return summary
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         return list(pool.map(one, task_ids))
+    except BaseException:  # interrupted: stop the running episodes, start no more
+        STOP.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        STOP.clear()
 
 
 def select_tasks(spec: str) -> list[str]:

@@ -89,3 +89,21 @@ def test_export_parquet(tmp_path: Path) -> None:
     assert {r["outcome"] for r in rows} == {"resolved", "unresolved"}
     assert json.loads(rows[0]["messages"])[0]["role"] == "system"
     assert all(r["id"].startswith("rec-") and r["num_tokens"] > 0 for r in rows)
+
+
+def test_export_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from forager.cli import app
+
+    make("repo-a", script("alpha"), resolved=True)
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "--format", "parquet", "--json", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[-1])["written"] == 1
+    result = runner.invoke(app, ["export", "--format", "csv", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and not (tmp_path / "o.csv").exists()
+    listed = runner.invoke(app, ["trajectories", "list", "--json"])
+    [row] = json.loads(listed.stdout)
+    shown = runner.invoke(app, ["trajectories", "show", row["id"]])
+    assert shown.exit_code == 0 and "grep -rn alpha_0" in shown.stdout
