@@ -23,6 +23,7 @@ from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
+from rich.segment import Segments
 from rich.text import Text
 
 from forager.trajectory import Action, LoadResult, Reward, Trajectory, Turn, load
@@ -164,41 +165,75 @@ def diff_text(diff: str) -> Text:
     return out
 
 
-def _body_text(text: str, full: bool) -> tuple[Text, int]:
+def _append_body(out: Text, text: str, full: bool, label: str = "") -> None:
+    """Append a message, command or observation (a diff coloured, long ones folded) under an
+    optional bold label that says how many lines were folded."""
     shown, folded = (text, 0) if full else fold(text)
+    if label:
+        note = f" ({folded} lines folded; --full shows all)" if folded else ""
+        out.append(f"{label}{note}\n", style="bold")
     if looks_like_diff(text):
-        return diff_text(shown), folded
-    body = Text(shown)
-    if folded:
-        body.highlight_regex(r"\[\.\.\. \d+ lines folded \.\.\.\]", "bold yellow")
-    return body, folded
+        out.append_text(diff_text(shown))
+    elif folded:
+        marker = f"[... {folded} lines folded ...]"
+        head, _, tail = shown.partition(marker)
+        out.append(head)
+        out.append(marker, style="bold yellow")
+        out.append(tail)
+    else:
+        out.append(shown)
+    out.append("\n")
 
 
-def render_turn(turn: Turn, full: bool = False) -> RenderableType:
+def render_turn(turn: Turn, full: bool = False, width: int = 100) -> Text:
+    """One turn as a single styled text."""
     exit_style = "dim" if turn.exit_code is None else ("green" if turn.exit_code == 0 else "red")
     exit_label = "-" if turn.exit_code is None else str(turn.exit_code)
-    title = Text.assemble(
-        (f"step {turn.index} ", "bold"),
-        (turn.action.tool if turn.action else "message", "magenta"),
-        "  exit ", (exit_label, exit_style),
-        f"  {turn.duration_s:.2f}s",
-    )
-    parts: list[RenderableType] = [Rule(title, align="left", style="blue")]
+    tool = turn.action.tool if turn.action else "message"
+    out = Text()
+    out.append("── ", style="blue")
+    out.append(f"step {turn.index} ", style="bold")
+    out.append(clean(tool), style="magenta")
+    out.append("  exit ")
+    out.append(exit_label, style=exit_style)
+    out.append(f"  {turn.duration_s:.2f}s ")
+    out.append("─" * max(3, width - len(out.plain)) + "\n", style="blue")
     if turn.model_message.strip():
-        msg, _ = _body_text(turn.model_message.strip(), full)
-        parts += [Text("model", style="bold blue"), msg]
+        out.append("model\n", style="bold blue")
+        _append_body(out, clean(turn.model_message.strip()), full)
     if turn.action is not None:
-        summary = action_summary(turn.action)
+        summary = clean(action_summary(turn.action))
         first_line = summary.splitlines()[0] if summary else ""
-        parts.append(Text.assemble(("action ", "bold magenta"), first_line[:300]))
+        out.append("action ", style="bold magenta")
+        out.append(first_line[:300] + "\n")
         body = action_body(turn.action)
         if body and (action_diff(turn.action) is not None or summary != first_line or len(first_line) > 300):
-            parts.append(_body_text(body, full)[0])
+            _append_body(out, clean(body), full)
     if turn.observation:
-        obs, folded = _body_text(turn.observation.rstrip("\n"), full)
-        label = "observation" + (f" ({folded} lines folded; --full shows all)" if folded else "")
-        parts += [Text(label, style="bold"), obs]
-    return Group(*parts)
+        _append_body(out, clean(turn.observation.rstrip("\n")), full, label="observation")
+    out.rstrip()
+    out.append("\n")
+    return out
+
+
+def print_text(console: Console, text: Text) -> None:
+    """Print styled text as it is: no re-wrapping by rich (the terminal wraps long lines), which
+    keeps a 1,000-step view fast."""
+    console.print(Segments(text.render(console, end="")), end="", crop=False)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Make recorded text safe for a terminal: colour and cursor sequences dropped, carriage
+    returns turned into line ends, other control characters shown as ``?``."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("?", text) if _CONTROL.search(text) else text
 
 
 def render_header(result: LoadResult) -> RenderableType:
@@ -211,13 +246,13 @@ def render_header(result: LoadResult) -> RenderableType:
     text = Text()
     for k, v in rows:
         text.append(f"{k:>11} ", style="dim")
-        text.append(v + "\n")
+        text.append(clean(v) + "\n")
     parts: list[RenderableType] = [text]
     if result.error:
         parts.append(render_error(result))
     if t.problem_statement.strip():
         problem, _ = fold(t.problem_statement.strip(), 12, 3)
-        parts += [Text("problem", style="bold"), Text(problem)]
+        parts += [Text("problem", style="bold"), Text(clean(problem))]
     return Group(*parts)
 
 
@@ -241,9 +276,9 @@ def render_outcome(result: LoadResult) -> RenderableType:
         line.append(f"  FAIL_TO_PASS {f2p}/{len(r.fail_to_pass)}  PASS_TO_PASS {p2p}/{len(r.pass_to_pass)}")
     parts.append(line)
     for group, test, outcome in failing_tests(r)[:30]:
-        parts.append(Text.assemble(("  failing ", "red"), f"{group} {test} ", (outcome, "red")))
+        parts.append(Text.assemble(("  failing ", "red"), f"{group} {clean(test)} ", (clean(outcome), "red")))
     if t.final_diff.strip():
-        parts += [Text("final diff", style="bold"), diff_text(t.final_diff.rstrip("\n"))]
+        parts += [Text("final diff", style="bold"), diff_text(clean(t.final_diff.rstrip("\n")))]
     return Group(*parts)
 
 
@@ -267,13 +302,13 @@ def find_turn(traj: Trajectory, step: int) -> Turn:
 def show(result: LoadResult, console: Console, step: int | None = None, full: bool = False) -> None:
     """Print a whole trajectory, or only step ``step``, to ``console``."""
     if step is not None:
-        console.print(render_turn(find_turn(result.trajectory, step), full=full))
+        print_text(console, render_turn(find_turn(result.trajectory, step), full, console.width))
         if result.error:
             console.print(render_error(result))
         return
     console.print(render_header(result))
     for turn in result.trajectory.turns:
-        console.print(render_turn(turn, full=full))
+        print_text(console, render_turn(turn, full, console.width))
     console.print(render_outcome(result))
 
 
@@ -287,7 +322,7 @@ def follow(ref: str, console: Console, full: bool = False, interval: float = 1.0
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         for turn in result.trajectory.turns[shown:]:
-            console.print(render_turn(turn, full=full))
+            print_text(console, render_turn(turn, full, console.width))
         shown = len(result.trajectory.turns)
         finished = result.trajectory.complete and result.error is None
         if finished or (deadline is not None and time.monotonic() >= deadline):

@@ -382,3 +382,16 @@ def test_missing_image_is_a_clear_error(runtime, tmp_path: Path) -> None:  # typ
     report = replay.reexecute(str(path))
     assert report.error and "image not available" in report.error and not report.reproduces
     assert CliRunner().invoke(app, ["replay", str(path), "--execute"]).exit_code == 2
+
+
+def test_recorded_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> None:
+    traj = sample(1)
+    traj.turns[0].observation = "\x1b[2J\x1b]0;owned\x07red \x1b[31mtext\x1b[0m\rprogress\x00"
+    path = tmp_path / "esc.jsonl.gz"
+    trajectory.write(traj, path)
+    buf = StringIO()
+    replay.show(replay.open_trajectory(str(path)), Console(file=buf, width=100, color_system="truecolor",
+                                                           force_terminal=True))
+    out = buf.getvalue()
+    assert "\x1b[2J" not in out and "\x07" not in out and "\x00" not in out and "\r" not in out
+    assert "red text\nprogress?" in out
