@@ -145,3 +145,17 @@ def test_hanging_fork_bombing_and_memory_hungry_suites_end(runtime, tmp_path: Pa
                     "def test_z_hog():\n    blocks = []\n    while True:\n        blocks.append(bytearray(50_000_000))\n")
     r = build(str(hog))
     assert r.status == "failed" and "abnormally" in (r.error or ""), r.error
+
+
+def test_images_list_and_show_cli(minipkg_build, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FORAGER_HOME", str(minipkg_build.home))
+    reset_settings()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["images", "list", "--json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert [r["id"] for r in rows] == [minipkg_build.image] and rows[0]["passed"] == 12
+    shown = runner.invoke(app, ["images", "show", minipkg_build.image])
+    info = json.loads(shown.stdout)
+    assert info["test_command"].startswith("python -m pytest") and len(info["results"]) == 12
+    assert runner.invoke(app, ["images", "show", "forager/nope:nothing"]).exit_code == 1
