@@ -266,7 +266,8 @@ def build(source: str, commit: str | None = None, python: str | None = None,
             raise BuildError("no tests found: no test_*.py / *_test.py files in the repository")
         base = images.ensure_base(recipe.python, log=log.info)
         deps = _deps_layer(base, recipe, src, log)
-        image = f"{settings.image_prefix}/{_tag_part(src.name)}:{_tag_part(src.commit[:12])}-py{recipe.python}"
+        name = _tag_part(recipe.name or src.name)
+        image = f"{settings.image_prefix}/{name}:{_tag_part(src.commit[:12])}-py{recipe.python}"
         run = _repository_layer(deps, image, recipe, src, log)
         broken = run.exec.timed_out or run.exec.exit_code not in (0, 1, 5)
         # a run that timed out or was killed decides the build; a second one would only repeat it
