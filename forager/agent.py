@@ -562,6 +562,8 @@ class TaskSpec:
     kind: str = ""
     repository: str = ""
     image_digest: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables the image's recipe sets for its tests."""
 
 
 def task_spec(task: Any) -> TaskSpec:
@@ -581,25 +583,29 @@ def task_spec(task: Any) -> TaskSpec:
     test_command = str(get("test_command") or "")
     repository = str(get("repository") or "")
     digest = ""
-    if image_id and (not test_command or not repository):
+    env = dict(get("env") or {})
+    if image_id:
         with db.session() as s:
             img = s.get(db.Image, image_id)
             if img is not None:
                 test_command = test_command or img.test_command
                 repository = repository or img.source
                 digest = img.digest
+                env = env or {str(k): str(v) for k, v in ((img.recipe or {}).get("env") or {}).items()}
     return TaskSpec(
         id=str(get("id") or ""), image=image_id, setup_patch=str(get("setup_patch") or ""),
         gold_patch=str(get("gold_patch") or ""), fail_to_pass=list(get("fail_to_pass") or []),
         pass_to_pass=list(get("pass_to_pass") or []),
         problem_statement=str(get("problem_statement") or ""), test_command=test_command,
-        kind=str(get("kind") or ""), repository=repository, image_digest=digest)
+        kind=str(get("kind") or ""), repository=repository, image_digest=digest, env=env)
 
 
 def setup_task(env: Environment, task: Any) -> None:
     """Bring the environment to the task state: apply the setup patch, remember that state."""
     spec = task_spec(task)
     env.test_command = spec.test_command
+    if spec.env:  # exported once; the shell keeps exported variables between commands
+        env.run("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in spec.env.items()), timeout=30)
     obs = env.apply_patch(spec.setup_patch)
     if obs.exit_code != 0:
         raise EnvironmentError_(f"the task's setup patch does not apply: {obs.output.strip()[:500]}")
@@ -638,7 +644,7 @@ def compute_reward(env: Environment, task: Any) -> Reward:
                 f"git cat-file -e {env.base_tree}:\"$f\" 2>/dev/null && "
                 f"git show {env.base_tree}:\"$f\" > \"$f\"; done; true", timeout=120)
     result = run_tests(_AsUser(env.sandbox, env.user), spec.test_command or env.test_command,
-                       timeout=get_settings().test_timeout_s, test_ids=ids)
+                       timeout=get_settings().test_timeout_s, test_ids=ids, env=spec.env or None)
     f2p = {i: result.outcome(i) for i in spec.fail_to_pass}
     p2p = {i: result.outcome(i) for i in spec.pass_to_pass}
     resolved = bool(ids) and all(v == "passed" for v in [*f2p.values(), *p2p.values()])
