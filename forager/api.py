@@ -900,6 +900,22 @@ def create_app() -> FastAPI:
             raise _not_found("token", token_id)
         return Response(status_code=204)
 
+    def openapi_with_trajectory() -> dict[str, Any]:
+        """The generated schema, plus the Trajectory schema that the upload and download refer to."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            traj = Trajectory.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(traj.pop("$defs", {}))
+            components["Trajectory"] = traj
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_trajectory  # type: ignore[method-assign]
+
     # --- the web viewer (another part), when installed --------------------------------------
     if importlib.util.find_spec("forager.web") is not None:
         from forager.web import router as web_router
