@@ -271,3 +271,19 @@ def test_cli_run_json_and_sigterm(task: Any) -> None:
     loaded = load(row.id)
     assert not loaded.trajectory.complete and loaded.trajectory.exit_reason == "interrupted"
     assert loaded.trajectory.turns[0].observation.strip() == "first"
+
+
+def test_run_many_with_concurrency_limit(task: Any) -> None:
+    from forager.agent import run_many, select_tasks
+
+    assert select_tasks("kind=mutate-fix,repo=minipkg") == [task.id]
+    assert select_tasks("kind=implement-feature") == []
+    with pytest.raises(ValueError, match="bad task filter"):
+        select_tasks("colour=blue")
+    seen: list[str] = []
+    results = run_many([task.id, task.id, "task-missing"], concurrency=2, agent="oracle",
+                       progress=lambda s: seen.append(s.task_id))
+    assert [r.resolved for r in results] == [True, True, False]
+    assert results[0].trajectory_id != results[1].trajectory_id
+    assert results[2].error and not results[2].complete
+    assert sorted(seen) == sorted([task.id] * 2 + ["task-missing"])
