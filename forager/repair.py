@@ -140,9 +140,35 @@ PY2_STDLIB = {"UserDict", "StringIO", "cStringIO", "urllib2", "urlparse", "Confi
               "repr", "dummy_thread", "UserList", "UserString", "future_builtins", "imp", "asynchat", "asyncore"}
 
 
+def _last_frame(output: str) -> str:
+    frames = re.findall(r'^\s*File "([^"]+)"', output, re.M)
+    return frames[-1] if frames else ""
+
+
+def _pytest_broken(output: str) -> bool:
+    """pytest fails to import or start (e.g. an old pin on a new Python)."""
+    last_line = output.strip().splitlines()[-1] if output.strip() else ""
+    return (output.lstrip().startswith("Traceback")
+            and re.search(r"site-packages/_?pytest", _last_frame(output)) is not None
+            and re.match(r"(ImportError|ModuleNotFoundError|SyntaxError|AttributeError|TypeError)", last_line)
+            is not None)
+
+
+TOO_NEW = re.compile(
+    r"PluginValidationError|has no attribute '(yield_fixture|funcargnames|_fillfuncargs|getfuncargvalue)'"
+    r"|unexpected keyword argument '(path|fspath)'|pytest\.warns\(None\)|Direct construction of \w+ has"
+    r"|no attribute 'from_parent'|'startdir'|py\.path|Unknown hook specification|TestReport\.fspath")
+
+
+def _pytest_too_new(output: str) -> bool:
+    return bool(TOO_NEW.search(output))
+
+
 def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
     fixes = []
-    if output.lstrip().startswith("Traceback") and re.search(r"site-packages/_?pytest", output[:3000]):
+    if _pytest_too_new(output):
+        return [Fix("pytest-downgrade", "", "the suite uses pytest APIs that the installed pytest removed")]
+    if _pytest_broken(output):
         # pytest itself does not run on this Python (an old pin): upgrade it first
         return [Fix("install", "pytest>=7", "the installed pytest does not import")]
     for mod in re.findall(r"No module named '?([\w.]+)'?", output):
@@ -202,6 +228,9 @@ def plan_run(run: TestRun, recipe: detect.Recipe) -> list[Fix]:
     for mod in set(re.findall(r"No module named '([\w.]+)'", text)):
         if not mod.startswith("_"):
             fixes.append(Fix("install", dist_for_module(mod), f"test run: no module {mod}"))
+    failing = sum(r.outcome in ("failed", "error") for r in run.results.values())
+    if _pytest_too_new(text) and failing > 0.05 * max(1, len(run.results)):
+        fixes.append(Fix("pytest-downgrade", "", "tests use pytest APIs the installed pytest removed"))
     if "async def functions are not natively supported" in text:
         fixes.append(Fix("install", "pytest-asyncio", "async tests"))
         if "asyncio_mode" not in " ".join(recipe.pytest_args):
@@ -236,6 +265,18 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: detect.Recipe, round_no: int,
                                "ok": res.ok})
         changed |= res.ok
     for f in fixes:
+        if f.kind == "pytest-downgrade":
+            res = box.exec("python -c 'import pytest; print(pytest.__version__)'", 60)
+            major = int(res.output.strip().split(".")[0]) if res.ok and res.output.strip()[:1].isdigit() else 0
+            if major <= 6:
+                continue
+            cmd = f"python -m pip install --no-input --progress-bar off 'pytest<{major}'"
+            res = box.exec(cmd, settings.install_timeout_s, workdir="/repo", env=recipe.env)
+            log(f"repair: pytest<{major}", cmd, res, note=f.why)
+            recipe.repairs.append({"round": round_no, "fix": "install", "value": f"pytest<{major}",
+                                   "why": f.why, "ok": res.ok})
+            changed |= res.ok
+            continue
         if f.kind == "arg":
             recipe.pytest_args.extend(shlex.split(f.value) if f.value.startswith("-W") else [f.value])
         elif f.kind == "ignore":

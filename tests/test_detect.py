@@ -149,6 +149,8 @@ def test_broken_pytest_is_upgraded_before_anything_else(tmp_path: Path) -> None:
            '  File "/opt/venv/lib/python3.11/site-packages/_pytest/main.py", line 13, in <module>\n'
            "    from collections import MutableMapping as MappingMixin\n"
            "ImportError: cannot import name 'MutableMapping' from 'collections'\n"
+           "During handling of the above exception, another exception occurred:\n"
+           '  File "/opt/venv/lib/python3.11/site-packages/_pytest/compat.py", line 3, in <module>\n'
            "ModuleNotFoundError: No module named 'UserDict'\n")
     fixes = plan_collection(out, Recipe(), tmp_path)
     assert [(f.kind, f.value) for f in fixes] == [("install", "pytest>=7")]
@@ -159,3 +161,13 @@ def test_tox_envlist_of_old_pythons_picks_the_oldest_base(tmp_path: Path) -> Non
     assert detect(tmp_path).python == "3.9"
     write(tmp_path, {"tox.ini": "[tox]\nenvlist = py38, py311\n"})
     assert detect(tmp_path).python == "3.11"
+
+
+def test_conftest_written_for_an_older_pytest_downgrades_it(tmp_path: Path) -> None:
+    from forager.detect import Recipe
+
+    out = ("Traceback (most recent call last):\n"
+           '  File "/opt/venv/lib/python3.11/site-packages/pluggy/_manager.py", line 448, in _verify_hook\n'
+           "pluggy._manager.PluginValidationError: Plugin '/repo/tests/conftest.py' for hook "
+           "'pytest_ignore_collect'\nArgument(s) {'path'} are declared in the hookimpl\n")
+    assert [f.kind for f in plan_collection(out, Recipe(), tmp_path)] == ["pytest-downgrade"]
