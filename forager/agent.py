@@ -381,7 +381,7 @@ class Environment:
                 return Observation(f"error: unknown tool {action.tool!r}; tools: {', '.join(TOOL_NAMES)}",
                                    None, 0.0)
             obs: Observation = handler(**action.args)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             return Observation(f"error: bad arguments for {action.tool}: {exc}", None,
                                time.monotonic() - start)
         obs.duration_s = time.monotonic() - start
@@ -417,7 +417,10 @@ class Environment:
         data, error = self.read_file(full)
         if data is None:
             return Observation(f"error: {error.replace('__DIR__', 'is a directory')}", 1, 0.0)
-        text = data.decode("utf-8", "replace")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return Observation(f"error: {full} is not UTF-8 text; edit it with bash", 1, 0.0)
         count = text.count(old_str) if old_str else 0
         if count != 1:
             why = "old_str is empty" if not old_str else (

@@ -106,6 +106,8 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
         assert obs.exit_code is None and "unknown tool" in obs.output
         obs = env.execute(Action(tool="bash", args={"cmd": "ls"}))
         assert obs.exit_code is None and "bad arguments" in obs.output
+        obs = env.execute(Action(tool="view", args={"path": CALC_PATH, "start_line": "first"}))
+        assert obs.exit_code is None and "bad arguments" in obs.output
         # the task state is not solved; the diff shows only our own changes
         reward = compute_reward(env, task)
         assert not reward.resolved and reward.fail_to_pass == {F2P[0]: "failed"}
