@@ -349,18 +349,9 @@ def _get_job(job_id: str, kind: str | None = None) -> db.Job:
 
 
 def _build_of_job(job: db.Job) -> db.Build | None:
-    """The build a build job made (known for sure once finished; while running, the newest build of
-    the same source started since the job did)."""
+    """The build a build job writes (its id is fixed by the job id)."""
     with db.session() as s:
-        build_id = (job.result or {}).get("build_id")
-        if build_id:
-            return s.get(db.Build, build_id)
-        if job.started_at is None:
-            return None
-        stmt = (select(db.Build).where(db.Build.created_at >= job.started_at - timedelta(seconds=1),
-                                       db.Build.source == job.params.get("source"))
-                .order_by(db.Build.created_at.desc()).limit(1))
-        return s.scalars(stmt).first()
+        return s.get(db.Build, (job.result or {}).get("build_id") or jobs.build_id_for(job.id))
 
 
 # ----------------------------------------------------------------------------- trajectory uploads

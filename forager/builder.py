@@ -128,8 +128,8 @@ def _deps_layer(base: str, recipe: detect.Recipe, src: Source, log: _Logger) -> 
         return tag
     installed: list[str] = []
     skipped: list[str] = []
-    with rt.start(base, limits=Limits.from_settings(network=True), build_mounts=True,
-                  labels={"forager.role": "build-deps"}) as box:
+    with rt.start(base, name=f"forager-{log.build_id}-deps", limits=Limits.from_settings(network=True),
+                  build_mounts=True, labels={"forager.role": "build-deps"}) as box:
         reqs = [*recipe.deps, "pytest-timeout"]
         box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
                        **{f"/tmp/forager/reqs/{k}": v for k, v in req_files.items()}})
@@ -214,14 +214,11 @@ def _prepare_repo(box: Sandbox, src: Source, log: _Logger) -> None:
         raise BuildError(f"could not prepare /repo: {_tail(res.output)}")
 
 
-def _test_box(image: str) -> Sandbox:
-    return get_runtime().start(image, limits=Limits.from_settings(network=False),
-                               labels={"forager.role": "validate"})
-
-
 def _run_suite(image: str, recipe: detect.Recipe, log: _Logger, label: str) -> TestRun:
     settings = get_settings()
-    with _test_box(image) as box:
+    with get_runtime().start(image, name=f"forager-{log.build_id}-validate",
+                             limits=Limits.from_settings(network=False),
+                             labels={"forager.role": "validate"}) as box:
         run = run_tests(box, recipe.full_test_command(), timeout=settings.test_timeout_s, env=recipe.env)
     c = run.counts
     log.step(label, recipe.full_test_command(), run.exec,
@@ -230,14 +227,24 @@ def _run_suite(image: str, recipe: detect.Recipe, log: _Logger, label: str) -> T
 
 
 def build(source: str, commit: str | None = None, python: str | None = None,
-          progress: Console | None = None) -> BuildResult:
+          progress: Console | None = None, build_id: str | None = None) -> BuildResult:
     """Build and validate an image for ``source``. Never raises for bad input: failures are
-    recorded as a ``failed`` build with a reason."""
+    recorded as a ``failed`` build with a reason.
+
+    ``build_id`` makes a build idempotent: a job delivered again with the same id starts its
+    build row afresh (old logs and results dropped) and removes its earlier attempt's containers,
+    which are named after the build."""
     settings = get_settings()
     start = time.monotonic()
     with db.session() as s:
-        row = db.Build(source=source, commit=commit, status="running")
-        s.add(row)
+        row = s.get(db.Build, build_id) if build_id else None
+        if row is None:
+            row = db.Build(id=build_id or db.new_id("build"), source=source, commit=commit)
+            s.add(row)
+        else:
+            s.query(db.BuildLog).filter_by(build_id=row.id).delete()
+            s.query(db.TestResult).filter_by(build_id=row.id).delete()
+        row.status, row.error, row.created_at = "running", None, db.now()
     result = BuildResult(build_id=row.id, source=source, commit=commit)
     log = _Logger(row.id, progress)
     recipe: detect.Recipe | None = None
@@ -307,8 +314,8 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
     rt = get_runtime()
     settings = get_settings()
     labels = {"forager.kind": "repository", "forager.source": src.spec, "forager.commit": src.commit}
-    with rt.start(deps, limits=Limits.from_settings(network=True), build_mounts=True,
-                  labels={"forager.role": "build-repo"}) as box:
+    with rt.start(deps, name=f"forager-{log.build_id}-repo", limits=Limits.from_settings(network=True),
+                  build_mounts=True, labels={"forager.role": "build-repo"}) as box:
         _prepare_repo(box, src, log)
         _install_project(box, recipe, log)
         install_plugin(box)

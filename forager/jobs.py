@@ -136,8 +136,7 @@ def ensure_image(tag: str) -> str:
         source, commit, python = image.source, image.commit, image.python
     from forager import builder
 
-    rebuild = getattr(builder, "rebuild", None)
-    result = rebuild(tag) if rebuild else builder.build(source, commit=commit, python=python)
+    result = builder.build(source, commit=commit, python=python)
     if getattr(result, "status", None) != "validated":
         raise RuntimeError(f"rebuilding {tag} failed: {getattr(result, 'error', result)}")
     if result.image != tag:
@@ -145,10 +144,16 @@ def ensure_image(tag: str) -> str:
     return "rebuilt"
 
 
+def build_id_for(job_id: str) -> str:
+    """The build row a build job writes: fixed by the job id, so a redelivered job reuses it."""
+    return f"build-{job_id.removeprefix('job-')}"
+
+
 def job_build(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     from forager.builder import build
 
-    result = build(params["source"], commit=params.get("commit"), python=params.get("python"))
+    result = build(params["source"], commit=params.get("commit"), python=params.get("python"),
+                   build_id=build_id_for(ctx.job_id))
     out = _jsonable(result)
     if result.status == "validated" and result.image:
         out["pushed"] = publish_image(result.image)
