@@ -501,7 +501,10 @@ def stub_function(source: str, qualname: str) -> str | None:
 
 
 def unified_patch(path: str, old: str, new: str, context: int = 3) -> str:
-    """A ``git apply``-able unified diff turning ``old`` into ``new`` for file ``path``."""
+    """A ``git apply``-able unified diff turning ``old`` into ``new`` for file ``path``.
+
+    Unlike ``difflib.unified_diff`` it turns SequenceMatcher's autojunk off, so that common lines
+    of a long file (``else:``, blank lines) never show as removed and added again."""
     import difflib
 
     def lines(text: str) -> list[str]:
@@ -510,6 +513,22 @@ def unified_patch(path: str, old: str, new: str, context: int = 3) -> str:
             out[-1] += "\n\\ No newline at end of file\n"
         return out
 
-    diff = difflib.unified_diff(lines(old), lines(new), f"a/{path}", f"b/{path}", n=context)
-    body = "".join(diff)
-    return f"diff --git a/{path} b/{path}\n{body}" if body else ""
+    a, b = lines(old), lines(new)
+    out = [f"diff --git a/{path} b/{path}\n", f"--- a/{path}\n", f"+++ b/{path}\n"]
+    groups = difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context)
+    for group in groups:
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(f"@@ -{_range(i1, i2)} +{_range(j1, j2)} @@\n")
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                out += [" " + line for line in a[x1:x2]]
+                continue
+            out += ["-" + line for line in a[x1:x2]]
+            out += ["+" + line for line in b[y1:y2]]
+    return "".join(out) if len(out) > 3 else ""
+
+
+def _range(start: int, stop: int) -> str:
+    length = stop - start
+    first = start + 1 if length else start
+    return f"{first}" if length == 1 else f"{first},{length}"

@@ -207,13 +207,19 @@ class Workspace:
         if not res.ok:
             raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")
         self.head = res.output.strip().splitlines()[-1]
+        # Pin pytest's rootdir to the one a plain run finds: an existing path among the options
+        # (the select file in /tmp) would otherwise widen it to "/" and change every test id.
+        probe = self.sh(f"{self.test_command} --collect-only 2>&1 | grep -m1 '^rootdir: '", 600)
+        rootdir = probe.output.strip().removeprefix("rootdir: ").split(",")[0].strip() if probe.ok else ""
+        if rootdir.startswith("/") and "--rootdir" not in self.test_command:
+            self.test_command = f"{self.test_command} --rootdir={shlex.quote(rootdir)}"
         # files the build left untracked (egg-info, generated modules) survive every reset
         self.sh("git ls-files -z --others --exclude-standard | tr '\\0' '\\n' | sed 's|^|/|' "
                 ">> .git/info/exclude", 60)
 
     def sh(self, command: str, timeout: float = 120):  # type: ignore[no-untyped-def]
         assert self.box is not None
-        return self.box.exec(command, timeout, workdir=REPO)
+        return self.box.exec(command, timeout, workdir=REPO, env=self.env or None)
 
     def alive(self) -> bool:
         return self.sh("true", 30).ok
@@ -313,7 +319,7 @@ def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, floa
         ws.box.put_files({f"{purelib}/{TRACE_PLUGIN}.py": TRACE_SOURCE.encode()})
         traced = True
     timeout = get_settings().test_timeout_s
-    extra = f"-p {TRACE_PLUGIN} --forager-trace {TRACE_PATH}" if traced else ""
+    extra = f"-p {TRACE_PLUGIN} --forager-trace={TRACE_PATH}" if traced else ""
     start = time.monotonic()
     run = ws.run(passed, timeout, extra)
     if traced and not run.results:  # the collector itself got in the way: run plainly

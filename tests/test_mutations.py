@@ -188,3 +188,12 @@ def test_patches_apply_with_git(tmp_path: Path, trailing_newline: bool) -> None:
         subprocess.run(["git", "apply", "-R", "p.diff"], cwd=tmp_path, check=True)
         assert target.read_text() == src
     assert unified_patch("pkg/mod.py", src, src) == ""
+
+
+def test_patch_of_a_long_file_shows_only_the_changed_line() -> None:
+    block = "def f{i}(x):\n    if x:\n        return {i}\n    else:\n        return -x\n\n\n"
+    src = "".join(block.format(i=i) for i in range(120))
+    mutated = src.replace("        return 60\n", "        return 61\n")
+    patch = unified_patch("m.py", src, mutated)
+    changed = [ln for ln in patch.splitlines()[3:] if ln[:1] in "+-"]
+    assert changed == ["-        return 60", "+        return 61"]
