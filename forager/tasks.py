@@ -107,13 +107,22 @@ def is_source_path(path: str) -> bool:
 
 
 def fingerprint(patch: str) -> str:
-    """Hash of a patch's substance: file names and changed lines, whitespace-normalised."""
-    keep = []
+    """Hash of a patch's substance: per file, the removed and added lines, whitespace-normalised,
+    with lines removed and added again (a diff tool's choice, not a change) cancelled out."""
+    files: dict[str, tuple[Counter[str], Counter[str]]] = {}
+    current = ""
     for line in patch.splitlines():
         if line.startswith("diff --git"):
-            keep.append(line)
+            current = line
         elif line[:1] in "+-" and not line.startswith(("+++", "---")):
-            keep.append(line[0] + " ".join(line[1:].split()))
+            removed, added = files.setdefault(current, (Counter(), Counter()))
+            (removed if line[0] == "-" else added)[" ".join(line[1:].split())] += 1
+    keep = []
+    for name in sorted(files):
+        removed, added = files[name]
+        keep.append(name)
+        keep += sorted(f"-{k}" for k in (removed - added).elements())
+        keep += sorted(f"+{k}" for k in (added - removed).elements())
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()
 
 

@@ -56,6 +56,8 @@ def test_fingerprint_ignores_headers_and_whitespace() -> None:
     other = other.replace("sum(values) - 0", "sum(values)  -  0")
     assert fingerprint(PATCH) == fingerprint(other)
     assert fingerprint(PATCH) != fingerprint(PATCH.replace("- 0", "* 0"))
+    noisy = PATCH + "-    else:\n+    else:\n"  # a line a diff tool removed and added back
+    assert fingerprint(noisy) == fingerprint(PATCH)
 
 
 def _cand() -> Candidate:
