@@ -145,9 +145,11 @@ def parse_report(text: str) -> dict[str, TestOutcome]:
 
 
 def pytest_command(test_command: str, select: bool = False, extra: str = "") -> str:
-    cmd = f"{test_command} -p {PLUGIN_NAME} --forager-report {REPORT_PATH}"
+    # Option values are joined with "=": given as separate arguments, existing paths outside
+    # /repo would count for pytest's rootdir and change every test id.
+    cmd = f"{test_command} -p {PLUGIN_NAME} --forager-report={REPORT_PATH}"
     if select:
-        cmd += f" --forager-select {SELECT_PATH}"
+        cmd += f" --forager-select={SELECT_PATH}"
     return f"{cmd} {extra}".strip()
 
 
