@@ -210,12 +210,13 @@ def plan_collection(output: str, recipe: detect.Recipe, root: Path) -> list[Fix]
             fixes.append(Fix("install", dist, f"ini option {opt}"))
     fixes = _dedupe(fixes, recipe)
     if not fixes:
-        # what still cannot be collected is left out, so the rest of the suite runs
-        for path in re.findall(r"^ERROR collecting (\S+)", output, re.M):
-            if path.endswith(".py") and f"--ignore={path}" not in recipe.pytest_args:
-                fixes.append(Fix("ignore", path, "cannot be collected"))
-        if re.search(r"^ERROR collecting (?!\S+\.py)", output, re.M) and not fixes:
-            pass
+        named = re.findall(r"ERROR collecting (\S+\.py)", output) + re.findall(r"^ERROR (\S+\.py)\b", output, re.M)
+        failing = [p for p in dict.fromkeys(named) if f"--ignore={p}" not in recipe.pytest_args]
+        # first: modules a failing file imports only optionally (try/except ImportError)
+        fixes = _dedupe([Fix("imports-of", p, "optional imports of a file that cannot be collected")
+                         for p in failing], recipe)
+        if not fixes:  # what still cannot be collected is left out, so the rest of the suite runs
+            fixes = [Fix("ignore", p, "cannot be collected") for p in failing]
     return fixes
 
 
@@ -265,6 +266,19 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: detect.Recipe, round_no: int,
                                "ok": res.ok})
         changed |= res.ok
     for f in fixes:
+        if f.kind == "imports-of":
+            missing = _missing_imports(box, f.value)
+            recipe.repairs.append({"round": round_no, "fix": f.kind, "value": f.value, "why": f.why,
+                                   "ok": True, "found": missing})
+            for mod in missing:
+                dist = dist_for_module(mod)
+                cmd = f"python -m pip install --no-input --progress-bar off {shlex.quote(dist)}"
+                res = box.exec(cmd, settings.install_timeout_s, workdir="/repo", env=recipe.env)
+                log(f"repair: install {dist}", cmd, res, note=f"imported by {f.value}")
+                recipe.repairs.append({"round": round_no, "fix": "install", "value": dist,
+                                       "why": f"imported by {f.value}", "ok": res.ok})
+                changed |= res.ok
+            continue
         if f.kind == "pytest-downgrade":
             res = box.exec("python -c 'import pytest; print(pytest.__version__)'", 60)
             major = int(res.output.strip().split(".")[0]) if res.ok and res.output.strip()[:1].isdigit() else 0
@@ -290,6 +304,35 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: detect.Recipe, round_no: int,
         log(f"repair: {f.kind} {f.value}", note=f.why)
         changed = True
     return changed
+
+
+FIND_MISSING = """
+import ast, importlib.util, sys
+tree = ast.parse(open(sys.argv[1], encoding="utf-8", errors="replace").read())
+mods = set()
+for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+        mods.update(a.name.split(".")[0] for a in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        mods.add(node.module.split(".")[0])
+for m in sorted(mods):
+    try:
+        if importlib.util.find_spec(m) is None:
+            print(m)
+    except Exception:
+        pass
+"""
+
+
+def _missing_imports(box: Sandbox, path: str) -> list[str]:
+    """Top-level modules that a test file imports (anywhere, also inside try blocks) and that are
+    not importable in the image."""
+    box.put_files({"/tmp/forager-find-missing.py": FIND_MISSING.encode()})
+    res = box.exec(f"python /tmp/forager-find-missing.py {shlex.quote(path)}", 60, workdir="/repo")
+    if not res.ok:
+        return []
+    return [m for m in res.output.split() if m.isidentifier() and m not in PY2_STDLIB
+            and not m.startswith("_")][:10]
 
 
 def needs_pretend_version(output: str) -> bool:

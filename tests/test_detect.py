@@ -101,7 +101,12 @@ def test_repair_plans_from_collection_output(tmp_path: Path) -> None:
 def test_repair_ignores_uncollectable_files_when_nothing_else_helps() -> None:
     from forager.detect import Recipe
 
-    fixes = plan_collection("ERROR collecting tests/test_bad.py\nSyntaxError\n", Recipe(), Path("/nonexistent"))
+    recipe = Recipe()
+    out = "____ ERROR collecting tests/test_bad.py ____\nSyntaxError\nERROR tests/test_bad.py - SyntaxError\n"
+    fixes = plan_collection(out, recipe, Path("/nonexistent"))
+    assert [(f.kind, f.value) for f in fixes] == [("imports-of", "tests/test_bad.py")]
+    recipe.repairs.append({"fix": "imports-of", "value": "tests/test_bad.py"})  # tried, did not help
+    fixes = plan_collection(out, recipe, Path("/nonexistent"))
     assert [(f.kind, f.value) for f in fixes] == [("ignore", "tests/test_bad.py")]
 
 
