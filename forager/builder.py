@@ -349,10 +349,12 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
 
 
 def _hide_build_artifacts(box: Sandbox, log: _Logger) -> None:
-    """What the install left in /repo (egg-info, build/) goes to .git/info/exclude, so the image's
-    tree is clean and a task's diff shows only real changes."""
+    """What the install left in /repo (egg-info, build/) goes to .git/info/exclude, and tracked
+    files it rewrote (an sdist's egg-info) are marked skip-worktree, so the image's tree is clean
+    and a task's diff shows only real changes."""
     cmd = ("cd /repo && git status --porcelain --untracked-files=normal | sed -n 's/^?? //p' "
-           ">> .git/info/exclude && git status --porcelain")
+           ">> .git/info/exclude && git ls-files -m -z | xargs -0 -r git update-index --skip-worktree "
+           "&& git status --porcelain")
     res = box.exec(cmd, 60)
     log.step("hide build artifacts", cmd, res)
 

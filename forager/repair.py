@@ -168,6 +168,9 @@ def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
     fixes = []
     if _pytest_too_new(output):
         return [Fix("pytest-downgrade", "", "the suite uses pytest APIs that the installed pytest removed")]
+    if "site-packages/pytest_cov/" in output and output.lstrip().startswith("Traceback") and \
+            "--no-cov" not in recipe.pytest_args:
+        return [Fix("arg", "--no-cov", "the coverage plugin fails at start-up; coverage is not needed")]
     if _pytest_broken(output):
         # pytest itself does not run on this Python (an old pin): upgrade it first
         return [Fix("install", "pytest>=7", "the installed pytest does not import")]

@@ -176,3 +176,13 @@ def test_conftest_written_for_an_older_pytest_downgrades_it(tmp_path: Path) -> N
            "pluggy._manager.PluginValidationError: Plugin '/repo/tests/conftest.py' for hook "
            "'pytest_ignore_collect'\nArgument(s) {'path'} are declared in the hookimpl\n")
     assert [f.kind for f in plan_collection(out, Recipe(), tmp_path)] == ["pytest-downgrade"]
+
+
+def test_coverage_plugin_failing_at_start_is_turned_off(tmp_path: Path) -> None:
+    from forager.detect import Recipe
+
+    out = ("Traceback (most recent call last):\n"
+           '  File "/opt/venv/lib/python3.11/site-packages/pytest_cov/engine.py", line 241, in start\n'
+           '  File "/usr/lib/python3.11/threading.py", line 1465, in currentThread\n'
+           "DeprecationWarning: currentThread() is deprecated\n")
+    assert [(f.kind, f.value) for f in plan_collection(out, Recipe(), tmp_path)] == [("arg", "--no-cov")]
