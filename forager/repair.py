@@ -168,8 +168,7 @@ def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
     fixes = []
     if _pytest_too_new(output):
         return [Fix("pytest-downgrade", "", "the suite uses pytest APIs that the installed pytest removed")]
-    if "site-packages/pytest_cov/" in output and output.lstrip().startswith("Traceback") and \
-            "--no-cov" not in recipe.pytest_args:
+    if "site-packages/pytest_cov/" in output and output.lstrip().startswith("Traceback"):
         return [Fix("arg", "--no-cov", "the coverage plugin fails at start-up; coverage is not needed")]
     if _pytest_broken(output):
         # pytest itself does not run on this Python (an old pin): upgrade it first
