@@ -1,6 +1,6 @@
 """Forager's builder against the naive recipe, side by side on the same repositories.
 
-    .venv/bin/python benchmarks/bench_builder.py [--repos benchmarks/repos.txt] [--limit N]
+    .venv/bin/python benchmarks/bench_builder.py [--repos FILE...] [--limit N]
 
 For each repository:
   * naive  -- base image, `pip install -e .[test] pytest`, then `pytest` (no cache);
@@ -88,12 +88,13 @@ def forager_build(source: str, cache_volume: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repos", default=str(ROOT / "benchmarks" / "repos.txt"))
+    ap.add_argument("--repos", nargs="+", default=[str(ROOT / "benchmarks" / "repos.txt"),
+                                                   str(ROOT / "benchmarks" / "repos-git.txt")])
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "builder.json"))
     args = ap.parse_args()
-    sources = [ln.strip() for ln in Path(args.repos).read_text().splitlines()
-               if ln.strip() and not ln.startswith("#")]
+    sources = [ln.strip() for f in args.repos for ln in Path(f).read_text().splitlines()
+               if ln.strip() and not ln.startswith("#") and Path(ln.strip()).exists() | (":" in ln)]
     if args.limit:
         sources = sources[: args.limit]
     run_id = uuid.uuid4().hex[:8]

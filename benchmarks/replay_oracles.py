@@ -1,12 +1,17 @@
 """Evidence for replay: build real repositories, make tasks, run the oracle agent, re-execute.
 
 For each source (``benchmarks/repos.txt`` by default) until ``--repos`` repositories are done: build
-and validate its image, generate ``--tasks`` mutate-fix tasks, run the oracle agent on each (its
-trajectory is stored), then ``replay.reexecute`` it in a fresh container and record whether it
-reproduces exactly and, when not, the first divergence. Prints one JSON line per trajectory and a
-summary; uses its own ``FORAGER_HOME`` (``--home``) so it never touches a user's registry.
+and validate its image, make tasks, run the oracle agent on each (its trajectory is stored), then
+``replay.reexecute`` it in a fresh container and record whether it reproduces exactly and, when
+not, the first divergence. Prints one JSON line per trajectory and a summary; uses its own
+``FORAGER_HOME`` (``--home``) so it never touches a user's registry.
 
-    .venv/bin/python benchmarks/replay_oracles.py --repos 10 --tasks 1 --home /tmp/forager-replay-evidence
+Tasks: ``--task-source generate`` makes real mutate-fix tasks (``forager.tasks.generate``; minutes
+per repository); ``probe`` (the default, fast) stores one task per image whose FAIL_TO_PASS and
+PASS_TO_PASS are tests the build recorded as passing and whose gold patch adds one file, so the
+oracle's trajectory runs the repository's real tests through the agent tools.
+
+    .venv/bin/python benchmarks/replay_oracles.py --repos 10 --home /tmp/forager-replay-evidence
 """
 
 from __future__ import annotations
@@ -28,6 +33,74 @@ def sources(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
+PROBE_PATCH = ("diff --git a/FORAGER_PROBE.txt b/FORAGER_PROBE.txt\nnew file mode 100644\n"
+               "--- /dev/null\n+++ b/FORAGER_PROBE.txt\n@@ -0,0 +1 @@\n+probe\n")
+
+
+def probe_tasks(build_id: str, image: str) -> list[str]:
+    """One task over tests the build recorded as passing (5 FAIL_TO_PASS, up to 20 PASS_TO_PASS)."""
+    from sqlalchemy import select
+
+    from forager import db
+
+    with db.session() as s:
+        passed = list(s.scalars(select(db.TestResult.test_id).where(
+            db.TestResult.build_id == build_id, db.TestResult.outcome == "passed",
+            db.TestResult.flaky.is_(False)).order_by(db.TestResult.id)))
+        if len(passed) < 6:
+            return []
+        task = db.Task(image_id=image, kind="probe", setup_patch="", gold_patch=PROBE_PATCH,
+                       fail_to_pass=passed[:5], pass_to_pass=passed[5:25],
+                       problem_statement="probe: run the recorded tests through the agent tools")
+        s.add(task)
+        s.flush()
+        return [task.id]
+
+
+EXPLORER = [
+    ("bash", {"command": "ls -la"}),
+    ("bash", {"command": "git log -1 --format=fuller && git status --short | head -20"}),
+    ("bash", {"command": "python -c 'import sys, os; print(sys.version); print(os.getcwd())'"}),
+    ("bash", {"command": "pip list 2>/dev/null | head -15; date"}),
+    ("run_tests", {}),
+    ("bash", {"command": "python -m pytest -q -x -p no:cacheprovider 2>&1 | tail -5"}),
+]
+
+
+def record_explorer(task_id: str) -> str:
+    """Run the EXPLORER actions through the agent tools on the task and store the trajectory."""
+    from forager import agent, trajectory
+    from forager.trajectory import Action, Trajectory, Turn
+
+    spec = agent.task_spec(task_id)
+    traj = Trajectory(task_id=task_id, image=spec.image, image_digest=spec.image_digest or None,
+                      repository=spec.repository, kind="explorer", agent="scripted")
+    with agent.open_environment(spec.image, task=spec) as env:
+        traj.meta["sandbox_user"] = env.user
+        for i, (tool, args) in enumerate(EXPLORER):
+            obs = env.execute(Action(tool=tool, args=args))
+            traj.turns.append(Turn(index=i, action=Action(tool=tool, args=args), observation=obs.output,
+                                   exit_code=obs.exit_code, duration_s=obs.duration_s))
+        traj.reward = agent.compute_reward(env, spec)
+    traj.exit_reason = "scripted"
+    return trajectory.save(traj)
+
+
+def validated_build(source: str):  # type: ignore[no-untyped-def]
+    """An earlier validated build of ``source`` in this home, so a second pass does not rebuild."""
+    from sqlalchemy import select
+
+    from forager import db
+    from forager.builder import BuildResult
+
+    with db.session() as s:
+        row = s.scalars(select(db.Build).where(db.Build.source == source, db.Build.status == "validated")
+                        .order_by(db.Build.created_at.desc())).first()
+        if row is None or not row.image:
+            return None
+        return BuildResult(build_id=row.id, source=source, status="validated", image=row.image)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repos", type=int, default=10)
@@ -35,6 +108,10 @@ def main() -> None:
     ap.add_argument("--list", type=Path, default=ROOT / "benchmarks" / "repos.txt")
     ap.add_argument("--home", type=Path, default=Path("/tmp/forager-replay-evidence"))
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON lines here")
+    ap.add_argument("--task-source", choices=["probe", "generate"], default="probe")
+    ap.add_argument("--explore", action="store_true",
+                    help="also record and replay a scripted explorer trajectory per task (listings, git, "
+                         "the whole test suite, dates): commands agents commonly run")
     args = ap.parse_args()
     os.environ["FORAGER_HOME"] = str(args.home)
 
@@ -48,23 +125,27 @@ def main() -> None:
         if done >= args.repos:
             break
         t0 = time.monotonic()
-        b = build(source)
+        b = validated_build(source) or build(source)
         if b.status != "validated" or not b.image:
             print(json.dumps({"source": source, "skipped": f"build {b.status}: {(b.error or '')[:200]}"}),
                   flush=True)
             continue
-        gen = tasks.generate(b.image, "mutate-fix", args.tasks)
-        if not gen.tasks:
-            print(json.dumps({"source": source, "skipped": f"no task: {gen.error or 'none validated'}"}),
+        if args.task_source == "generate":
+            gen = tasks.generate(b.image, "mutate-fix", args.tasks)
+            task_ids, error = [t["id"] for t in gen.tasks], gen.error
+        else:
+            task_ids, error = probe_tasks(b.build_id, b.image), "too few passing tests"
+        if not task_ids:
+            print(json.dumps({"source": source, "skipped": f"no task: {error or 'none validated'}"}),
                   flush=True)
             continue
         done += 1
-        for task in gen.tasks:
-            traj = agent.run_episode(task["id"], agent="oracle")
+        for task_id in task_ids:
+            traj = agent.run_episode(task_id, agent="oracle")
             report = replay.reexecute(traj.id or "")
             first = next((s for s in report.steps if s.index == report.first_divergence), None)
             row = {
-                "source": source, "task": task["id"], "family": task.get("family"), "trajectory": traj.id,
+                "source": source, "task": task_id, "kind": args.task_source, "trajectory": traj.id,
                 "steps": len(traj.turns), "recorded_resolved": traj.resolved,
                 "reproduces": report.reproduces, "counts": report.counts, "reward": report.reward,
                 "first_divergence": report.first_divergence,
@@ -77,6 +158,20 @@ def main() -> None:
             if out:
                 out.write(json.dumps(row) + "\n")
                 out.flush()
+            if args.explore:
+                traj_id = record_explorer(task_id)
+                report = replay.reexecute(traj_id)
+                first = next((s for s in report.steps if s.index == report.first_divergence), None)
+                row = {"source": source, "task": task_id, "kind": "explorer", "trajectory": traj_id,
+                       "reproduces": report.reproduces, "counts": report.counts,
+                       "first_divergence": report.first_divergence,
+                       "divergence": (first.action + "\n" + first.detail) if first else "",
+                       "error": report.error}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if out:
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
     repos = {r["source"] for r in rows}
     ok = sum(bool(r["reproduces"]) for r in rows)
     print(f"\n{len(rows)} oracle trajectories from {len(repos)} repositories: {ok} reproduce exactly, "
