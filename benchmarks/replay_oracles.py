@@ -62,8 +62,9 @@ EXPLORER = [
     ("bash", {"command": "git log -1 --format=fuller && git status --short | head -20"}),
     ("bash", {"command": "python -c 'import sys, os; print(sys.version); print(os.getcwd())'"}),
     ("bash", {"command": "pip list 2>/dev/null | head -15; date"}),
-    ("run_tests", {}),
-    ("bash", {"command": "python -m pytest -q -x -p no:cacheprovider 2>&1 | tail -5"}),
+    ("run_tests", {"tests": "TASK_TESTS"}),
+    ("bash", {"command": "python -m pytest -q -p no:cacheprovider --collect-only 2>&1 | tail -3"}),
+    ("bash", {"command": "python -c 'import tempfile, time; print(tempfile.mkdtemp(), time.time())'"}),
 ]
 
 
@@ -78,6 +79,8 @@ def record_explorer(task_id: str) -> str:
     with agent.open_environment(spec.image, task=spec) as env:
         traj.meta["sandbox_user"] = env.user
         for i, (tool, args) in enumerate(EXPLORER):
+            if args.get("tests") == "TASK_TESTS":
+                args = {"tests": spec.fail_to_pass + spec.pass_to_pass}
             obs = env.execute(Action(tool=tool, args=args))
             traj.turns.append(Turn(index=i, action=Action(tool=tool, args=args), observation=obs.output,
                                    exit_code=obs.exit_code, duration_s=obs.duration_s))
@@ -111,7 +114,7 @@ def main() -> None:
     ap.add_argument("--task-source", choices=["probe", "generate"], default="probe")
     ap.add_argument("--explore", action="store_true",
                     help="also record and replay a scripted explorer trajectory per task (listings, git, "
-                         "the whole test suite, dates): commands agents commonly run")
+                         "the task's tests, collection, dates, temporary paths): what agents often run")
     args = ap.parse_args()
     os.environ["FORAGER_HOME"] = str(args.home)
 

@@ -346,6 +346,7 @@ _NORMALISERS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds?|min|mins|minutes?)\b"),
      "<DUR>"),
     (re.compile(r"\b(?:real|user|sys)\s+\d+m\d+(?:\.\d+)?s"), "<DUR>"),
+    (re.compile(r"(?<![\w.])1[5-9]\d{8}(?:\d{3}|\.\d+)?(?![\w.])"), "<EPOCH>"),  # Unix times 2017-2033
     (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "0x<ADDR>"),
     (re.compile(r"\btmp[A-Za-z0-9_]{8}\b"), "tmpXXXXXXXX"),
     (re.compile(r"\bpytest-(\d+)\b"), "pytest-N"),
@@ -361,8 +362,8 @@ _NORMALISERS: list[tuple[re.Pattern[str], str]] = [
 
 
 def normalise(text: str) -> str:
-    """Replace what legitimately varies between two runs of the same command (timings, dates,
-    temporary paths, memory addresses, process ids, container ids and hashes, colour codes,
+    """Replace what legitimately varies between two runs of the same command (timings, dates, Unix
+    times, temporary paths, memory addresses, process ids, container ids and hashes, colour codes,
     trailing blanks) by fixed placeholders."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     for pattern, repl in _NORMALISERS:

@@ -216,6 +216,8 @@ def test_normalise_removes_what_legitimately_varies() -> None:
             "[master 0000000000000000000000000000000000000000] fix",
         ),
         ("Downloading 1.2 MB/s", "Downloading 800 kB/s"),
+        ("/tmp/tmpk2j4x9ab 1795601396.5124533", "/tmp/tmp0a1b2c3d 1795601423.0671082"),
+        ("ts=1795601396123", "ts=1795601423067"),
         ("line\r\nnext\n\n", "line\nnext"),
     ]
     for a, b in pairs:
@@ -230,6 +232,8 @@ def test_normalise_keeps_real_differences() -> None:
         ("exit 1", "exit 2"),
         ("value 10 s", "value 10 m"),
         ("v1.2.3", "v1.2.4"),
+        ("id 1795601396", "id 1795601396x"),
+        ("n = 12345678", "n = 12345679"),
     ]:
         assert replay.normalise(a) != replay.normalise(b), (a, b)
 
