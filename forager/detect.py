@@ -399,6 +399,14 @@ def detect(root: Path, available_pythons: tuple[str, ...] = PYTHONS) -> Recipe:
         r.deps = [d for d in r.deps if re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0].lower().replace("_", "-")
                   != own]
 
+    # ---- an sdist knows its version; a VCS-versioned build in a fresh git repository would not
+    pkg_info = root / "PKG-INFO"
+    if pkg_info.is_file() and not (root / ".git").exists():
+        m = re.search(r"^Version:\s*(\S+)", pkg_info.read_text(errors="replace"), re.M)
+        if m:
+            r.env["SETUPTOOLS_SCM_PRETEND_VERSION"] = m.group(1)
+            notes.append(f"version {m.group(1)} from PKG-INFO (for VCS-versioned builds)")
+
     # ---- test command
     r.test_command = "python -m pytest -p no:cacheprovider"
     has_testpaths = bool(tool.get("pytest", {}).get("ini_options", {}).get("testpaths"))

@@ -186,3 +186,8 @@ def test_coverage_plugin_failing_at_start_is_turned_off(tmp_path: Path) -> None:
            '  File "/usr/lib/python3.11/threading.py", line 1465, in currentThread\n'
            "DeprecationWarning: currentThread() is deprecated\n")
     assert [(f.kind, f.value) for f in plan_collection(out, Recipe(), tmp_path)] == [("arg", "--no-cov")]
+
+
+def test_sdist_version_is_kept_for_vcs_versioned_builds(tmp_path: Path) -> None:
+    write(tmp_path, {"PKG-INFO": "Metadata-Version: 2.1\nName: pluggy\nVersion: 1.5.0\n", "tests/test_x.py": ""})
+    assert detect(tmp_path).env["SETUPTOOLS_SCM_PRETEND_VERSION"] == "1.5.0"
