@@ -210,6 +210,8 @@ def plan_collection(output: str, recipe: detect.Recipe, root: Path) -> list[Fix]
     for opt in re.findall(r"Unknown config option: (\w+)", output):
         if dist := INI_TO_DIST.get(opt):
             fixes.append(Fix("install", dist, f"ini option {opt}"))
+    if re.search(r"^E\s+\S*(PytestRemovedIn\d+Warning|DeprecationWarning|PytestDeprecationWarning)", output, re.M):
+        fixes += _deprecations_allowed()
     fixes = _dedupe(fixes, recipe)
     if not fixes:
         named = re.findall(r"ERROR collecting (\S+\.py)", output) + re.findall(r"^ERROR (\S+\.py)\b", output, re.M)
@@ -238,11 +240,17 @@ def plan_run(run: TestRun, recipe: detect.Recipe) -> list[Fix]:
         fixes.append(Fix("install", "pytest-asyncio", "async tests"))
         if "asyncio_mode" not in " ".join(recipe.pytest_args):
             fixes.append(Fix("arg", "-o asyncio_mode=auto", "async tests without markers"))
-    if re.search(r"\b(Deprecation|PendingDeprecation)Warning\b", text) and \
-            "-W ignore::DeprecationWarning" not in recipe.pytest_args:
-        fixes.append(Fix("arg", "-W ignore::DeprecationWarning", "warnings turned into errors"))
-        fixes.append(Fix("arg", "-W ignore::PendingDeprecationWarning", "warnings turned into errors"))
+    if re.search(r"\b(Deprecation|PendingDeprecation)Warning\b", text):
+        fixes += _deprecations_allowed()
     return _dedupe(fixes, recipe)
+
+
+def _deprecations_allowed() -> list[Fix]:
+    """Deprecation warnings that the suite's filterwarnings=error turns into failures on a newer
+    Python or pytest than it was written for (command-line -W filters win over the ini's)."""
+    why = "deprecation warnings turned into errors"
+    return [Fix("arg", "-W ignore::DeprecationWarning", why),
+            Fix("arg", "-W ignore::PendingDeprecationWarning", why)]
 
 
 def _dedupe(fixes: list[Fix], recipe: detect.Recipe) -> list[Fix]:

@@ -191,3 +191,12 @@ def test_coverage_plugin_failing_at_start_is_turned_off(tmp_path: Path) -> None:
 def test_sdist_version_is_kept_for_vcs_versioned_builds(tmp_path: Path) -> None:
     write(tmp_path, {"PKG-INFO": "Metadata-Version: 2.1\nName: pluggy\nVersion: 1.5.0\n", "tests/test_x.py": ""})
     assert detect(tmp_path).env["SETUPTOOLS_SCM_PRETEND_VERSION"] == "1.5.0"
+
+
+def test_pytest_deprecations_made_errors_are_allowed(tmp_path: Path) -> None:
+    from forager.detect import Recipe
+
+    out = ("E   pytest.PytestRemovedIn10Warning: Passing a non-Collection iterable to parametrize\n"
+           "ERROR tests/test_isoparser.py - pytest.PytestRemovedIn10Warning: Passing a no...\n")
+    values = [f.value for f in plan_collection(out, Recipe(), tmp_path)]
+    assert values == ["-W ignore::DeprecationWarning", "-W ignore::PendingDeprecationWarning"]
