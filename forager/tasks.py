@@ -85,7 +85,9 @@ def pytest_sessionfinish(session):
             json.dump({k: sorted(v) for k, v in _calls.items()}, fh)
 '''
 TEST_DIRS = {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "benchmark"}
-MAX_SETUP_PATCH = 300_000
+MAX_CODE_DISTANCE = 300_000
+"""Largest diff of Python files between the image's commit and a from-history task state."""
+MAX_SETUP_PATCH = 5_000_000
 Progress = Callable[[str], None]
 
 
@@ -434,12 +436,13 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
 
 
 def history_candidates(ws: Workspace, limit: int = 200) -> Iterator[Candidate]:
-    """Commits of the first-parent history that change both tests and Python code."""
+    """Commits of the history (newest first, merged branches included) that change both tests and
+    Python code."""
     count = ws.sh("git rev-list --count HEAD", 60)
     if not count.ok or int((count.output.strip() or "0").splitlines()[-1]) < 2:
         raise TaskError(f"the repository in {ws.image} has no history (one commit or none); "
                         "from-history needs a git source with its history")
-    log = ws.sh(f"git log --first-parent --no-merges --format='%H %P%x09%s' -n {limit} HEAD", 120)
+    log = ws.sh(f"git log --no-merges --format='%H %P%x09%s' -n {limit} HEAD", 120)
     for line in log.output.splitlines():
         head, _, subject = line.partition("\t")
         shas = head.split()
@@ -473,8 +476,11 @@ def prepare_history(ws: Workspace, cand: Candidate) -> str | None:
     if not diff.ok:
         return f"git diff failed: {diff.output[-300:]}"
     cand.setup_patch = diff.output
-    if len(cand.setup_patch) > MAX_SETUP_PATCH:
-        return f"too far from the image's commit: setup patch of {len(cand.setup_patch)} bytes"
+    code = ws.sh(f"git diff --no-renames {ws.head} -- '*.py' | wc -c", 300).output.strip()
+    distance = int(code) if code.isdigit() else len(cand.setup_patch)
+    if distance > MAX_CODE_DISTANCE or len(cand.setup_patch) > MAX_SETUP_PATCH:
+        return (f"too far from the image's commit: {distance} bytes of Python diff, "
+                f"setup patch of {len(cand.setup_patch)} bytes")
     return None
 
 
