@@ -116,7 +116,7 @@ def fingerprint(patch: str) -> str:
     for line in patch.splitlines():
         if line.startswith("diff --git"):
             current = line
-        elif line[:1] in "+-" and not line.startswith(("+++", "---")):
+        elif line[:1] in ("+", "-") and not line.startswith(("+++", "---")):
             removed, added = files.setdefault(current, (Counter(), Counter()))
             (removed if line[0] == "-" else added)[" ".join(line[1:].split())] += 1
     keep = []
@@ -130,7 +130,7 @@ def fingerprint(patch: str) -> str:
 
 def changed_lines(patch: str) -> list[str]:
     return [line[1:].strip() for line in patch.splitlines()
-            if line[:1] in "+-" and not line.startswith(("+++", "---")) and line[1:].strip()]
+            if line[:1] in ("+", "-") and not line.startswith(("+++", "---")) and line[1:].strip()]
 
 
 # ------------------------------------------------------------------------------------- results
@@ -683,8 +683,8 @@ def generate(
             result.candidates += 1
             try:
                 fields, reason = evaluate(ws, cand, baseline, seen)
-            except (RuntimeError_, OSError, ValueError) as exc:
-                fields, reason = None, f"error: {exc}"
+            except Exception as exc:  # noqa: BLE001 - one bad candidate never ends the batch
+                fields, reason = None, f"error: {type(exc).__name__}: {exc}"
             if fields is None:
                 result.discarded.append(Discard(cand.description, cand.family, reason))
                 log(f"discard   {cand.description}: {reason}")

@@ -58,6 +58,7 @@ def test_fingerprint_ignores_headers_and_whitespace() -> None:
     assert fingerprint(PATCH) != fingerprint(PATCH.replace("- 0", "* 0"))
     noisy = PATCH + "-    else:\n+    else:\n"  # a line a diff tool removed and added back
     assert fingerprint(noisy) == fingerprint(PATCH)
+    assert fingerprint(PATCH + "\n\n") == fingerprint(PATCH)  # blank lines (a binary diff has them)
 
 
 def _cand() -> Candidate:
