@@ -176,13 +176,17 @@ def main() -> None:
                     out.write(json.dumps(row) + "\n")
                     out.flush()
     repos = {r["source"] for r in rows}
-    ok = sum(bool(r["reproduces"]) for r in rows)
-    print(f"\n{len(rows)} oracle trajectories from {len(repos)} repositories: {ok} reproduce exactly, "
-          f"{len(rows) - ok} do not")
-    reasons = Counter(str(r["divergence"]).splitlines()[0] if r["divergence"] else
-                      ("reward" if not r["reproduces"] else "-") for r in rows if not r["reproduces"])
-    for reason, n in reasons.most_common():
-        print(f"  {n} x {reason}")
+    for kind in ("oracle", "explorer"):
+        some = [r for r in rows if (r["kind"] == "explorer") == (kind == "explorer")]
+        if not some:
+            continue
+        ok = sum(bool(r["reproduces"]) for r in some)
+        print(f"\n{len(some)} {kind} trajectories from {len(repos)} repositories: {ok} reproduce exactly, "
+              f"{len(some) - ok} do not")
+        reasons = Counter(str(r["divergence"]).splitlines()[0] if r["divergence"] else
+                          (str(r.get("error") or "reward")) for r in some if not r["reproduces"])
+        for reason, n in reasons.most_common():
+            print(f"  {n} x {reason}")
 
 
 if __name__ == "__main__":
