@@ -14,6 +14,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -75,34 +76,42 @@ def make_trajectory(steps: int):  # type: ignore[no-untyped-def]
                       exit_reason="submitted", duration_s=600.0)
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
+def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of this process, in ms (CPU time is what a loaded,
+    shared machine distorts least)."""
     fn()  # warm caches (templates, regexes, imports)
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
 
 
-def browser_ms(url: str, tiny_url: str, runs: int) -> tuple[float, float] | None:
+def browser_ms(url: str, tiny_url: str, runs: int) -> tuple[float, float, float, float] | None:
+    """Wall and CPU time (of Chromium's processes) from start to screenshot: page, then tiny page."""
     exe = shutil.which("chromium")
     if exe is None:
         return None
 
-    def load(u: str) -> float:
+    def load(u: str) -> tuple[float, float]:
         with tempfile.TemporaryDirectory() as profile:
             t0 = time.perf_counter()
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                             "--no-first-run", "--disable-background-networking", "--disable-component-update",
                             "--disable-sync", "--hide-scrollbars", "--window-size=1280,900",
                             f"--user-data-dir={profile}", f"--screenshot={profile}/shot.png", u],
                            capture_output=True, timeout=120, check=True)
-            return time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+            return time.perf_counter() - t0, cpu
 
-    page = statistics.median(load(url) for _ in range(runs))
-    tiny = statistics.median(load(tiny_url) for _ in range(runs))
-    return 1000 * page, 1000 * tiny
+    page = [load(url) for _ in range(runs)]
+    tiny = [load(tiny_url) for _ in range(runs)]
+    med = [1000 * statistics.median(x[i] for x in sample) for sample in (page, tiny) for i in (0, 1)]
+    return med[0], med[1], med[2], med[3]
 
 
 def main() -> None:
@@ -171,18 +180,20 @@ def main() -> None:
         server.should_exit = True
         thread.join(10)
 
-    base = rows[0][1]
+    base_wall, base_cpu = rows[0][1]
     print(f"trajectory: {args.steps} steps, {raw_size / 1e6:.1f} MB of JSON lines "
           f"({path.stat().st_size / 1e6:.2f} MB gzip); page {html_size / 1e6:.1f} MB of HTML; "
-          f"median of {args.runs} runs")
-    print(f"{'what':<60} {'ms':>9} {'x baseline':>11}")
-    for name, ms in rows:
-        print(f"{name:<60} {ms:9.1f} {ms / base:11.1f}")
+          f"median of {args.runs} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'what':<58} {'wall ms':>8} {'x base':>7} {'CPU ms':>8} {'x base':>7}")
+    for name, (wall, cpu) in rows:
+        print(f"{name:<58} {wall:8.1f} {wall / base_wall:7.1f} {cpu:8.1f} {cpu / base_cpu:7.1f}")
     if browser:
-        page, tiny = browser
-        print(f"{'browser: Chromium to a screenshot, minus its start-up':<60} {page - tiny:9.1f} "
-              f"{(page - tiny) / base:11.1f}")
-        print(f"   (Chromium start to screenshot: this page {page:.0f} ms, a tiny page {tiny:.0f} ms)")
+        page, page_cpu, tiny, tiny_cpu = browser
+        wall, cpu = page - tiny, page_cpu - tiny_cpu
+        print(f"{'browser: Chromium to a screenshot, minus its start-up':<58} {wall:8.1f} "
+              f"{wall / base_wall:7.1f} {cpu:8.1f} {cpu / base_cpu:7.1f}")
+        print(f"   (Chromium start to screenshot, wall/CPU: this page {page:.0f}/{page_cpu:.0f} ms, "
+              f"a tiny page {tiny:.0f}/{tiny_cpu:.0f} ms)")
     shutil.rmtree(home, ignore_errors=True)
 
 
