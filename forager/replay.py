@@ -323,7 +323,7 @@ def follow(ref: str, console: Console, full: bool = False, interval: float = 1.0
     while True:
         for turn in result.trajectory.turns[shown:]:
             print_text(console, render_turn(turn, full, console.width))
-        shown = len(result.trajectory.turns)
+        shown = max(shown, len(result.trajectory.turns))  # a file caught mid-rewrite reads shorter
         finished = result.trajectory.complete and result.error is None
         if finished or (deadline is not None and time.monotonic() >= deadline):
             console.print(render_outcome(result))

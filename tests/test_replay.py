@@ -149,9 +149,11 @@ def test_follow_prints_new_steps_until_the_outcome(tmp_path: Path) -> None:
     lines = trajectory.to_lines(traj)
     path.write_text("\n".join(lines[:2]) + "\n")  # header and step 0
 
-    def writer() -> None:
+    def writer() -> None:  # rewrites in place (not atomically): readers may catch it empty or cut
         for n in range(3, len(lines) + 1):
             time.sleep(0.15)
+            path.write_text("")
+            time.sleep(0.06)
             path.write_text("\n".join(lines[:n]) + "\n")
 
     thread = threading.Thread(target=writer)
