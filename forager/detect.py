@@ -408,7 +408,8 @@ def detect(root: Path, available_pythons: tuple[str, ...] = PYTHONS) -> Recipe:
             notes.append(f"version {m.group(1)} from PKG-INFO (for VCS-versioned builds)")
 
     # ---- test command
-    r.test_command = "python -m pytest -p no:cacheprovider"
+    # --rootdir pins test ids (paths relative to /repo) whatever else the command line holds
+    r.test_command = "python -m pytest -p no:cacheprovider --rootdir=/repo"
     has_testpaths = bool(tool.get("pytest", {}).get("ini_options", {}).get("testpaths"))
     for ini_file, section in (("pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
         cp = _ini(root / ini_file)
