@@ -635,7 +635,7 @@ def compute_reward(env: Environment, task: Any) -> Reward:
 
     Test files named by those ids are first restored to the task state, so edits to the tests
     themselves cannot earn the reward."""
-    from forager.testrun import SELECT_PATH, run_tests
+    from forager.testrun import run_tests
 
     spec = task_spec(task)
     start = time.monotonic()
@@ -646,13 +646,9 @@ def compute_reward(env: Environment, task: Any) -> Reward:
         env.run(f"cd {REPO} && for f in {quoted}; do "
                 f"git cat-file -e {env.base_tree}:\"$f\" 2>/dev/null && "
                 f"git show {env.base_tree}:\"$f\" > \"$f\"; done; true", timeout=120)
-    # The selection file is passed as ``--forager-select=PATH``: given as a separate argument, an
-    # existing path outside /repo would count for pytest's rootdir and change every test id.
     box = _AsUser(env.sandbox, env.user)
-    box.put_files({SELECT_PATH: "\n".join(ids).encode()})
-    command = f"{spec.test_command or env.test_command} --forager-select={SELECT_PATH}"
-    result = run_tests(box, command, timeout=get_settings().test_timeout_s, test_ids=None,
-                       env=spec.env or None)
+    result = run_tests(box, spec.test_command or env.test_command, timeout=get_settings().test_timeout_s,
+                       test_ids=ids, env=spec.env or None)
     f2p = {i: result.outcome(i) for i in spec.fail_to_pass}
     p2p = {i: result.outcome(i) for i in spec.pass_to_pass}
     resolved = bool(ids) and all(v == "passed" for v in [*f2p.values(), *p2p.values()])
