@@ -169,7 +169,8 @@ def _install_project(box: Sandbox, recipe: detect.Recipe, log: _Logger) -> None:
     last: ExecResult | None = None
     for mode, cmd in attempts:
         res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
-        if not res.ok and repair.needs_pretend_version(res.output) and "SETUPTOOLS_SCM_PRETEND_VERSION" not in recipe.env:
+        pretend = "SETUPTOOLS_SCM_PRETEND_VERSION"
+        if not res.ok and repair.needs_pretend_version(res.output) and pretend not in recipe.env:
             recipe.env.update(repair.pretend_version_env(box))
             recipe.repairs.append({"round": 0, "fix": "pretend-version", "why": "VCS version not found"})
             res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)

@@ -145,7 +145,8 @@ def test_hanging_fork_bombing_and_memory_hungry_suites_end(runtime, tmp_path: Pa
     assert r.tests["passed"] == 4
 
     hog = make_repo(tmp_path / "hog", "hogs",
-                    "def test_z_hog():\n    blocks = []\n    while True:\n        blocks.append(bytearray(50_000_000))\n")
+                    "def test_z_hog():\n    blocks = []\n    while True:\n"
+                    "        blocks.append(bytearray(50_000_000))\n")
     r = build(str(hog))
     assert r.status == "failed" and "abnormally" in (r.error or ""), r.error
 
