@@ -114,11 +114,11 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
         assert all(v == "passed" for v in reward.pass_to_pass.values()) and reward.pass_to_pass
         diff = env.diff()
         assert "notes/todo.txt" in diff and "calc.py" not in diff
-    assert _containers() == before
+    assert not _containers() - before  # none of ours left (other processes may run episodes)
 
     with pytest.raises(RuntimeError), open_environment(task.image_id) as env:
         raise RuntimeError("boom inside the episode")
-    assert _containers() == before
+    assert not _containers() - before
 
 
 def test_oracle_resolves(task: Any) -> None:
@@ -235,7 +235,7 @@ def test_crash_mid_episode_leaves_incomplete_trajectory(task: Any) -> None:
     assert loaded.trajectory.turns[0].observation.strip() == "first"
     assert _containers() - before, "a SIGKILLed episode's container is left for the reaper"
     removed = reap_orphans()
-    assert removed and _containers() == before
+    assert removed and not _containers() - before
 
 
 def test_cli_run_json_and_sigterm(task: Any) -> None:
@@ -265,7 +265,7 @@ def test_cli_run_json_and_sigterm(task: Any) -> None:
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=60)
     assert child.returncode == 143, err
-    assert _containers() == before  # removed on the way out
+    assert not _containers() - before  # removed on the way out
     from forager import db
 
     with db.session() as s:
