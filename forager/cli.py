@@ -17,6 +17,20 @@ app.add_typer(images_app, name="images")
 console = Console(stderr=True)
 
 
+@app.callback()
+def _main() -> None:
+    """SIGTERM unwinds every command like Ctrl-C does: builds, task generation and episodes remove
+    their containers on the way out, and an episode's trajectory is saved as incomplete."""
+    import signal
+    import threading
+
+    def on_sigterm(*_: object) -> None:
+        raise SystemExit(143)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def emit_json(obj: object) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
@@ -206,17 +220,10 @@ def run(
     """Run an agent episode on a task (or on many tasks at once) and store its trajectory.
 
     Exit status 0 when every episode ran to an end, resolved or not; 1 otherwise; 2 on bad input."""
-    import signal
-    import threading
     import time
 
     from forager import agent as ag
 
-    def on_sigterm(*_: object) -> None:
-        raise SystemExit(143)  # unwinds the episode: trajectory saved as incomplete, container removed
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_sigterm)
     if (task_id is None) == (tasks is None):
         console.print("[red]error:[/] give either TASK_ID or --tasks FILTER")
         raise typer.Exit(2)
