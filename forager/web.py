@@ -36,6 +36,8 @@ STATIC = {"forager.css": "text/css", "viewer.js": "text/javascript"}
 OPEN_LINES = 15
 """Observations up to this many lines are shown open; longer ones start collapsed."""
 PAGE_CHARS = 20000
+PAGE_TURNS = 200
+"""Steps shown at once: a 1,000-step trajectory opens on its first 200."""
 """Longer texts are cut in the page (head and tail kept); the terminal view shows them whole."""
 
 
@@ -110,7 +112,6 @@ class TurnView:
     obs_lines: int
     elided: int
     open: bool
-    haystack: str
 
 
 def turn_view(turn: Turn, q: str = "") -> TurnView:
@@ -134,16 +135,34 @@ def turn_view(turn: Turn, q: str = "") -> TurnView:
         obs_lines=lines,
         elided=elided,
         open=lines <= OPEN_LINES or bool(q and q.lower() in turn.observation.lower()),
-        haystack="\n".join((turn.model_message, summary, body, turn.observation)).lower(),
     )
 
 
-def trajectory_page(result: LoadResult, q: str = "") -> str:
-    """The HTML of one trajectory (also used by the benchmark)."""
+def _matches(turn: Turn, q: str) -> bool:
+    action = " ".join(str(v) for v in turn.action.args.values()) if turn.action else ""
+    return q in "\n".join((turn.model_message, action, turn.observation)).lower()
+
+
+def trajectory_page(result: LoadResult, q: str = "", start: int = 0) -> str:
+    """The HTML of one trajectory (also used by the benchmark). Long trajectories are shown
+    PAGE_TURNS steps at a time (the step bar links every step); a search spans all steps."""
     t = result.trajectory
     q = q.strip()
-    views = [turn_view(turn, q) for turn in t.turns]
-    shown = [v for v in views if q.lower() in v.haystack] if q else views
+    n = len(t.turns)
+    start = max(0, min(start, max(0, n - 1))) // PAGE_TURNS * PAGE_TURNS
+    if q:
+        shown = [turn_view(turn, q) for turn in t.turns if _matches(turn, q.lower())]
+        on_page = {v.index for v in shown}
+    else:
+        shown = [turn_view(turn) for turn in t.turns[start:start + PAGE_TURNS]]
+        on_page = {v.index for v in shown}
+    steps = [(turn.index, "none" if turn.exit_code is None else ("passed" if turn.exit_code == 0 else "failed"),
+              turn.action.tool if turn.action else "message",
+              f"#step-{turn.index}" if turn.index in on_page
+              else f"?start={i // PAGE_TURNS * PAGE_TURNS}#step-{turn.index}")
+             for i, turn in enumerate(t.turns)]
+    pages = [] if q or n <= PAGE_TURNS else [
+        (p, min(p + PAGE_TURNS, n) - 1, p == start) for p in range(0, n, PAGE_TURNS)]
     tests: list[tuple[str, str, str]] = []
     if t.reward:
         tests = [("FAIL_TO_PASS", k, v) for k, v in t.reward.fail_to_pass.items()]
@@ -151,7 +170,7 @@ def trajectory_page(result: LoadResult, q: str = "") -> str:
         tests.sort(key=lambda row: row[2] == "passed")  # failing tests first
     return _env().get_template("trajectory.html").render(
         title=f"Trajectory {t.id or ''}", t=t, error=result.error, valid_lines=result.valid_lines,
-        turns=views, shown=shown, q=q, tests=tests,
+        steps=steps, n_turns=n, pages=pages, shown=shown, q=q, tests=tests,
         f2p_passed=sum(o == "passed" for o in t.reward.fail_to_pass.values()) if t.reward else 0,
         p2p_passed=sum(o == "passed" for o in t.reward.pass_to_pass.values()) if t.reward else 0,
         final_diff=text_html(cut(t.final_diff.rstrip("\n"))[0]) if t.final_diff.strip() else "",
@@ -169,7 +188,7 @@ def _load_stored(row: db.Trajectory) -> LoadResult:
 
 
 @router.get("/ui/trajectories/{traj_id}", response_class=HTMLResponse, include_in_schema=False)
-def ui_trajectory(traj_id: str, q: str = Query("", max_length=200)) -> HTMLResponse:
+def ui_trajectory(traj_id: str, q: str = Query("", max_length=200), start: int = Query(0, ge=0)) -> HTMLResponse:
     with db.session() as s:
         row = s.get(db.Trajectory, traj_id)
     if row is None:
@@ -178,7 +197,7 @@ def ui_trajectory(traj_id: str, q: str = Query("", max_length=200)) -> HTMLRespo
     result = _load_stored(row)
     if result.trajectory.id is None:
         result.trajectory.id = row.id
-    return HTMLResponse(trajectory_page(result, q))
+    return HTMLResponse(trajectory_page(result, q, start))
 
 
 # ----------------------------------------------------------------------------- trajectory list
