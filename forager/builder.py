@@ -270,8 +270,8 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         result.python = recipe.python
         for note in recipe.notes:
             log.info(note)
-        if not _has_tests(src.path):
-            raise BuildError("no tests found: no test_*.py / *_test.py files in the repository")
+        if not detect.test_files(src.path):
+            raise BuildError("no tests found: no test_*.py / *_test.py files and no tests/ directory")
         base = images.ensure_base(recipe.python, log=log.info)
         deps = _deps_layer(base, recipe, src, log)
         name = _tag_part(recipe.name or src.name)
@@ -299,14 +299,6 @@ def build(source: str, commit: str | None = None, python: str | None = None,
             b.python, b.install, b.test_command = result.python, result.install, result.test_command
             b.tests, b.image, b.finished_at = result.tests, result.image, db.now()
     return result
-
-
-def _has_tests(root: Path) -> bool:
-    for pattern in ("test_*.py", "*_test.py", "tests.py"):
-        for p in root.rglob(pattern):
-            if not any(part in (".git", ".tox", ".venv", "node_modules") for part in p.parts):
-                return True
-    return False
 
 
 def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source, log: _Logger) -> TestRun:

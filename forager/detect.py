@@ -427,5 +427,28 @@ def detect(root: Path, available_pythons: tuple[str, ...] = PYTHONS) -> Recipe:
             inner += sorted(str(p.relative_to(root)) for p in root.glob("*/tests") if p.is_dir()
                             and not p.parent.name.startswith("."))
             r.test_paths = inner[:3]
+        if not test_files(root, named_only=True):
+            # files in a tests directory that pytest's default name patterns would not collect
+            # (unittest suites named tests/test.py and the like): named explicitly, pytest runs them
+            r.test_paths = [str(f.relative_to(root)) for f in test_files(root)][:20]
         notes.append(f"test paths: {' '.join(r.test_paths) or '(pytest discovery from the root)'}")
     return r
+
+
+SKIP_PARTS = {".git", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist"}
+
+
+def test_files(root: Path, named_only: bool = False) -> list[Path]:
+    """Test files: ``test_*.py`` / ``*_test.py`` anywhere, or (unless ``named_only``) any module
+    in a ``tests``/``test`` directory."""
+    found = []
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root).parts
+        if any(part in SKIP_PARTS or part.endswith(".egg-info") for part in rel):
+            continue
+        named = p.name.startswith("test_") or p.name.endswith("_test.py") or p.name == "tests.py"
+        in_tests = any(part in ("tests", "test") for part in rel[:-1]) and p.name not in (
+            "__init__.py", "conftest.py")
+        if named or (in_tests and not named_only):
+            found.append(p)
+    return found

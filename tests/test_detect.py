@@ -200,3 +200,9 @@ def test_pytest_deprecations_made_errors_are_allowed(tmp_path: Path) -> None:
            "ERROR tests/test_isoparser.py - pytest.PytestRemovedIn10Warning: Passing a no...\n")
     values = [f.value for f in plan_collection(out, Recipe(), tmp_path)]
     assert values == ["-W ignore::DeprecationWarning", "-W ignore::PendingDeprecationWarning"]
+
+
+def test_unittest_files_outside_pytest_name_patterns_are_named_explicitly(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.py": "", "src/decorator.py": "", "src/tests/__init__.py": "",
+                     "src/tests/test.py": "import unittest\n", "src/tests/documentation.py": ""})
+    assert detect(tmp_path).test_paths == ["src/tests/documentation.py", "src/tests/test.py"]
