@@ -280,6 +280,7 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: detect.Recipe, round_no: int,
             missing = _missing_imports(box, f.value)
             recipe.repairs.append({"round": round_no, "fix": f.kind, "value": f.value, "why": f.why,
                                    "ok": True, "found": missing})
+            changed = True  # tried: the next round may leave the file out
             for mod in missing:
                 dist = dist_for_module(mod)
                 cmd = f"python -m pip install --no-input --progress-bar off {shlex.quote(dist)}"

@@ -206,3 +206,15 @@ def test_unittest_files_outside_pytest_name_patterns_are_named_explicitly(tmp_pa
     write(tmp_path, {"setup.py": "", "src/decorator.py": "", "src/tests/__init__.py": "",
                      "src/tests/test.py": "import unittest\n", "src/tests/documentation.py": ""})
     assert detect(tmp_path).test_paths == ["src/tests/documentation.py", "src/tests/test.py"]
+
+
+
+def test_an_uncollectable_file_is_left_out_after_its_imports_were_tried(tmp_path: Path) -> None:
+    from forager.detect import Recipe
+
+    out = ("E   pytest.PytestCollectionWarning: cannot collect test class 'TestSuite' because it has a "
+           "__init__ constructor\nERROR tests/test_x.py::TestSuite - pytest.Pyt...\n")
+    recipe = Recipe()
+    assert [f.kind for f in plan_collection(out, recipe, tmp_path)] == ["imports-of"]
+    recipe.repairs.append({"fix": "imports-of", "value": "tests/test_x.py", "found": []})
+    assert [(f.kind, f.value) for f in plan_collection(out, recipe, tmp_path)] == [("ignore", "tests/test_x.py")]
