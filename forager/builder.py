@@ -24,7 +24,7 @@ from forager import db, detect, images, repair
 from forager.config import get_settings
 from forager.runtime import ExecResult, Limits, RuntimeError_, Sandbox, get_runtime, truncate
 from forager.sources import Source, SourceError, resolve
-from forager.testrun import TestRun, install_plugin, run_tests
+from forager.testrun import TestRun, install_plugin, run_tests, site_packages
 
 LOG_LIMIT = 20000
 
@@ -178,7 +178,7 @@ def _install_project(box: Sandbox, recipe: detect.Recipe, log: _Logger) -> None:
         last = res
         if res.ok:
             if mode == "path":
-                _link_source(box, recipe, log)
+                _link_source(box, log)
             recipe.install_mode = "editable" if mode.startswith("editable") else "path"
             if mode == "editable, no extras":
                 recipe.notes.append("extras failed to install; project installed without them")
@@ -186,16 +186,16 @@ def _install_project(box: Sandbox, recipe: detect.Recipe, log: _Logger) -> None:
     raise BuildError(f"project install failed: {_tail(last.output if last else '')}")
 
 
-def _link_source(box: Sandbox, recipe: detect.Recipe, log: _Logger) -> None:
+def _link_source(box: Sandbox, log: _Logger) -> None:
     """Non-editable install: a .pth file puts the source tree first on sys.path, so tests (and
-    agents' edits) use /repo, not the copy in site-packages."""
-    name = recipe.name or ""
+    agents' edits) use /repo, not the copy in site-packages (whose metadata stays, so
+    importlib.metadata still works)."""
     src_dir = "/repo/src" if box.exec("test -d /repo/src", 10).ok else "/repo"
-    del name  # the installed metadata stays (importlib.metadata works); the source wins on sys.path
-    line = f"import sys; sys.path.insert(0, {src_dir!r})"
-    cmd = (f"echo {shlex.quote(line)} > \"$(python -c 'import sysconfig;print(sysconfig.get_paths()[\"purelib\"])')"
-           f"/00-forager-source.pth\"")
-    log.step("link source tree", cmd, box.exec(cmd, 120))
+    line = f"import sys; sys.path.insert(0, {src_dir!r})\n"
+    purelib = site_packages(box)
+    if purelib:
+        box.put_files({f"{purelib}/00-forager-source.pth": line.encode()})
+    log.step("link source tree", note=f"{purelib}/00-forager-source.pth: {line.strip()}")
 
 
 def _tail(text: str, n: int = 1500) -> str:
@@ -326,15 +326,18 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
             if not repair.apply(box, fixes, recipe, n, log.step):
                 break
         _hide_build_artifacts(box, log)
-        box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
-                   workdir="/repo")
-        run = _run_suite(image, recipe, log, "validate (first run)")
-        for n in range(1, 3):  # failures that show only at run time: fixtures, lazy imports
-            fixes = repair.plan_run(run, recipe)
-            if not fixes or not repair.apply(box, fixes, recipe, 100 + n, log.step):
-                break
+
+        def commit() -> None:  # the recipe label records the repairs made so far
             box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
                        workdir="/repo")
+
+        commit()
+        run = _run_suite(image, recipe, log, "validate (first run)")
+        for n in range(1, 3):  # failures that show only at run time: fixtures, lazy imports
+            fixes = repair.plan_run(run, recipe, src.path)
+            if not fixes or not repair.apply(box, fixes, recipe, 100 + n, log.step):
+                break
+            commit()
             run = _run_suite(image, recipe, log, f"validate (after run repair {n})")
     if not run.results:
         raise BuildError(f"the test run produced no results: {_tail(run.exec.output)}")

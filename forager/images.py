@@ -92,14 +92,6 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
     return tag
 
 
-def available_pythons() -> tuple[str, ...]:
-    """Pythons for which a base exists or can be made without a download of a whole suite first."""
-    rt = get_runtime()
-    have = [p for p in ("3.11", "3.13", "3.9")
-            if rt.image_exists(base_tag(p)) or rt.image_exists(rootfs_tag(SUITES[p]))]
-    return tuple(have) or ("3.11",)
-
-
 def list_images() -> list[dict[str, Any]]:
     with db.session() as s:
         rows = s.scalars(select(db.Image).order_by(db.Image.created_at.desc())).all()

@@ -164,8 +164,8 @@ def _pytest_too_new(output: str) -> bool:
     return bool(TOO_NEW.search(output))
 
 
-def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
-    fixes = []
+def _start_up_fixes(output: str) -> list[Fix]:
+    """pytest itself cannot start or load the suite: fixed before anything else."""
     if _pytest_too_new(output):
         return [Fix("pytest-downgrade", "", "the suite uses pytest APIs that the installed pytest removed")]
     if "site-packages/pytest_cov/" in output and output.lstrip().startswith("Traceback"):
@@ -173,6 +173,13 @@ def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
     if _pytest_broken(output):
         # pytest itself does not run on this Python (an old pin): upgrade it first
         return [Fix("install", "pytest>=7", "the installed pytest does not import")]
+    return []
+
+
+def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
+    """Distributions for the modules that ``output`` says are missing (local and Python 2
+    modules left out)."""
+    fixes = []
     for mod in re.findall(r"No module named '?([\w.]+)'?", output):
         if mod.startswith(("_", "forager_")) or mod.split(".")[0] in PY2_STDLIB or _is_local(root, mod):
             continue
@@ -184,7 +191,7 @@ def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
 
 
 def plan_collection(output: str, recipe: detect.Recipe, root: Path) -> list[Fix]:
-    fixes: list[Fix] = _module_fixes(output, root, "collection")
+    fixes: list[Fix] = _start_up_fixes(output) or _module_fixes(output, root, "collection")
     m = re.search(r"error: unrecognized arguments: (.+)", output)
     if m:
         bad = m.group(1).split()
@@ -224,15 +231,13 @@ def plan_collection(output: str, recipe: detect.Recipe, root: Path) -> list[Fix]
     return fixes
 
 
-def plan_run(run: TestRun, recipe: detect.Recipe) -> list[Fix]:
+def plan_run(run: TestRun, recipe: detect.Recipe, root: Path) -> list[Fix]:
     text = "\n".join(r.message for r in run.results.values() if r.outcome in ("failed", "error"))
     fixes: list[Fix] = []
     for fixture in set(re.findall(r"fixture '(\w+)' not found", text)):
         if dist := FIXTURE_TO_DIST.get(fixture):
             fixes.append(Fix("install", dist, f"fixture {fixture}"))
-    for mod in set(re.findall(r"No module named '([\w.]+)'", text)):
-        if not mod.startswith("_"):
-            fixes.append(Fix("install", dist_for_module(mod), f"test run: no module {mod}"))
+    fixes += _module_fixes(text, root, "test run")
     failing = sum(r.outcome in ("failed", "error") for r in run.results.values())
     if _pytest_too_new(text) and failing > 0.05 * max(1, len(run.results)):
         fixes.append(Fix("pytest-downgrade", "", "tests use pytest APIs the installed pytest removed"))

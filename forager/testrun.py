@@ -10,7 +10,6 @@ The same code serves build validation, task validation, rewards and replay.
 from __future__ import annotations
 
 import json
-import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -153,13 +152,17 @@ def pytest_command(test_command: str, select: bool = False, extra: str = "") -> 
     return f"{cmd} {extra}".strip()
 
 
-def install_plugin(sandbox: Sandbox) -> ExecResult:
-    """Write the reporter into the sandbox's virtualenv (the builder does this in every image)."""
+def site_packages(sandbox: Sandbox) -> str | None:
+    """The site-packages directory of the sandbox's Python (the virtualenv first on PATH)."""
     res = sandbox.exec("python -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"", 60)
-    if res.ok:
-        purelib = res.output.strip().splitlines()[-1]
+    return res.output.strip().splitlines()[-1] if res.ok and res.output.strip() else None
+
+
+def install_plugin(sandbox: Sandbox) -> None:
+    """Write the reporter into the sandbox's virtualenv (the builder does this in every image)."""
+    purelib = site_packages(sandbox)
+    if purelib:
         sandbox.put_files({f"{purelib}/{PLUGIN_NAME}.py": PLUGIN_SOURCE.encode()})
-    return res
 
 
 def run_tests(
@@ -180,7 +183,3 @@ def run_tests(
     raw = sandbox.get_file(REPORT_PATH)
     results = parse_report(raw.decode("utf-8", "replace")) if raw else {}
     return TestRun(res, results)
-
-
-def quote_ids(ids: list[str]) -> str:
-    return " ".join(shlex.quote(i) for i in ids)

@@ -117,7 +117,7 @@ def test_repair_plans_from_run_failures() -> None:
         "t::a": TestOutcome("t::a", "error", message="fixture 'mocker' not found"),
         "t::b": TestOutcome("t::b", "failed", message="async def functions are not natively supported"),
     })
-    values = {f.value for f in plan_run(run, Recipe())}
+    values = {f.value for f in plan_run(run, Recipe(), Path('/nonexistent'))}
     assert {"pytest-mock", "pytest-asyncio", "-o asyncio_mode=auto"} <= values
 
 
