@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -25,15 +26,21 @@ def forager_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     reset_settings()
 
 
+def unavailable(what: str) -> NoReturn:
+    """A real engine, server or program a test needs is missing: a failure with CI=true (CI must
+    run every test for real), a skip on a developer's machine without it."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {what}")
+    pytest.skip(what)
+
+
 def _engine_or_fail():  # type: ignore[no-untyped-def]
     from forager.runtime import RuntimeError_, get_runtime
 
     try:
         return get_runtime()
     except RuntimeError_ as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true and no Docker engine: {exc}")
-        pytest.skip(f"no Docker engine: {exc}")
+        unavailable(f"no Docker engine: {exc}")
 
 
 @pytest.fixture(scope="session")

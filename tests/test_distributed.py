@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import unavailable
 
 from forager import db, jobs
 from forager.config import reset_settings
 
 pytestmark = pytest.mark.services
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PG = "postgresql+psycopg://root@127.0.0.1:5432/{name}"
 REDIS = "redis://127.0.0.1:6379/0"
 FORAGER = str(Path(sys.executable).parent / "forager")
@@ -34,9 +34,7 @@ def _services_or_fail() -> None:
         redis.Redis.from_url(REDIS, socket_timeout=3).ping()
         psycopg.connect("host=127.0.0.1 user=root dbname=postgres", connect_timeout=3).close()
     except Exception as exc:  # noqa: BLE001
-        if IN_CI:
-            pytest.fail(f"CI=true and Redis/PostgreSQL are not reachable: {exc}")
-        pytest.skip(f"Redis/PostgreSQL not reachable: {exc}")
+        unavailable(f"Redis/PostgreSQL are not reachable: {exc}")
 
 
 @dataclass

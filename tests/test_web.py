@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
+from conftest import unavailable
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -26,7 +27,6 @@ from forager import db, trajectory
 from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
 from forager.web import router
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 DIFF = (
     "diff --git a/src/calc.py b/src/calc.py\n--- a/src/calc.py\n+++ b/src/calc.py\n@@ -1,2 +1,2 @@\n"
     " def add(a, b):\n-    return a - b\n+    return a + b\n"
@@ -278,9 +278,7 @@ def decode_png(data: bytes) -> np.ndarray:
 def chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        if IN_CI:
-            pytest.fail("CI=true and no chromium: apt-get install -y chromium")
-        pytest.skip("no chromium (apt-get install -y chromium)")
+        unavailable("no chromium (apt-get install -y chromium)")
     return exe
 
 
