@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     memory_limit: str = "4g"
     cpus: float = 2.0
     pip_cache_volume: str = "forager-pip-cache"
+    build_disk_limit_mb: int = 20_000
+    """Largest writable layer a build container may grow to; the build fails past it."""
+    source_max_mb: int = 2_000
+    """Largest source a build fetches: a git clone, an sdist download, or its extracted files."""
+    source_connect_timeout_s: float = 30.0
+    """A git or HTTP server that accepts and then says nothing is given up after this long."""
     image_prefix: str = "forager"
 
     # --- agents -------------------------------------------------------------------------------
@@ -44,6 +50,9 @@ class Settings(BaseSettings):
     model_url: str = ""
     model_name: str = ""
     model_api_key: str = ""
+    model_endpoints: str = ""
+    """Comma-separated endpoints the server's own ``model_api_key`` may be sent to; ``model_url`` is
+    always one. A caller-supplied URL outside them gets the caller's key or none."""
     model_max_tokens: int = 4096
     """Completion tokens per model call."""
     model_timeout_s: float = 300.0
@@ -52,6 +61,10 @@ class Settings(BaseSettings):
     """Token budget of one episode (prompt + completion, summed over calls); 0 means none."""
     max_wall_s: float = 3600.0
     """Wall-time budget of one episode's agent loop."""
+    episode_disk_limit_mb: int = 2048
+    """Writable space of an episode (its /repo, /tmp and home together); writes past it fail."""
+    max_diff_file_mb: int = 10
+    """Files larger than this are left out of an episode's diff (and so of its reward), and named."""
 
     # --- distributed mode ---------------------------------------------------------------------
     executor: str = "embedded"
@@ -75,6 +88,8 @@ class Settings(BaseSettings):
     job_retry_backoff_s: float = 10.0
     """First retry delay after a transient error; doubles per attempt (capped at 10 minutes)."""
     api_max_upload_bytes: int = 32 * 1024 * 1024
+    viewer_public: bool = False
+    """Serve the /ui viewer without a token (only on a trusted network)."""
     """Largest trajectory upload accepted (compressed size as sent, and decompressed size); 413 above."""
 
     def resolved_database_url(self) -> str:
@@ -85,6 +100,10 @@ class Settings(BaseSettings):
             return self.ca_bundle
         system = Path("/etc/ssl/certs/ca-certificates.crt")
         return system if system.exists() else None
+
+    def trusted_model_endpoints(self) -> set[str]:
+        urls = [u.strip() for u in self.model_endpoints.split(",")] + [self.model_url]
+        return {u.rstrip("/") for u in urls if u.strip()}
 
     @property
     def sources_dir(self) -> Path:
