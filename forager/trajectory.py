@@ -58,6 +58,11 @@ class Reward(BaseModel):
     """test id -> outcome after the episode"""
     pass_to_pass: dict[str, str] = Field(default_factory=dict)
     duration_s: float = 0.0
+    flags: list[str] = Field(default_factory=list)
+    """Why the episode may not be rewarded: test infrastructure changed, a tampered report, ...;
+    a flagged reward is never resolved, and the trajectory is kept."""
+    restored: list[str] = Field(default_factory=list)
+    """Paths whose changes were not carried into the judged state (test files, files over the size limit)."""
 
 
 class Trajectory(BaseModel):
