@@ -57,6 +57,16 @@ USER_HOME = "/tmp/forager-home"
 EPISODE_LABEL = "forager.episode"
 OWNER_LABEL = "forager.owner"
 GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
+KEEP_PIDS = "__forager_keep=\" $(cd /proc && echo [0-9]*) \""
+"""Run when a shell starts: the processes that exist before any command (init, the container's
+main process, the shell itself) are never ended by ``END_STRAYS``."""
+END_STRAYS = (
+    'for __p in /proc/[0-9]*; do __p=${__p#/proc/}; case "$__forager_keep" in *" $__p "*) continue;; esac; '
+    '[ "$__p" != "$$" ] && [ -O "/proc/$__p" ] && kill -9 "$__p" 2>/dev/null; done; unset __p'
+)
+"""Run after every command, with shell builtins only: every process of the shell's user that the
+command left behind (background jobs, ``setsid`` / ``nohup`` escapes) is killed, so nothing a
+command starts outlives it."""
 SHELL_GRACE_S = 15.0
 """How long past a command's own timeout the host waits before giving up on the shell."""
 
@@ -108,7 +118,7 @@ class Shell:
         self._queue = queue.Queue()
         threading.Thread(target=self._pump, args=(self._proc, self._queue), daemon=True).start()
         assert self._proc.stdin is not None
-        self._proc.stdin.write(f"mkdir -p {STATE_DIR} 2>/dev/null\n".encode())
+        self._proc.stdin.write(f"mkdir -p {STATE_DIR} 2>/dev/null\n{KEEP_PIDS}\n".encode())
         init = (f"mkdir -p {shlex.quote(self.env.get('HOME', '/tmp'))} 2>/dev/null; "
                 f"[ -s {STATE_DIR}/cwd ] || echo {REPO} > {STATE_DIR}/cwd")
         obs = self._run(init, timeout=30, limit=None)
@@ -183,7 +193,8 @@ class Shell:
             f"IFS= read -r -d '' __forager_cmd <<'EOF_{token}'\n{script}EOF_{token}\n"
             f"printf '%s' \"$__forager_cmd\" > {STATE_DIR}/cmd.sh; unset __forager_cmd\n"
             f"timeout -k 5 {seconds} bash {STATE_DIR}/cmd.sh < /dev/null 2>&1; "
-            f"printf '\\n{marker.decode()} %d\\n' $?\n"
+            f"__forager_rc=$?; {END_STRAYS}; "
+            f"printf '\\n{marker.decode()} %d\\n' $__forager_rc\n"
         )
         self._drain()
         start = time.monotonic()
@@ -460,27 +471,8 @@ class Environment:
 
     # -- task state and diffs
     def snapshot_tree(self) -> str | None:
-        """A git tree of the working copy (untracked files included), via a private index."""
-        script = (
-            f"cd {REPO} && printf '{GIT_EXCLUDES}' > {STATE_DIR}/excludes && "
-            f"export GIT_INDEX_FILE={STATE_DIR}/index.$$ && cp .git/index $GIT_INDEX_FILE 2>/dev/null; "
-            f"git -c core.excludesFile={STATE_DIR}/excludes add -A . >/dev/null && git write-tree; "
-            f"rc=$?; rm -f $GIT_INDEX_FILE; exit $rc"
-        )
-        obs = self.run(script, timeout=300, limit=2000)
-        tree = obs.output.strip().splitlines()[-1] if obs.output.strip() else ""
-        return tree if obs.exit_code == 0 and re.fullmatch(r"[0-9a-f]{40,64}", tree) else None
-
-    def diff(self) -> str:
-        """The changes made since the task state (``base_tree``), as a git patch."""
-        if not self.base_tree:
-            return ""
-        now_tree = self.snapshot_tree()
-        if not now_tree:
-            return ""
-        obs = self.run(f"cd {REPO} && git diff --binary {self.base_tree} {now_tree}", timeout=120,
-                       limit=None)
-        return obs.output if obs.exit_code == 0 else ""
+        """A git tree of the working copy (untracked files included); see ``snapshot_tree``."""
+        return snapshot_tree(self.sandbox)
 
     def apply_patch(self, patch: str) -> Observation:
         """``git apply`` a patch in /repo as the sandbox user."""
@@ -490,6 +482,29 @@ class Environment:
         return self.run(f"cd {REPO} && base64 -d > {STATE_DIR}/apply.patch <<'__FORAGER_DATA__'\n"
                         f"{encoded}__FORAGER_DATA__\ngit apply --whitespace=nowarn {STATE_DIR}/apply.patch",
                         timeout=120, limit=4000)
+
+
+SAFE_GIT = ("git -c safe.directory='*' -c core.fsmonitor=false -c core.hooksPath=/dev/null "
+            "-c core.untrackedCache=false --no-replace-objects")
+"""git as root over a tree the agent could write: none of the repository's own hooks, monitors
+or replacement objects run or count."""
+
+
+def snapshot_tree(sandbox: Any, work_tree: str = REPO) -> str | None:
+    """A git tree of ``work_tree`` (untracked files included) in the object store of /repo,
+    written as root through a private index in a private directory: nothing reaches the agent's
+    shell (no ``GIT_INDEX_FILE`` left behind) and nothing the agent set up takes part."""
+    q = shlex.quote(work_tree)
+    script = (
+        f"d=$(mktemp -d) && printf '{GIT_EXCLUDES}' > $d/excludes && "
+        f"cp {REPO}/.git/index $d/index 2>/dev/null; cd {q} && "
+        f"GIT_INDEX_FILE=$d/index {SAFE_GIT} --git-dir={REPO}/.git --work-tree={q} "
+        f"-c core.excludesFile=$d/excludes add -A . >/dev/null && "
+        f"GIT_INDEX_FILE=$d/index {SAFE_GIT} --git-dir={REPO}/.git write-tree; rc=$?; rm -rf $d; exit $rc"
+    )
+    res: ExecResult = sandbox.exec(script, 300, user="root")
+    tree = res.output.strip().splitlines()[-1] if res.output.strip() else ""
+    return tree if res.exit_code == 0 and re.fullmatch(r"[0-9a-f]{40,64}", tree) else None
 
 
 def _owner() -> str:
@@ -505,8 +520,8 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True,
     first (``setup_task``): its setup patch applied and its test command set."""
     try:
         runtime = get_runtime()
-        sandbox = runtime.start(image, name=name, limits=Limits.from_settings(network=False),
-                                labels={EPISODE_LABEL: "1", OWNER_LABEL: _owner()})
+        sandbox = runtime.start(image, name=name, limits=Limits.from_settings(network=False, disk=True),
+                                labels={EPISODE_LABEL: "1", OWNER_LABEL: _owner()}, workspace=REPO)
     except RuntimeError_ as exc:
         raise EnvironmentError_(str(exc)) from exc
     env: Environment | None = None
@@ -631,29 +646,10 @@ class _AsUser:
 
 
 def compute_reward(env: Environment, task: Any) -> Reward:
-    """Run FAIL_TO_PASS and PASS_TO_PASS in the container; resolved when every one passes.
+    """The episode's reward, judged in a fresh container (``forager.reward``)."""
+    from forager.reward import compute_reward as judged
 
-    Test files named by those ids are first restored to the task state, so edits to the tests
-    themselves cannot earn the reward."""
-    from forager.testrun import run_tests
-
-    spec = task_spec(task)
-    start = time.monotonic()
-    ids = spec.fail_to_pass + spec.pass_to_pass
-    files = sorted({i.split("::")[0] for i in ids})
-    if env.base_tree and files:
-        quoted = " ".join(shlex.quote(f) for f in files)
-        env.run(f"cd {REPO} && for f in {quoted}; do "
-                f"git cat-file -e {env.base_tree}:\"$f\" 2>/dev/null && "
-                f"git show {env.base_tree}:\"$f\" > \"$f\"; done; true", timeout=120)
-    box = _AsUser(env.sandbox, env.user)
-    result = run_tests(box, spec.test_command or env.test_command, timeout=get_settings().test_timeout_s,
-                       test_ids=ids, env=spec.env or None)
-    f2p = {i: result.outcome(i) for i in spec.fail_to_pass}
-    p2p = {i: result.outcome(i) for i in spec.pass_to_pass}
-    resolved = bool(ids) and all(v == "passed" for v in [*f2p.values(), *p2p.values()])
-    return Reward(resolved=resolved, fail_to_pass=f2p, pass_to_pass=p2p,
-                  duration_s=time.monotonic() - start)
+    return judged(env, task)
 
 
 # ----------------------------------------------------------------------------- agents
@@ -895,9 +891,10 @@ def run_episode(
                 reason = run_oracle_agent(env, spec, state)
             phase("agent")
             traj.exit_reason = reason
-            traj.final_diff = env.diff()
-            phase("diff")
-            traj.reward = compute_reward(env, spec)
+            from forager.reward import judge
+
+            judged = judge(env, spec)
+            traj.final_diff, traj.reward = judged.diff, judged.reward
             phase("reward")
             traj.meta.update(tokens=state.tokens, orchestration_overhead_s=round(state.overhead_s, 4),
                              shell_restarts=env.shell.restarts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from forager.runtime import ExecResult, Sandbox
@@ -110,6 +111,8 @@ class TestRun:
     __test__ = False
     exec: ExecResult
     results: dict[str, TestOutcome] = field(default_factory=dict)
+    twice: set[str] = field(default_factory=set)
+    """Ids the report names more than once: something other than the reporter wrote to it."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -129,6 +132,19 @@ class TestRun:
         return r.outcome if r else "missing"
 
 
+def reported_twice(text: str) -> set[str]:
+    """Test ids with more than one line in a report (the reporter writes each test once)."""
+    seen: Counter[str] = Counter()
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and not row.get("collection"):
+            seen[str(row.get("id"))] += 1
+    return {i for i, n in seen.items() if n > 1}
+
+
 def parse_report(text: str) -> dict[str, TestOutcome]:
     results: dict[str, TestOutcome] = {}
     for line in text.splitlines():
@@ -136,6 +152,8 @@ def parse_report(text: str) -> dict[str, TestOutcome]:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a killed run: keep what is whole
+        if not isinstance(row, dict) or "id" not in row:
+            continue
         results[row["id"]] = TestOutcome(
             row["id"], row.get("outcome", "error"), float(row.get("duration", 0.0)),
             row.get("message", ""), bool(row.get("collection", False)),
@@ -143,12 +161,13 @@ def parse_report(text: str) -> dict[str, TestOutcome]:
     return results
 
 
-def pytest_command(test_command: str, select: bool = False, extra: str = "") -> str:
+def pytest_command(test_command: str, select: bool = False, extra: str = "",
+                   report: str = REPORT_PATH, select_path: str = SELECT_PATH) -> str:
     # Option values are joined with "=": given as separate arguments, existing paths outside
     # /repo would count for pytest's rootdir and change every test id.
-    cmd = f"{test_command} -p {PLUGIN_NAME} --forager-report={REPORT_PATH}"
+    cmd = f"{test_command} -p {PLUGIN_NAME} --forager-report={report}"
     if select:
-        cmd += f" --forager-select={SELECT_PATH}"
+        cmd += f" --forager-select={select_path}"
     return f"{cmd} {extra}".strip()
 
 
@@ -173,13 +192,20 @@ def run_tests(
     test_ids: list[str] | None = None,
     workdir: str = "/repo",
     env: dict[str, str] | None = None,
+    report: str = REPORT_PATH,
+    select_path: str = SELECT_PATH,
+    settle: Callable[[], object] | None = None,
 ) -> TestRun:
-    """Run ``test_command`` (a pytest invocation) in ``sandbox``; optionally only ``test_ids``."""
-    sandbox.exec(f"rm -f {REPORT_PATH}", 30)
+    """Run ``test_command`` (a pytest invocation) in ``sandbox``; optionally only ``test_ids``.
+    ``settle`` runs after the tests and before the report is read (e.g. to end stray processes)."""
+    sandbox.exec(f"rm -f {report}", 30)
     if test_ids is not None:
-        sandbox.put_files({SELECT_PATH: "\n".join(test_ids).encode()})
-    command = pytest_command(test_command, select=test_ids is not None)
+        sandbox.put_files({select_path: "\n".join(test_ids).encode()})
+    command = pytest_command(test_command, select=test_ids is not None, report=report,
+                             select_path=select_path)
     res = sandbox.exec(command, timeout, workdir=workdir, env=env)
-    raw = sandbox.get_file(REPORT_PATH)
-    results = parse_report(raw.decode("utf-8", "replace")) if raw else {}
-    return TestRun(res, results)
+    if settle is not None:
+        settle()
+    raw = sandbox.get_file(report)
+    text = raw.decode("utf-8", "replace") if raw else ""
+    return TestRun(res, parse_report(text), reported_twice(text))

@@ -63,6 +63,7 @@ def task(minipkg_build: Any, runtime: Any) -> Any:
 
 def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
     from forager.agent import compute_reward, open_environment
+    from forager.reward import judge
     from forager.trajectory import Action
 
     before = _containers()
@@ -109,11 +110,12 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
         obs = env.execute(Action(tool="view", args={"path": CALC_PATH, "start_line": "first"}))
         assert obs.exit_code is None and "bad arguments" in obs.output
         # the task state is not solved; the diff shows only our own changes
-        reward = compute_reward(env, task)
+        judged = judge(env, task)
+        reward = judged.reward
         assert not reward.resolved and reward.fail_to_pass == {F2P[0]: "failed"}
         assert all(v == "passed" for v in reward.pass_to_pass.values()) and reward.pass_to_pass
-        diff = env.diff()
-        assert "notes/todo.txt" in diff and "calc.py" not in diff
+        assert "notes/todo.txt" in judged.diff and "calc.py" not in judged.diff
+        assert compute_reward(env, task).fail_to_pass == reward.fail_to_pass
     assert not _containers() - before  # none of ours left (other processes may run episodes)
 
     with pytest.raises(RuntimeError), open_environment(task.image_id) as env:
