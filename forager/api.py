@@ -11,8 +11,10 @@ stored atomically; see ``upload_trajectory`` for the accepted formats and the no
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
 import json
+import math
 import re
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -25,12 +27,14 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Res
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 
 from forager import db, jobs, tokens
 from forager import trajectory as trajmod
 from forager.config import get_settings
+from forager.redact import redact, redact_text, redact_url
 from forager.trajectory import Trajectory
 
 API_VERSION = "1.0.0"
@@ -47,6 +51,11 @@ class Orm(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+Shown = Annotated[str, AfterValidator(redact_text)]
+"""A text shown in a response: credentials in URLs inside it are replaced by ``***``."""
+ShownJSON = Annotated[dict[str, Any], AfterValidator(redact)]
+
+
 class RepositoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = Field(min_length=1, max_length=500, examples=["https://github.com/pallets/itsdangerous.git"],
@@ -55,7 +64,7 @@ class RepositoryIn(BaseModel):
 
 class RepositoryOut(Orm):
     id: str
-    source: str
+    source: Shown
     name: str
     kind: str
     created_at: datetime
@@ -72,10 +81,10 @@ class JobOut(Orm):
     id: str
     kind: str
     state: str = Field(description="queued | running | succeeded | failed")
-    params: dict[str, Any]
-    result: dict[str, Any] = Field(description="While running: `heartbeat` and `history`; at the end, "
+    params: ShownJSON
+    result: ShownJSON = Field(description="While running: `heartbeat` and `history`; at the end, "
                                    "what the job produced, and `history`.")
-    error: str | None
+    error: Shown | None
     attempts: int
     worker: str | None
     created_at: datetime
@@ -86,14 +95,14 @@ class JobOut(Orm):
 class BuildOut(Orm):
     id: str
     repository_id: str | None
-    source: str
+    source: Shown
     commit: str | None
     status: str
     python: str | None
     test_command: str | None
     tests: dict[str, Any]
     image: str | None
-    error: str | None
+    error: Shown | None
     duration_s: float | None
     created_at: datetime
     finished_at: datetime | None
@@ -108,9 +117,9 @@ class BuildStatus(BaseModel):
 class BuildLogOut(Orm):
     id: int
     step: str
-    command: str
+    command: Shown
     exit_code: int | None
-    output: str
+    output: Shown
     duration_s: float
     created_at: datetime
 
@@ -126,7 +135,7 @@ class ImageOut(Orm):
     build_id: str
     repository_id: str | None
     digest: str
-    source: str
+    source: Shown
     commit: str | None
     python: str
     test_command: str
@@ -136,7 +145,7 @@ class ImageOut(Orm):
 
 
 class ImageDetail(ImageOut):
-    recipe: dict[str, Any]
+    recipe: ShownJSON
     tests: dict[str, int] = Field(description="Count of test results by outcome, and `flaky`.")
 
 
@@ -166,7 +175,7 @@ class TaskDetail(TaskOut):
     gold_patch: str
     test_patch: str
     problem_statement: str
-    meta: dict[str, Any]
+    meta: ShownJSON
 
 
 class RunsIn(BaseModel):
@@ -174,7 +183,15 @@ class RunsIn(BaseModel):
     task_ids: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1, max_length=500)
     episodes: int = Field(1, ge=1, le=100, description="Episodes per task.")
     agent: str = Field("llm", min_length=1, max_length=30)
-    model_url: str | None = Field(None, max_length=500)
+    model_url: str | None = Field(
+        None, max_length=500, pattern=r"^https?://[^\s]+$",
+        description="An OpenAI-compatible endpoint. The server's own key goes only to its trusted endpoints "
+                    "(FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS); another endpoint gets `model_api_key`, "
+                    "or no key.")
+    model_api_key: SecretStr | None = Field(
+        None, min_length=1, max_length=1000,
+        description="The key for `model_url`. Write-only: never stored, answered or logged; held in the "
+                    "memory of the API process for its jobs (embedded executor only), lost on a restart.")
     model_name: str | None = Field(None, max_length=200)
     max_steps: int | None = Field(None, ge=1, le=1000)
 
@@ -270,6 +287,9 @@ Write = Annotated[tokens.TokenInfo, Depends(need("write"))]
 Admin = Annotated[tokens.TokenInfo, Depends(need("admin"))]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
                                        description="Retrying with the same key returns the same job(s).")]
+UploadKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
+                                         description="Retrying with the same key returns the same trajectory "
+                                                     "and stores nothing twice.")]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -331,14 +351,39 @@ def _check_source(source: str, token: tokens.TokenInfo) -> tuple[str, str, str]:
 
 
 def _submit(kind: str, params: dict[str, Any], token: tokens.TokenInfo, key: str | None,
-            index: int = 0) -> db.Job:
-    job_id = jobs.idempotent_id(f"{token.id}\x00{key}", index) if key else None
+            index: int = 0, model_key: str | None = None) -> db.Job:
+    job_id = jobs.idempotent_id(f"{token.id}\x00{key}", index) if key else db.new_id("job")
+    if model_key:
+        tokens.hold_model_key(job_id, model_key)  # before the job can start
     try:
         return jobs.submit(kind, params, job_id)
     except jobs.JobConflict as exc:
         raise HTTPException(409, f"Idempotency-Key reused with a different request: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - e.g. the broker is down; the job stays queued
         raise HTTPException(503, f"the job was recorded but could not be queued: {exc}") from exc
+
+
+def _model_key_source(body: RunsIn) -> str:
+    """Whose key a run's model calls carry: ``server`` (FORAGER_MODEL_API_KEY, trusted endpoints
+    only), ``caller`` (``model_api_key``, held in memory) or ``none``. Recorded in the job's params
+    (the key itself never is); 422 for what this server cannot do safely."""
+    settings = get_settings()
+    if body.agent != "llm":
+        return "none"
+    if body.model_api_key is not None:
+        if settings.executor != "embedded":
+            raise HTTPException(422, "model_api_key needs the embedded executor: a caller's key is held only "
+                                     "in the API process and never sent through the job queue; ask for the "
+                                     "endpoint to be added to FORAGER_MODEL_ENDPOINTS instead")
+        source = "caller"
+    else:
+        source = "server" if tokens.is_trusted_model_url(body.model_url) else "none"
+    if source != "server" and not getattr(jobs, "CALLER_MODEL_KEYS", False) and (
+            source == "caller" or settings.model_api_key):
+        # the job runner still falls back to the server's key (or drops the caller's): refuse
+        raise HTTPException(422, "this server sends run-specific model keys nowhere yet: use one of its "
+                                 "trusted model endpoints (FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS)")
+    return source
 
 
 def _get_job(job_id: str, kind: str | None = None) -> db.Job:
@@ -419,11 +464,63 @@ def _validation_detail(exc: ValidationError, prefix: str = "") -> list[dict[str,
             for e in exc.errors(include_url=False, include_input=False)[:50]]
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_value(line: bytes | str, where: str) -> Any:
     try:
-        return json.loads(line)
+        return json.loads(line, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise UploadError(422, f"{where}: not valid JSON: {exc}") from exc
+
+
+MAX_DEPTH = 64
+"""Deepest nesting an upload may have (a trajectory needs about 6; tool arguments a few more)."""
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _loc(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path) or "body"
+
+
+def _check_tree(value: Any) -> None:
+    """Refuse what parses as JSON but cannot be stored and served back: nesting deeper than
+    MAX_DEPTH, strings with lone surrogates (not Unicode: they cannot be encoded as UTF-8), and
+    numbers that are not finite (``1e999``)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise UploadError(422, f"{_loc(path[:8])}...: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, str) and (bad := SURROGATE.search(item)):
+            raise UploadError(422, f"{_loc(path)}: a string holds a lone surrogate (U+{ord(bad[0]):04X}), "
+                                   "which is not valid Unicode")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise UploadError(422, f"{_loc(path)}: {item} is not a finite number")
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                if SURROGATE.search(key):
+                    raise UploadError(422, f"{_loc(path)}: a key holds a lone surrogate; not valid Unicode")
+                stack.append((sub, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((sub, (*path, i)) for i, sub in enumerate(item))
+
+
+INDEXED = {"task_id": 40, "image": 300, "repository": 500, "kind": 30, "agent": 30, "exit_reason": 50}
+"""Fields the registry indexes (column sizes): they hold no NUL and fit their column."""
+
+
+def _check_indexed(traj: Trajectory) -> None:
+    fields = {**{name: getattr(traj, name) for name in INDEXED}, "model.name": traj.model.name}
+    limits = {**INDEXED, "model.name": 200}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise UploadError(422, f"{name}: holds a NUL character")
+        if len(value) > limits[name]:
+            raise UploadError(422, f"{name}: longer than {limits[name]} characters")
 
 
 def _parse_lines(text: str) -> dict[str, Any]:
@@ -478,26 +575,89 @@ def parse_upload(body: bytes, content_type: str, limit: int) -> Trajectory:
             raise UploadError(422, "body must be one JSON object (a Trajectory)")
     else:
         data = _parse_lines(text_body)
+    _check_tree(data)
     try:
-        return Trajectory.model_validate(data, extra="forbid")
+        traj = Trajectory.model_validate(data, extra="forbid")
     except ValidationError as exc:
         raise UploadError(422, _validation_detail(exc)) from exc
     except (ValueError, RecursionError) as exc:
         raise UploadError(422, f"invalid trajectory: {exc}") from exc
+    if "schema_version" not in data:  # `{}` is not a trajectory
+        raise UploadError(422, "schema_version is missing: a trajectory names its schema "
+                               f'("{trajmod.SCHEMA_VERSION}")')
+    _check_indexed(traj)
+    return traj
 
 
 def canonical_json(traj: Trajectory) -> bytes:
-    """The one JSON form the API answers: every field present, keys sorted, compact, UTF-8."""
-    return json.dumps(traj.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    """The one JSON form the API answers: every field present, keys sorted, compact, UTF-8.
+    A stored record holding text that UTF-8 cannot encode (lone surrogates, from before uploads
+    refused them) is answered with ASCII escapes instead: still valid JSON, never an error."""
+    data = traj.model_dump(mode="json")
+    text_ = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text_.encode()
+    except UnicodeEncodeError:
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _load_stored(traj_id: str) -> tuple[Trajectory, str | None]:
+    """A stored trajectory by registry id only: ids are never file paths (404 for anything else)."""
     try:
-        loaded = trajmod.load(traj_id)
-    except (KeyError, FileNotFoundError) as exc:
+        loaded = trajmod.load_stored(traj_id)
+    except (KeyError, OSError) as exc:
         raise _not_found("trajectory", traj_id) from exc
     return loaded.trajectory, loaded.error
+
+
+def export_line(traj_id: str) -> bytes:
+    """One line of the export: the trajectory, or ``{"id", "export_error"}`` when its stored record
+    cannot be read or encoded (reported, never a silent stop); empty if it was deleted meanwhile."""
+    try:
+        loaded = trajmod.load_stored(traj_id)
+        return canonical_json(loaded.trajectory) + b"\n"
+    except KeyError:
+        return b""
+    except Exception as exc:  # noqa: BLE001 - one bad record must not end the export
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        return json.dumps({"id": traj_id, "export_error": error}, sort_keys=True).encode() + b"\n"
+
+
+def _upload_id(token: tokens.TokenInfo, key: str | None) -> str | None:
+    """The id an upload with an Idempotency-Key gets: fixed by the token and the key."""
+    if not key:
+        return None
+    return "traj-" + hashlib.sha256(f"{token.id}\x00{key}".encode()).hexdigest()[:24]
+
+
+def _stored_same(traj: Trajectory) -> UploadOut | None:
+    """For a retried upload (its id fixed by the Idempotency-Key): the earlier answer if the same
+    trajectory is stored under that id; 409 if another one is; None if nothing is."""
+    with db.session() as s:
+        row = s.get(db.Trajectory, traj.id)
+    if row is None:
+        return None
+    if row.sha256 != hashlib.sha256(trajmod.dumps(traj)).hexdigest():
+        raise HTTPException(409, "Idempotency-Key reused with a different trajectory")
+    return UploadOut(id=row.id, sha256=row.sha256, steps=row.steps, uploaded_id=None)
+
+
+def store_upload(traj: Trajectory) -> UploadOut:
+    """Store a validated upload (``traj.id`` is None, or fixed by an Idempotency-Key); a retry of a
+    stored upload stores nothing and answers the same."""
+    traj.model.url = redact_url(traj.model.url)
+    if traj.id and (same := _stored_same(traj)):
+        return same
+    try:
+        new_id = trajmod.save(traj, "upload")
+    except IntegrityError:  # the same key, uploaded concurrently: the other one was stored
+        if traj.id and (same := _stored_same(traj)):
+            return same
+        raise
+    with db.session() as s:
+        row = s.get(db.Trajectory, new_id)
+        digest = row.sha256 if row else ""
+    return UploadOut(id=new_id, sha256=digest, steps=len(traj.turns), uploaded_id=None)
 
 
 def _naive_utc(when: datetime) -> datetime:
@@ -708,7 +868,8 @@ def create_app() -> FastAPI:
 
     # --- runs -------------------------------------------------------------------------------
     @app.post("/v1/runs", response_model=RunBatch, status_code=202, tags=["runs"],
-              description="Start `episodes` agent episodes on each task: one job of kind `run` per episode.")
+              description="Start `episodes` agent episodes on each task: one job of kind `run` per episode. "
+                          "The server's model key is sent only to its trusted endpoints.")
     def start_runs(body: RunsIn, token: Write, idempotency_key: IdemKey = None) -> RunBatch:
         if len(body.task_ids) * body.episodes > 1000:
             raise HTTPException(422, "at most 1000 episodes per request")
@@ -717,13 +878,15 @@ def create_app() -> FastAPI:
         missing = sorted(set(body.task_ids) - known)
         if missing:
             raise HTTPException(404, f"no task(s): {', '.join(missing[:20])}")
+        key_source = _model_key_source(body)
+        caller_key = body.model_api_key.get_secret_value() if key_source == "caller" and body.model_api_key else None
         out: list[db.Job] = []
         for task_id in body.task_ids:
             for episode in range(body.episodes):
                 params = {"task_id": task_id, "episode": episode, "agent": body.agent,
                           "model_url": body.model_url, "model_name": body.model_name,
-                          "max_steps": body.max_steps}
-                out.append(_submit("run", params, token, idempotency_key, len(out)))
+                          "max_steps": body.max_steps, "model_key": key_source}
+                out.append(_submit("run", params, token, idempotency_key, len(out), caller_key))
         return RunBatch(jobs=[JobOut.model_validate(j) for j in out])
 
     @app.get("/v1/runs", response_model=Page[JobOut], tags=["runs"])
@@ -764,10 +927,11 @@ def create_app() -> FastAPI:
     # --- trajectories -----------------------------------------------------------------------
     @app.post("/v1/trajectories", response_model=UploadOut, status_code=201, tags=["trajectories"],
               openapi_extra={"requestBody": UPLOAD_BODY},
-              responses={413: {"description": "Body over the size limit"},
+              responses={409: {"description": "Idempotency-Key reused with another trajectory"},
+                         413: {"description": "Body over the size limit"},
                          415: {"description": "Unsupported content type"},
                          422: {"description": "Not a valid trajectory; the body says what is wrong"}})
-    async def upload_trajectory(request: Request, _: Write) -> UploadOut:
+    async def upload_trajectory(request: Request, token: Write, idempotency_key: UploadKey = None) -> UploadOut:
         """Store a trajectory produced anywhere. Accepts ``application/json`` (one Trajectory object,
         the schema ``GET /v1/trajectories/{id}`` answers), ``application/x-ndjson`` (the .jsonl file
         format), or ``application/gzip`` (.jsonl.gz). Unknown fields are refused. The whole upload is
@@ -776,16 +940,21 @@ def create_app() -> FastAPI:
         Normalisation: the trajectory gets a new server id (the uploaded ``id`` is answered as
         ``uploaded_id``); fields left out get their defaults; numbers and times are re-encoded in
         their canonical form (e.g. ``1`` → ``1.0`` for a float field, times in ISO 8601). Uploading
-        what ``GET`` answered, with ``id`` null, stores it byte for byte."""
+        what ``GET`` answered, with ``id`` null, stores it byte for byte. Credentials in ``model.url``
+        are removed before storing.
+
+        Refused (422, nothing stored): NaN and infinite numbers, strings with lone surrogates,
+        nesting deeper than 64 levels, NUL characters or over-long values in the indexed fields
+        (task_id, image, repository, kind, agent, exit_reason, model.name), and a missing
+        ``schema_version``. With an ``Idempotency-Key``, a retry answers the same id and stores
+        nothing twice; the same key with another trajectory is a 409."""
         limit = get_settings().api_max_upload_bytes
         body = await _read_limited(request, limit)
         traj = await run_in_threadpool(parse_upload, body, request.headers.get("content-type", ""), limit)
-        uploaded_id, traj.id = traj.id, None
-        new_id = await run_in_threadpool(trajmod.save, traj, "upload")
-        with db.session() as s:
-            row = s.get(db.Trajectory, new_id)
-            digest = row.sha256 if row else ""
-        return UploadOut(id=new_id, sha256=digest, steps=len(traj.turns), uploaded_id=uploaded_id)
+        uploaded_id, traj.id = traj.id, _upload_id(token, idempotency_key)
+        out = await run_in_threadpool(store_upload, traj)
+        out.uploaded_id = uploaded_id
+        return out
 
     @app.get("/v1/trajectories", response_model=Page[TrajectorySummary], tags=["trajectories"])
     def list_trajectories(_: Read, filters: Annotated[TrajFilters, Query()], limit: Limit = 50,
@@ -797,7 +966,9 @@ def create_app() -> FastAPI:
     @app.get("/v1/trajectories/export", tags=["trajectories"],
              response_class=StreamingResponse,
              responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-                              "description": "One Trajectory JSON object per line, newest first."}})
+                              "description": "One Trajectory JSON object per line, newest first. A stored "
+                                             "record that cannot be read is reported in its place as "
+                                             '`{"id": ..., "export_error": ...}` (no `schema_version`).'}})
     def export_trajectories(_: Read, filters: Annotated[TrajFilters, Query()],
                             limit: Annotated[int | None, Query(ge=1)] = None) -> StreamingResponse:
         base = _traj_filters(select(db.Trajectory), **filters.model_dump())
@@ -809,12 +980,10 @@ def create_app() -> FastAPI:
                 for row in rows:
                     if limit is not None and sent >= limit:
                         return
-                    try:
-                        traj, _err = _load_stored(row.id)
-                    except HTTPException:
-                        continue  # deleted since it was listed
-                    yield canonical_json(traj) + b"\n"
-                    sent += 1
+                    line = export_line(row.id)
+                    if line:
+                        yield line
+                        sent += 1
                 if cursor is None:
                     return
 
@@ -832,8 +1001,10 @@ def create_app() -> FastAPI:
              responses={200: {"content": {"application/gzip": {"schema": BINARY}},
                               "description": "The stored .jsonl.gz file, byte for byte"}})
     def get_trajectory_raw(trajectory_id: str, _: Read) -> Response:
-        with db.session() as s:
-            row = s.get(db.Trajectory, trajectory_id)
+        row = None
+        if trajmod.is_id(trajectory_id):
+            with db.session() as s:
+                row = s.get(db.Trajectory, trajectory_id)
         if row is None or not Path(row.path).is_file():
             raise _not_found("trajectory", trajectory_id)
         return Response(Path(row.path).read_bytes(), media_type="application/gzip",

@@ -13,24 +13,39 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from forager.redact import redact_url
 
 SCHEMA_VERSION = "forager.trajectory/1"
+ID_RE = re.compile(r"^traj-[A-Za-z0-9_-]{1,35}$")
+"""A stored trajectory's id: ``db.new_id("traj")`` makes ``traj-`` + 12 hex digits; no dots or
+slashes ever, so an id can never name a file. Requests (API, viewer) are looked up only as ids."""
 
 
-class Action(BaseModel):
+def is_id(ref: str) -> bool:
+    return bool(ID_RE.match(ref))
+
+
+class FiniteModel(BaseModel):
+    """Numbers are finite: NaN and infinities are refused (they are not JSON)."""
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class Action(FiniteModel):
     tool: str
     """bash | view | edit | create | run_tests | submit | <unparsed>"""
     args: dict[str, Any] = Field(default_factory=dict)
     call_id: str | None = None
 
 
-class Turn(BaseModel):
+class Turn(FiniteModel):
     index: int
     model_message: str = ""
     """What the model said (assistant content; for tool-calling models, the text beside the call)."""
@@ -46,13 +61,13 @@ class Turn(BaseModel):
     finished_at: datetime | None = None
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(FiniteModel):
     name: str = ""
     url: str = ""
     sampling: dict[str, Any] = Field(default_factory=dict)
 
 
-class Reward(BaseModel):
+class Reward(FiniteModel):
     resolved: bool = False
     fail_to_pass: dict[str, str] = Field(default_factory=dict)
     """test id -> outcome after the episode"""
@@ -65,7 +80,7 @@ class Reward(BaseModel):
     """Paths whose changes were not carried into the judged state (test files, files over the size limit)."""
 
 
-class Trajectory(BaseModel):
+class Trajectory(FiniteModel):
     schema_version: Literal["forager.trajectory/1"] = SCHEMA_VERSION
     id: str | None = None
     task_id: str | None = None
@@ -203,15 +218,33 @@ def stored_path(traj_id: str) -> Path:
 
 
 def save(traj: Trajectory, origin: str = "local") -> str:
-    """Store a trajectory durably (atomic file write) and index it in the registry; returns its id."""
+    """Store a trajectory durably (atomic file write) and index it in the registry; returns its id.
+    The model URL is stored without credentials. If the registry refuses the row, a file this call
+    created is removed again (no orphan files)."""
     from forager import db
 
     traj_id = traj.id or db.new_id("traj")
+    if not is_id(traj_id):
+        raise ValueError(f"not a trajectory id: {traj_id!r} (expected {ID_RE.pattern})")
     traj.id = traj_id
+    traj.model.url = redact_url(traj.model.url)
     path = stored_path(traj_id)
+    existed = path.exists()
     digest = write(traj, path)
+    try:
+        _index(traj, origin, path, digest)
+    except BaseException:
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
+    return traj_id
+
+
+def _index(traj: Trajectory, origin: str, path: Path, digest: str) -> None:
+    from forager import db
+
     with db.session() as s:
-        row = s.get(db.Trajectory, traj_id) or db.Trajectory(id=traj_id, path=str(path))
+        row = s.get(db.Trajectory, traj.id) or db.Trajectory(id=traj.id, path=str(path))
         row.task_id = traj.task_id
         row.image = traj.image
         row.repository = traj.repository
@@ -227,18 +260,32 @@ def save(traj: Trajectory, origin: str = "local") -> str:
         row.path = str(path)
         row.sha256 = digest
         s.merge(row)
-    return traj_id
+
+
+def load_stored(traj_id: str) -> LoadResult:
+    """Load a stored trajectory by its registry id, and only so: a malformed or unknown id raises
+    KeyError without touching any file. What the API and the viewer use."""
+    from forager import db
+
+    if not is_id(traj_id):
+        raise KeyError(f"no trajectory {traj_id!r}")
+    with db.session() as s:
+        row = s.get(db.Trajectory, traj_id)
+        if row is None:
+            raise KeyError(f"no trajectory {traj_id!r}")
+        path = Path(row.path)
+    return read(path)
 
 
 def load(ref: str) -> LoadResult:
-    """Load by stored id, or from a file path."""
-    from forager import db
-
+    """For the command line: a stored id first, else a file path (``forager replay FILE``).
+    Never use this for a reference that arrives over the network: use ``load_stored``."""
+    if is_id(ref):
+        try:
+            return load_stored(ref)
+        except KeyError:
+            pass
     p = Path(ref)
-    if p.exists():
+    if p.is_file():
         return read(p)
-    with db.session() as s:
-        row = s.get(db.Trajectory, ref)
-        if row is None:
-            raise KeyError(f"no trajectory {ref!r}")
-        return read(Path(row.path))
+    raise KeyError(f"no trajectory {ref!r} (neither a stored id nor a file)")

@@ -6,6 +6,10 @@ plot over time drawn as inline SVG), ``/ui/trajectories`` lists trajectories, an
 reward with the failing tests, and search within the trajectory (server-side with ``?q=``, live
 with a few lines of JavaScript). A damaged trajectory file is shown as far as it is valid, with
 the error marked where reading stopped. The pages only read stored ids, never arbitrary paths.
+
+Access: the pages need a token of any scope (FORAGER_VIEWER_PUBLIC=true opens them), given as
+``Authorization: Bearer`` or through the login form at ``/ui/login``, which keeps it in an HttpOnly,
+SameSite=Strict cookie limited to ``/ui``. Credentials in URLs are never shown (``forager.redact``).
 """
 
 from __future__ import annotations
@@ -17,17 +21,19 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
-from forager import db
+from forager import db, tokens
+from forager.config import get_settings
+from forager.redact import redact_text
 from forager.replay import action_body, action_diff, action_summary, diff_line_kind, looks_like_diff
-from forager.trajectory import LoadResult, Trajectory, Turn, read
+from forager.trajectory import LoadResult, Trajectory, Turn, is_id, read
 
 router = APIRouter()
 
@@ -60,11 +66,75 @@ def when(x: datetime | None) -> str:
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.globals.update(pct=pct, secs=secs, when=when)
+    env.filters["redact"] = lambda text: redact_text(text) if isinstance(text, str) else text
     return env
 
 
+def html_page(text: str, status_code: int = 200, **kwargs: Any) -> HTMLResponse:
+    """An HTML response; text that UTF-8 cannot encode (a stored lone surrogate) becomes "?"."""
+    return HTMLResponse(text.encode("utf-8", "replace"), status_code=status_code, **kwargs)
+
+
 def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env().get_template(template).render(**context), status_code=status_code)
+    context.setdefault("signed_in", not get_settings().viewer_public)
+    return html_page(_env().get_template(template).render(**context), status_code)
+
+
+# ----------------------------------------------------------------------------- access
+COOKIE = "forager_viewer"
+COOKIE_MAX_AGE = 12 * 3600
+
+
+def _presented_token(request: Request) -> str | None:
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        return credential.strip()
+    return request.cookies.get(COOKIE)
+
+
+def _safe_next(target: str) -> str:
+    """Where to go after signing in: a viewer page of this server, nothing else."""
+    return target if target.startswith("/ui") and "//" not in target and "\\" not in target else "/ui/"
+
+
+def denied(request: Request) -> HTMLResponse | None:
+    """None when the viewer may be shown; else the sign-in page (401)."""
+    if get_settings().viewer_public:
+        return None
+    token = _presented_token(request)
+    if token and tokens.verify(token) is not None:
+        return None
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return page("login.html", 401, title="Sign in", next=_safe_next(target), signed_in=False,
+                error="That token is unknown or revoked." if token else "")
+
+
+@router.get("/ui/login", response_class=HTMLResponse, include_in_schema=False)
+def ui_login_form(next: str = Query("/ui/", max_length=2000)) -> HTMLResponse:
+    return page("login.html", title="Sign in", next=_safe_next(next), signed_in=False, error="")
+
+
+@router.post("/ui/login", include_in_schema=False)
+async def ui_login(request: Request) -> Response:
+    """The form posts ``token`` (and ``next``); a valid token is kept in an HttpOnly cookie."""
+    body = await request.body()
+    form = parse_qs(body[:8192].decode("utf-8", "replace"))
+    token = (form.get("token") or [""])[0].strip()
+    target = _safe_next((form.get("next") or ["/ui/"])[0])
+    if tokens.verify(token) is None:
+        return page("login.html", 401, title="Sign in", next=target, signed_in=False,
+                    error="That token is unknown or revoked.")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/ui", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/ui/logout", include_in_schema=False)
+def ui_logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
+    return response
 
 
 def cut(text: str, limit: int = PAGE_CHARS) -> tuple[str, int]:
@@ -85,7 +155,8 @@ def highlight(escaped: str, q: str) -> str:
 
 
 def text_html(text: str, q: str = "") -> Markup:
-    """Escaped text; a unified diff gets one coloured span per line."""
+    """Escaped text without credentials in URLs; a unified diff gets one coloured span per line."""
+    text = redact_text(text)
     if looks_like_diff(text):
         lines = []
         for line in text.splitlines():
@@ -188,27 +259,35 @@ def _load_stored(row: db.Trajectory) -> LoadResult:
 
 
 @router.get("/ui/trajectories/{traj_id}", response_class=HTMLResponse, include_in_schema=False)
-def ui_trajectory(traj_id: str, q: str = Query("", max_length=200), start: int = Query(0, ge=0)) -> HTMLResponse:
-    with db.session() as s:
-        row = s.get(db.Trajectory, traj_id)
+def ui_trajectory(request: Request, traj_id: str, q: str = Query("", max_length=200),
+                  start: int = Query(0, ge=0)) -> HTMLResponse:
+    if (deny := denied(request)) is not None:
+        return deny
+    row = None
+    if is_id(traj_id):  # an id, never a path
+        with db.session() as s:
+            row = s.get(db.Trajectory, traj_id)
     if row is None:
         return page("error.html", 404, title="Not found",
                     message=f"No trajectory {traj_id!r} in the registry.")
     result = _load_stored(row)
     if result.trajectory.id is None:
         result.trajectory.id = row.id
-    return HTMLResponse(trajectory_page(result, q, start))
+    return html_page(trajectory_page(result, q, start))
 
 
 # ----------------------------------------------------------------------------- trajectory list
 @router.get("/ui/trajectories", response_class=HTMLResponse, include_in_schema=False)
 def ui_trajectories(
+    request: Request,
     repository: str = Query("", max_length=500),
     resolved: str = Query("", pattern="^(|yes|no)$"),
     origin: str = Query("", max_length=20),
     limit: int = Query(100, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> HTMLResponse:
+    if (deny := denied(request)) is not None:
+        return deny
     stmt = select(db.Trajectory)
     if repository:
         stmt = stmt.where(db.Trajectory.repository == repository)
@@ -397,7 +476,9 @@ def overview_plots(series: dict[str, list[tuple[Any, ...]]]) -> dict[str, Markup
 
 @router.get("/ui/", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/ui", response_class=HTMLResponse, include_in_schema=False)
-def ui_overview() -> HTMLResponse:
+def ui_overview(request: Request) -> HTMLResponse:
+    if (deny := denied(request)) is not None:
+        return deny
     stats = farm_stats()
     return page("overview.html", title="Farm overview", s=stats, rows=stats["recent_runs"],
                 plots=overview_plots(stats["series"]))

@@ -23,7 +23,8 @@ from conftest import unavailable
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from forager import db, trajectory
+from forager import db, tokens, trajectory
+from forager.config import reset_settings
 from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
 from forager.web import router
 
@@ -159,7 +160,9 @@ def seeded(forager_home: Path) -> dict[str, str]:
 
 @pytest.fixture
 def client() -> TestClient:
-    return TestClient(make_app())
+    """A client that presents a read token (the viewer is not public by default)."""
+    token, _ = tokens.create("viewer-test", "read")
+    return TestClient(make_app(), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_overview_shows_farm_figures_and_plot(seeded: dict[str, str], client: TestClient) -> None:
@@ -283,7 +286,10 @@ def chromium() -> str:
 
 
 @pytest.fixture
-def server(seeded: dict[str, str]) -> Iterator[str]:
+def server(seeded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The viewer over HTTP for a browser, opened with FORAGER_VIEWER_PUBLIC=true."""
+    monkeypatch.setenv("FORAGER_VIEWER_PUBLIC", "true")
+    reset_settings()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
