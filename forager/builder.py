@@ -8,10 +8,15 @@ validated by running the tests twice with the network off.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import os
 import re
 import shlex
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +24,30 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import select, update
 
 from forager import db, detect, images, repair
 from forager.config import get_settings
-from forager.runtime import ExecResult, Limits, RuntimeError_, Sandbox, get_runtime, truncate
+from forager.runtime import (
+    OVERLAY_LABEL,
+    ExecResult,
+    Limits,
+    RuntimeError_,
+    Sandbox,
+    discard_pip_overlay,
+    get_runtime,
+    truncate,
+)
 from forager.sources import Source, SourceError, resolve
 from forager.testrun import TestRun, install_plugin, run_tests, site_packages
 
 LOG_LIMIT = 20000
+DISK_POLL_S = 3.0
+"""How often a build container's writable layer is measured against ``build_disk_limit_mb``."""
+BUILD_LABEL = "forager.build"
+OWNER_LABEL = "forager.owner"
+INTERRUPTED = "interrupted: owner process died"
+log_ = logging.getLogger("forager.builder")
 
 
 class BuildError(Exception):
@@ -75,6 +96,56 @@ class _Logger:
             self.progress.print(f"  {escape(message)}")
 
 
+def owner() -> str:
+    """This process, as recorded on the build rows and containers it owns: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _labels(log: _Logger, role: str) -> dict[str, str]:
+    return {"forager.role": role, BUILD_LABEL: log.build_id, OWNER_LABEL: owner()}
+
+
+class DiskWatch:
+    """Stops a build container whose writable layer grows past ``build_disk_limit_mb`` and turns
+    the step's outcome into a BuildError saying so. The layer is measured every DISK_POLL_S
+    seconds, so it can overshoot the limit by what the container writes in one interval plus the
+    time the engine takes to measure it. Volumes (the pip cache overlay) are not measured."""
+
+    def __init__(self, box: Sandbox) -> None:
+        self.box = box
+        self.limit_mb = get_settings().build_disk_limit_mb
+        self.exceeded_mb = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name=f"disk-{box.name}")
+
+    def size_mb(self) -> int:
+        found = get_runtime().client.api.containers(all=True, filters={"id": self.box.id}, size=True)
+        return int((found[0].get("SizeRw") or 0) if found else 0) // (1024 * 1024)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(DISK_POLL_S):
+            try:
+                size = self.size_mb()
+            except Exception as exc:  # noqa: BLE001 - measured again next interval
+                log_.warning("could not measure %s: %s", self.box.name, exc)
+                continue
+            if size > self.limit_mb:
+                self.exceeded_mb = size
+                get_runtime().client.api.kill(self.box.id)
+                return
+
+    def __enter__(self) -> DiskWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.exceeded_mb:
+            raise BuildError(f"disk limit: the build container wrote {self.exceeded_mb} MB, more than "
+                             f"the {self.limit_mb} MB limit (FORAGER_BUILD_DISK_LIMIT_MB); it was stopped")
+
+
 def _pip(args: str) -> str:
     return f"python -m pip install --no-input --progress-bar off {args}"
 
@@ -84,32 +155,40 @@ def _tag_part(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------- dependencies
+def index_requirement(line: str) -> str | None:
+    """``line`` when it names only a distribution from the package index; None for local paths,
+    URLs, VCS references and pip options (those would run the repository's or someone's code in
+    the dependency layer, which writes the shared pip cache)."""
+    req = detect.clean_requirement(line)
+    if req is None or "://" in req or " @ " in req or "@" in req.split(";")[0].replace(" ", ""):
+        return None
+    return req
+
+
 def _filtered_requirement_files(root: Path, files: list[str]) -> dict[str, bytes]:
-    """Requirement files (and the files they include) with local-path and editable lines removed,
-    so they install without the repository itself."""
+    """Requirement files (and the files they include, inside the repository) with everything but
+    index requirements removed, so they install without the repository itself."""
     out: dict[str, bytes] = {}
     queue = list(files)
+    top = root.resolve()
     while queue:
         rel = queue.pop(0)
         if rel in out:
             continue
-        path = root / rel
-        if not path.is_file():
+        path = (root / rel).resolve()
+        if not path.is_file() or not path.is_relative_to(top):
             continue
         kept = []
         for line in path.read_text(errors="replace").splitlines():
             s = line.strip()
-            m = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", s)
-            if m:
+            m = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$", s)
+            if m and "://" not in m.group(2) and not m.group(2).startswith("/"):
                 inc = str((Path(rel).parent / m.group(2)).as_posix())
-                queue.append(inc)
-                kept.append(f"{m.group(1)} {m.group(2)}")
-            elif s.startswith(("-e", ".", "/", "file:")) or s.startswith("--") or (
-                    s and not s.startswith("#") and detect.clean_requirement(s) is None
-                    and not s.startswith("-")):
-                continue
-            else:
-                kept.append(line)
+                if (root / inc).resolve().is_relative_to(top):
+                    queue.append(inc)
+                    kept.append(f"{m.group(1)} {m.group(2)}")
+            elif index_requirement(s) is not None:
+                kept.append(line.split(" #", 1)[0])
         out[rel] = ("\n".join(kept) + "\n").encode()
     return out
 
@@ -129,8 +208,8 @@ def _deps_layer(base: str, recipe: detect.Recipe, src: Source, log: _Logger) -> 
     installed: list[str] = []
     skipped: list[str] = []
     with rt.start(base, name=f"forager-{log.build_id}-deps", limits=Limits.from_settings(network=True),
-                  build_mounts=True, labels={"forager.role": "build-deps"}) as box:
-        reqs = [*recipe.deps, "pytest-timeout"]
+                  build_mounts=True, labels=_labels(log, "build-deps")) as box, DiskWatch(box):
+        reqs = [r for r in recipe.deps if index_requirement(r)] + ["pytest-timeout"]
         box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
                        **{f"/tmp/forager/reqs/{k}": v for k, v in req_files.items()}})
         res = box.exec(_pip("-r /tmp/forager/deps.txt"), settings.install_timeout_s)
@@ -219,7 +298,7 @@ def _run_suite(image: str, recipe: detect.Recipe, log: _Logger, label: str) -> T
     settings = get_settings()
     with get_runtime().start(image, name=f"forager-{log.build_id}-validate",
                              limits=Limits.from_settings(network=False),
-                             labels={"forager.role": "validate"}) as box:
+                             labels=_labels(log, "validate")) as box, DiskWatch(box):
         run = run_tests(box, recipe.full_test_command(), timeout=settings.test_timeout_s, env=recipe.env)
     c = run.counts
     log.step(label, recipe.full_test_command(), run.exec,
@@ -245,7 +324,7 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         else:
             s.query(db.BuildLog).filter_by(build_id=row.id).delete()
             s.query(db.TestResult).filter_by(build_id=row.id).delete()
-        row.status, row.error, row.created_at = "running", None, db.now()
+        row.status, row.error, row.created_at, row.owner = "running", None, db.now(), owner()
     result = BuildResult(build_id=row.id, source=source, commit=commit)
     log = _Logger(row.id, progress)
     recipe: detect.Recipe | None = None
@@ -275,7 +354,8 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         base = images.ensure_base(recipe.python, log=log.info)
         deps = _deps_layer(base, recipe, src, log)
         name = _tag_part(recipe.name or src.name)
-        image = f"{settings.image_prefix}/{name}:{_tag_part(src.commit[:12])}-py{recipe.python}"
+        # the farm id keeps two farms on one engine from overwriting each other's tags
+        image = f"{settings.image_prefix}/{name}:{_tag_part(src.commit[:12])}-py{recipe.python}-{db.farm_id()}"
         run = _repository_layer(deps, image, recipe, src, log)
         broken = run.exec.timed_out or run.exec.exit_code not in (0, 1, 5)
         # a run that timed out or was killed decides the build; a second one would only repeat it
@@ -302,45 +382,59 @@ def build(source: str, commit: str | None = None, python: str | None = None,
 
 
 def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source, log: _Logger) -> TestRun:
-    """Install the project, repair what stops tests from collecting or running, commit the image,
-    and return its first validation run."""
+    """The repository layer, built in a container where the repository's own code runs (its
+    install, its tests, repairs): that container sees the shared pip cache only through a private
+    copy-on-write layer (``runtime.pip_cache_mount``)."""
     rt = get_runtime()
-    settings = get_settings()
-    labels = {"forager.kind": "repository", "forager.source": src.spec, "forager.commit": src.commit}
-    with rt.start(deps, name=f"forager-{log.build_id}-repo", limits=Limits.from_settings(network=True),
-                  build_mounts=True, labels={"forager.role": "build-repo"}) as box:
-        _prepare_repo(box, src, log)
-        _install_project(box, recipe, log)
-        install_plugin(box)
-        probe = box.exec("python -c 'import pytest_timeout' 2>/dev/null", 60)
-        if probe.ok and not any(a.startswith("--timeout") for a in recipe.pytest_args):
-            recipe.pytest_args.append(f"--timeout={settings.per_test_timeout_s}")
-        for n in range(1, settings.repair_rounds + 1):
-            res = box.exec(f"{recipe.full_test_command()} --collect-only -q", 600, workdir="/repo",
-                           env=recipe.env)
-            fixes = repair.plan_collection(res.output, recipe, src.path)
-            log.step(f"collect (round {n})", f"{recipe.full_test_command()} --collect-only -q", res,
-                     note="; ".join(f.describe() for f in fixes))
-            if not fixes:
-                break
-            if not repair.apply(box, fixes, recipe, n, log.step):
-                break
-        _hide_build_artifacts(box, log)
-
-        def commit() -> None:  # the recipe label records the repairs made so far
-            box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
-                       workdir="/repo")
-
-        commit()
-        run = _run_suite(image, recipe, log, "validate (first run)")
-        for n in range(1, 3):  # failures that show only at run time: fixtures, lazy imports
-            fixes = repair.plan_run(run, recipe, src.path)
-            if not fixes or not repair.apply(box, fixes, recipe, 100 + n, log.step):
-                break
-            commit()
-            run = _run_suite(image, recipe, log, f"validate (after run repair {n})")
+    labels = {"forager.kind": "repository", "forager.source": src.spec, "forager.commit": src.commit,
+              "forager.farm": db.farm_id()}
+    name = f"forager-{log.build_id}-repo"
+    try:
+        with rt.start(deps, name=name, limits=Limits.from_settings(network=True), build_mounts=True,
+                      labels=_labels(log, "build-repo")) as box, DiskWatch(box):
+            run = _install_and_repair(box, image, labels, recipe, src, log)
+    finally:  # the container is gone: its private pip cache layer goes too
+        discard_pip_overlay(rt.client, name)
     if not run.results:
         raise BuildError(f"the test run produced no results: {_tail(run.exec.output)}")
+    return run
+
+
+def _install_and_repair(box: Sandbox, image: str, labels: dict[str, str], recipe: detect.Recipe, src: Source,
+                        log: _Logger) -> TestRun:
+    """Install the project, repair what stops tests from collecting or running, commit the image,
+    and return its first validation run."""
+    settings = get_settings()
+    _prepare_repo(box, src, log)
+    _install_project(box, recipe, log)
+    install_plugin(box)
+    probe = box.exec("python -c 'import pytest_timeout' 2>/dev/null", 60)
+    if probe.ok and not any(a.startswith("--timeout") for a in recipe.pytest_args):
+        recipe.pytest_args.append(f"--timeout={settings.per_test_timeout_s}")
+    for n in range(1, settings.repair_rounds + 1):
+        res = box.exec(f"{recipe.full_test_command()} --collect-only -q", 600, workdir="/repo",
+                       env=recipe.env)
+        fixes = repair.plan_collection(res.output, recipe, src.path)
+        log.step(f"collect (round {n})", f"{recipe.full_test_command()} --collect-only -q", res,
+                 note="; ".join(f.describe() for f in fixes))
+        if not fixes:
+            break
+        if not repair.apply(box, fixes, recipe, n, log.step):
+            break
+    _hide_build_artifacts(box, log)
+
+    def commit() -> None:  # the recipe label records the repairs made so far
+        box.commit(image, labels={**labels, "forager.recipe": json.dumps(recipe.to_dict())[:60000]},
+                   workdir="/repo")
+
+    commit()
+    run = _run_suite(image, recipe, log, "validate (first run)")
+    for n in range(1, 3):  # failures that show only at run time: fixtures, lazy imports
+        fixes = repair.plan_run(run, recipe, src.path)
+        if not fixes or not repair.apply(box, fixes, recipe, 100 + n, log.step):
+            break
+        commit()
+        run = _run_suite(image, recipe, log, f"validate (after run repair {n})")
     return run
 
 
@@ -392,3 +486,55 @@ def _finish(result: BuildResult, recipe: detect.Recipe, first: TestRun, second: 
                 digest=rt.image_digest(result.image) or "", source=src.spec, commit=src.commit,
                 python=recipe.python, recipe=recipe.to_dict(), test_command=recipe.full_test_command(),
                 status=result.status, size_bytes=rt.image_size(result.image)))
+
+
+# --------------------------------------------------------------------------------- dead owners
+def _dead(owner_: str | None) -> bool:
+    """True when ``owner_`` (host:pid) is a process of this host that no longer runs."""
+    host, _, pid = (owner_ or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def reap_dead_owners() -> dict[str, list[str]]:
+    """Fail the running builds whose owning process (on this host) died, e.g. a CLI build killed
+    with ``kill -9``, and remove their containers and pip cache layers. Safe to call from any
+    process at any time: a live owner's work is never touched, and each row changes only by a
+    conditional UPDATE (a build that started again under a new owner is left alone)."""
+    with db.session() as s:
+        running = s.scalars(select(db.Build).where(db.Build.status == "running")).all()
+    failed: list[str] = []
+    for b in running:
+        if not _dead(b.owner):
+            continue
+        with db.session() as s:
+            res = s.execute(update(db.Build)
+                            .where(db.Build.id == b.id, db.Build.status == "running", db.Build.owner == b.owner)
+                            .values(status="failed", error=INTERRUPTED, finished_at=db.now())
+                            .execution_options(synchronize_session=False))
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                s.add(db.BuildLog(build_id=b.id, step="failed", output=INTERRUPTED))
+                failed.append(b.id)
+    removed: list[str] = []
+    try:
+        client = get_runtime().client
+    except RuntimeError_ as exc:
+        log_.warning("no engine to look for dead builds' containers: %s", exc)
+        return {"builds": failed, "containers": removed}
+    for c in client.containers.list(all=True, filters={"label": BUILD_LABEL}):
+        if _dead((c.labels or {}).get(OWNER_LABEL)):
+            with contextlib.suppress(Exception):
+                c.remove(force=True, v=True)
+                removed.append(str(c.name))
+    for vol in client.volumes.list(filters={"label": OVERLAY_LABEL}):
+        labels = vol.attrs.get("Labels") or {}
+        if _dead(labels.get(OWNER_LABEL)):
+            discard_pip_overlay(client, labels[OVERLAY_LABEL])
+    return {"builds": failed, "containers": removed}

@@ -69,6 +69,16 @@ class Build(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    """host:pid of the process running the build (``reap_dead_owners`` fails it when that dies)."""
+
+
+class Farm(Base):
+    """One row: this registry's random id, set by the migration. Image tags carry it, so two farms
+    sharing one Docker engine never overwrite each other's images."""
+
+    __tablename__ = "farm"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
 class Image(Base):
@@ -223,6 +233,18 @@ def engine() -> Engine:
         upgrade(url)
         _ready.add(url)
     return _engine(url)
+
+
+@lru_cache
+def _farm_id(url: str) -> str:
+    with session() as s:
+        row = s.query(Farm).first()
+        return row.id if row is not None else "0"
+
+
+def farm_id() -> str:
+    """This farm's short random id (one per registry database)."""
+    return _farm_id(get_settings().resolved_database_url())
 
 
 @contextmanager

@@ -73,7 +73,8 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
                 raise RuntimeError_(f"no base for Python {python}: bootstrap supports {', '.join(SUITES)}")
             return bootstrap(suite, log=log)
     log(f"making base {tag} from {source_image} ...")
-    with rt.start(source_image, limits=Limits.from_settings(network=True), build_mounts=True) as box:
+    with rt.start(source_image, limits=Limits.from_settings(network=True), build_mounts=True,
+                  labels={"forager.role": "build-base"}) as box:
         res = box.exec(
             f"{interpreter} -m venv {VENV} && {VENV}/bin/pip install -q --upgrade pip setuptools wheel && "
             f"git config --system --add safe.directory '*' 2>/dev/null || git config --global --add "

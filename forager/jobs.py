@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +49,15 @@ FINAL = ("succeeded", "failed")
 
 class TransientError(Exception):
     """A failure worth retrying later (engine or network briefly unavailable)."""
+
+
+class JobFailed(Exception):
+    """The job ran to an end but did not do its work (e.g. a build that failed): the job is
+    ``failed`` with this message, and ``result`` is still recorded."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class JobConflict(Exception):
@@ -155,7 +164,9 @@ def job_build(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     result = build(params["source"], commit=params.get("commit"), python=params.get("python"),
                    build_id=build_id_for(ctx.job_id))
     out = _jsonable(result)
-    if result.status == "validated" and result.image:
+    if result.status != "validated":  # the build row keeps its own status and reason
+        raise JobFailed(f"build {result.status}: {result.error}", out)
+    if result.image:
         out["pushed"] = publish_image(result.image)
     return out
 
@@ -335,6 +346,8 @@ def execute(job_id: str, worker: str) -> Outcome:
             if fn is None:
                 raise ValueError(f"unknown job kind {job.kind!r}")
             result = fn(dict(job.params or {}), ctx) or {}
+        except JobFailed as exc:
+            error, result = str(exc), exc.result
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             error = f"{type(exc).__name__}: {exc}"
             transient = _is_transient(exc)
@@ -345,7 +358,9 @@ def execute(job_id: str, worker: str) -> Outcome:
     if error and transient and attempt < settings.job_max_attempts:
         delay = backoff(attempt)
         history.append(_event(attempt, worker, "retry", f"in {delay:.0f}s: {error}"))
-        if _cas(job_id, "running", attempt, state="queued", error=error, result={"history": history}):
+        retry_at = (db.now() + timedelta(seconds=delay)).isoformat()
+        if _cas(job_id, "running", attempt, state="queued", error=error,
+                result={"history": history, "retry_at": retry_at}):
             return Outcome("retry", retry_in=delay)
         return Outcome("lost")
     state = "failed" if error else "succeeded"
@@ -384,10 +399,17 @@ def create(kind: str, params: dict[str, Any], job_id: str | None = None) -> tupl
 
 def submit(kind: str, params: dict[str, Any], job_id: str | None = None) -> db.Job:
     """Create (or find) a job and hand it to the configured executor. Re-submitting a job that is
-    still queued hands it over again, which is harmless: ``execute`` runs it once."""
+    still queued hands it over again, which is harmless: ``execute`` runs it once. A job that
+    cannot be handed over (the broker is down) stays recorded as queued: ``requeue_queued`` hands
+    it over when a worker or the API starts, and workers look again every REQUEUE_INTERVAL_S."""
     job, _created = create(kind, params, job_id)
     if job.state == "queued":
-        dispatch(job)
+        try:
+            dispatch(job)
+        except Exception as exc:  # noqa: BLE001 - recorded; handed over later
+            if get_settings().executor != "celery":
+                raise
+            log.warning("job %s recorded but not handed to the broker (%s); it will be re-queued", job.id, exc)
     return job
 
 
@@ -415,6 +437,47 @@ def requeue_orphans() -> int:
     for job in orphans:
         dispatch(job)
     return len(orphans)
+
+
+def requeue_queued(min_age_s: float = 0.0) -> int:
+    """Hand over again the queued jobs (older than ``min_age_s``, and not waiting for a retry's
+    backoff): those recorded while the broker was down never reached it. A job whose message is
+    still in the broker runs once anyway (``execute`` claims it by compare-and-set)."""
+    cutoff = db.now() - timedelta(seconds=min_age_s)
+    with db.session() as s:
+        queued = s.scalars(select(db.Job).where(db.Job.state == "queued", db.Job.created_at <= cutoff)).all()
+    now = db.now().isoformat()
+    due = [j for j in queued if (j.result or {}).get("retry_at", "") <= now]
+    for job in due:
+        dispatch(job)
+    return len(due)
+
+
+def recover_on_start() -> dict[str, int]:
+    """What every process start should do (API, worker, CLI): fail the builds of dead processes
+    of this host and remove their containers, and hand over again the jobs no message will bring
+    back (queued ones that never reached the broker, running ones whose lease lapsed). Each step
+    is idempotent and safe while other processes run."""
+    from forager.builder import reap_dead_owners
+
+    out = {"builds_failed": 0, "containers_removed": 0, "queued": 0, "orphans": 0}
+    try:
+        reaped = reap_dead_owners()
+        out["builds_failed"], out["containers_removed"] = len(reaped["builds"]), len(reaped["containers"])
+    except Exception:  # noqa: BLE001 - never keep a process from starting
+        log.exception("could not reap the work of dead processes")
+    try:
+        if get_settings().executor == "embedded":
+            out["queued"] = embedded().recover()
+        else:
+            out["queued"], out["orphans"] = requeue_queued(), requeue_orphans()
+    except Exception:  # noqa: BLE001
+        log.exception("could not re-queue unfinished jobs")
+    return out
+
+
+REQUEUE_INTERVAL_S = 60.0
+"""How often a Celery worker hands over again jobs queued longer than this (broker down at submit)."""
 
 
 def worker_name() -> str:
@@ -514,7 +577,7 @@ def celery_config() -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_tasks_on_connection_loss": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_time_limit": hard,
         "task_soft_time_limit": max(int(hard * 0.95), 1),
         "task_queues": [Queue(q, routing_key=q) for q in QUEUES],
@@ -542,12 +605,19 @@ def _celery(key: tuple[str, str]):  # type: ignore[no-untyped-def]
 
     @worker_ready.connect(weak=False)
     def _revive_orphans(**_: Any) -> None:
-        try:
-            n = requeue_orphans()
-            if n:
-                log.warning("re-queued %d running job(s) whose lease had lapsed", n)
-        except Exception:  # noqa: BLE001 - never keep a worker from starting
-            log.exception("could not look for orphaned jobs")
+        out = recover_on_start()
+        if any(out.values()):
+            log.warning("at start: %s", out)
+
+        def sweep() -> None:  # jobs recorded while the broker was down, after this start
+            while True:
+                time.sleep(REQUEUE_INTERVAL_S)
+                try:
+                    requeue_queued(min_age_s=REQUEUE_INTERVAL_S)
+                except Exception:  # noqa: BLE001 - looked at again next interval
+                    log.exception("could not re-queue queued jobs")
+
+        threading.Thread(target=sweep, daemon=True, name="forager-requeue").start()
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:  # forked children must not share the parent's pool

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+from docker.types import Mount
 from typer.testing import CliRunner
 
 from forager import db
@@ -97,7 +100,7 @@ def test_failing_suite_is_recorded_as_failed(runtime, tmp_path: Path) -> None:  
 
 
 @pytest.mark.parametrize("source,needle", [
-    ("https://127.0.0.1:9/nobody/nothing.git", "git failed"),
+    ("https://127.0.0.1:9/nobody/nothing.git", "unreachable or not a repository"),
     ("/definitely/not/here", "not a git URL"),
     ("pypi:this-package-does-not-exist-forager-xyz", "no package"),
 ])
@@ -163,3 +166,63 @@ def test_images_list_and_show_cli(minipkg_build, monkeypatch: pytest.MonkeyPatch
     info = json.loads(shown.stdout)
     assert info["test_command"].startswith("python -m pytest") and len(info["results"]) == 12
     assert runner.invoke(app, ["images", "show", "forager/nope:nothing"]).exit_code == 1
+
+
+def _cache_volume_files(runtime, volume: str) -> set[str]:  # type: ignore[no-untyped-def]
+    out = runtime.client.containers.run("forager/base:3.11", ["bash", "-c", "cd /c && find . -type f | sort"],
+                                        mounts=[Mount("/c", volume, type="volume")], remove=True,
+                                        network_mode="none")
+    return set(out.decode().split())
+
+
+def test_repository_code_cannot_poison_or_wipe_the_shared_pip_cache(runtime, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    volume = f"forager-test-cache-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("FORAGER_PIP_CACHE_VOLUME", volume)
+    reset_settings()
+    runtime.client.volumes.create(volume)
+    try:
+        runtime.client.containers.run(  # what earlier builds left in the shared cache
+            "forager/base:3.11", ["bash", "-c", "mkdir -p /c/http-v2/a && echo wheel > /c/http-v2/a/shared-entry"],
+            mounts=[Mount("/c", volume, type="volume")], remove=True, network_mode="none")
+        before = _cache_volume_files(runtime, volume)
+        assert "./http-v2/a/shared-entry" in before
+        setup = ("import os, subprocess\nfrom setuptools import setup\n"
+                 "cache = os.path.expanduser('~/.cache/pip')\n"
+                 "seen = open('/root/observed.txt', 'a')\n"
+                 "print('SAW', sorted(os.listdir(cache)), file=seen)\n"
+                 "open(os.path.join(cache, 'poison-marker'), 'w').write('owned')\n"
+                 "subprocess.run('rm -rf ~/.cache/pip/*', shell=True)\n"
+                 "print('LEFT', sorted(os.listdir(cache)), file=seen)\n"
+                 "setup(name='poisoner', version='0.1', packages=['poisoner'])\n")
+        repo = make_repo(tmp_path / "r", "poisoner", "def test_more():\n    assert True\n",
+                         extra={"setup.py": setup})
+        (repo / "pyproject.toml").unlink()
+        r = build(str(repo))
+        assert r.status == "validated", r.error
+        with runtime.start(r.image) as box:
+            observed = (box.get_file("/root/observed.txt") or b"").decode()
+        # the setup.py did run, saw the shared entries, and emptied its own view of the cache
+        assert "SAW ['http-v2'" in observed and "LEFT []" in observed, observed
+        after = _cache_volume_files(runtime, volume)
+        assert before <= after and not any("poison-marker" in f for f in after)
+        assert not runtime.client.volumes.list(filters={"label": f"forager.pip-overlay=forager-{r.build_id}-repo"})
+    finally:
+        runtime.client.volumes.get(volume).remove(force=True)
+
+
+def test_build_past_the_disk_limit_is_stopped_and_failed(runtime, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORAGER_BUILD_DISK_LIMIT_MB", "100")
+    reset_settings()
+    repo = make_repo(tmp_path / "r", "filler",
+                     "import time\n\ndef test_fill():\n    with open('/repo/big.bin', 'wb') as f:\n"
+                     "        for _ in range(30):\n            f.write(b'x' * 10_000_000)\n"
+                     "    time.sleep(60)\n")
+    start = time.monotonic()
+    r = build(str(repo))
+    assert r.status == "failed" and "disk limit" in (r.error or ""), r.error
+    assert time.monotonic() - start < 300
+    with db.session() as s:
+        row = s.get(db.Build, r.build_id)
+        assert row is not None and row.status == "failed" and "more than the 100 MB limit" in (row.error or "")

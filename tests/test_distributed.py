@@ -223,3 +223,20 @@ def test_api_on_postgresql_queues_jobs_for_workers(workers: list[Worker]) -> Non
         )
         stats = client.get("/v1/stats", headers=headers).json()
         assert stats["trajectories"]["total"] >= 1 and stats["jobs"]["by_state"].get("succeeded", 0) >= 1
+
+
+def test_job_recorded_while_the_broker_was_down_runs_when_workers_start(
+        settings_env: Services, forager_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORAGER_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    reset_settings()
+    job = jobs.submit("noop", {"duration": 0, "lost": True})
+    assert jobs.get_job(job.id).state == "queued"  # type: ignore[union-attr]
+    monkeypatch.setenv("FORAGER_REDIS_URL", REDIS)
+    reset_settings()
+    worker = Worker("w3", "tasks", {**settings_env.env, "FORAGER_HOME": str(forager_home)}, tmp_path / "w3.log")
+    try:
+        worker.wait_ready()
+        done = wait_for(job.id, ("succeeded", "failed"), 30)
+        assert done.state == "succeeded" and done.attempts == 1 and done.worker.startswith("w3@")  # type: ignore[union-attr]
+    finally:
+        worker.stop()
