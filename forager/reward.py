@@ -49,7 +49,7 @@ from forager.trajectory import Reward
 
 AGENT_TREE = "/tmp/.forager-agent-tree"
 INFRA_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".pytest.ini"}
-SHADOWING = {"pytest", "_pytest", "pluggy", "py", "forager_report", "iniconfig"}
+SHADOWING = {"pytest", "_pytest", "pluggy", "forager_report", "iniconfig"}
 """Module names whose shadowing would replace the test runner or its reporter."""
 CONFIG_SECTIONS = {"pyproject.toml": "tool.pytest", "setup.cfg": "tool:pytest", "tox.ini": "pytest"}
 MACHINERY = re.compile(

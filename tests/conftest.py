@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from minipkg_task import task  # noqa: F401 - the minipkg task fixture, shared by test modules
 
 from forager.config import reset_settings
 
