@@ -128,16 +128,18 @@ class ExportStats:
     tokens: int = 0
     duplicate_of: dict[str, str] = field(default_factory=dict)
     """dropped trajectory id -> the kept trajectory it nearly duplicates"""
+    problems: dict[str, str] = field(default_factory=dict)
+    """left-out trajectory id -> why it could not be exported (reported, never skipped silently)"""
 
     def summary(self) -> dict[str, Any]:
         return {"selected": self.selected, "unreadable": self.unreadable, "duplicates": self.duplicates,
                 "written": self.written, "resolved": self.resolved, "unresolved": self.unresolved,
-                "tokens": self.tokens}
+                "tokens": self.tokens, "unreadable_ids": sorted(self.problems)}
 
 
 def select(resolved_only: bool = False, kind: str | None = None, repository: str | None = None,
-           include_incomplete: bool = False) -> Iterator[tuple[str, Trajectory | None]]:
-    """Stored trajectories matching the filters, as (id, trajectory or None when unreadable)."""
+           include_incomplete: bool = False) -> Iterator[tuple[str, Trajectory | str]]:
+    """Stored trajectories matching the filters, as (id, trajectory, or why it cannot be exported)."""
     from sqlalchemy import select as sql_select
 
     from forager import db
@@ -157,13 +159,22 @@ def select(resolved_only: bool = False, kind: str | None = None, repository: str
     for traj_id, path in rows:
         try:
             loaded = read(Path(path))
-        except OSError:
-            yield traj_id, None
+        except Exception as exc:  # noqa: BLE001 - one bad record is reported, the export goes on
+            yield traj_id, f"cannot be read: {type(exc).__name__}: {exc}"
             continue
         if loaded.error and not include_incomplete:
-            yield traj_id, None
+            yield traj_id, f"damaged: {loaded.error}"
             continue
         yield traj_id, loaded.trajectory
+
+
+def _problem(traj: Trajectory) -> str | None:
+    """Why a readable trajectory still cannot be written (text UTF-8 cannot encode), or None."""
+    try:
+        traj.model_dump_json()
+    except ValueError as exc:
+        return f"cannot be encoded: {exc}"
+    return None
 
 
 def dedup(trajs: list[Trajectory], threshold: float = 0.5) -> tuple[list[Trajectory], dict[str, str]]:
@@ -245,10 +256,12 @@ def export(out: Path, fmt: str = "chat-jsonl", *, resolved_only: bool = False, k
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     stats = ExportStats()
     trajs: list[Trajectory] = []
-    for _, traj in select(resolved_only, kind, repository, include_incomplete):
+    for traj_id, traj in select(resolved_only, kind, repository, include_incomplete):
         stats.selected += 1
-        if traj is None:
+        problem = traj if isinstance(traj, str) else _problem(traj)
+        if problem is not None:
             stats.unreadable += 1
+            stats.problems[traj_id] = problem
         else:
             trajs.append(traj)
     kept, stats.duplicate_of = dedup(trajs, threshold)
