@@ -536,24 +536,53 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True,
         sandbox.remove()
 
 
+def owner_dead(owner: str) -> bool:
+    """True when ``owner`` (``host:pid``) names a process of this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
 def reap_orphans() -> list[str]:
-    """Remove episode containers whose owning process (on this host) is gone; returns their names."""
+    """Remove episode containers whose owning process (on this host) is gone, and end the
+    trajectories such processes left ``running`` (marked incomplete, ``interrupted``); returns the
+    names of the containers removed. Safe to call from any process at any time."""
     import docker.errors
 
-    runtime = get_runtime()
-    host = socket.gethostname()
     removed: list[str] = []
-    for c in runtime.client.containers.list(all=True, filters={"label": EPISODE_LABEL}):
-        owner = (c.labels or {}).get(OWNER_LABEL, "")
-        owner_host, _, pid = owner.rpartition(":")
-        if owner_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+    for c in get_runtime().client.containers.list(all=True, filters={"label": EPISODE_LABEL}):
+        if not owner_dead((c.labels or {}).get(OWNER_LABEL, "")):
             continue
         try:
             c.remove(force=True)
             removed.append(str(c.name))
         except docker.errors.APIError:
             pass
+    close_dead_trajectories()
     return removed
+
+
+def close_dead_trajectories() -> list[str]:
+    """Trajectories still ``running`` whose episode's process died: marked ``interrupted``."""
+    from sqlalchemy import select
+
+    from forager import db
+    from forager.trajectory import load_stored
+
+    with db.session() as s:
+        running = list(s.scalars(select(db.Trajectory.id).where(db.Trajectory.exit_reason == "running")))
+    closed = []
+    for traj_id in running:
+        try:
+            traj = load_stored(traj_id).trajectory
+        except KeyError:
+            continue
+        if traj.exit_reason != "running" or not owner_dead(str(traj.meta.get("owner", ""))):
+            continue
+        traj.complete, traj.exit_reason, traj.finished_at = False, "interrupted", _utcnow()
+        traj.meta["error"] = "the process that ran the episode died"
+        save(traj)
+        closed.append(traj_id)
+    return closed
 
 
 def _pid_alive(pid: int) -> bool:
@@ -866,6 +895,7 @@ def run_episode(
                     max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
                     max_wall_s=max_wall_s or settings.max_wall_s)
     traj.meta["budget"] = asdict(budget)
+    traj.meta["owner"] = _owner()
     state = EpisodeState(traj=traj, budget=budget, persist=persist)
     state.checkpoint()
     phases: dict[str, float] = {}

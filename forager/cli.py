@@ -20,7 +20,8 @@ console = Console(stderr=True)
 @app.callback()
 def _main() -> None:
     """SIGTERM unwinds every command like Ctrl-C does: builds, task generation and episodes remove
-    their containers on the way out, and an episode's trajectory is saved as incomplete."""
+    their containers on the way out, and an episode's trajectory is saved as incomplete. What a
+    command killed with SIGKILL left behind is reaped by the next one (``forager.reaper``)."""
     import signal
     import threading
 
@@ -29,6 +30,9 @@ def _main() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
+    from forager.reaper import reap
+
+    reap()  # what an earlier command killed with SIGKILL left: containers, rows left 'running'
 
 
 def emit_json(obj: object) -> None:
@@ -229,10 +233,6 @@ def run(
         raise typer.Exit(2)
     kwargs = dict(agent=agent, model_url=model, model_name=model_name, max_steps=max_steps,
                   max_tokens=max_tokens, max_wall_s=max_wall, tool_mode=tool_mode, temperature=temperature)
-    try:
-        ag.reap_orphans()
-    except Exception as exc:  # noqa: BLE001 - the episode reports an unusable engine itself
-        console.print(f"[yellow]warning:[/] could not look for orphan containers: {exc}")
     if task_id is not None:
         try:
             traj = ag.run_episode(task_id, **kwargs)  # type: ignore[arg-type]

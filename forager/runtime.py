@@ -393,7 +393,7 @@ class DockerRuntime:
         box = DockerSandbox(container, self.client, {}, tuple(tmpfs))
         try:
             if workspace and workspace in tmpfs:
-                self._fill_from_image(box, image, workspace)
+                self._fill_from_image(box, image, workspace, labels or {})
         except BaseException:
             box.remove()
             raise
@@ -407,9 +407,9 @@ class DockerRuntime:
         with contextlib.suppress(docker.errors.APIError):
             self.client.containers.get(name).remove(force=True)
 
-    def _fill_from_image(self, box: DockerSandbox, image: str, path: str) -> None:
+    def _fill_from_image(self, box: DockerSandbox, image: str, path: str, labels: Mapping[str, str]) -> None:
         """Copy ``path`` as the image holds it into the sandbox (where a tmpfs now hides it)."""
-        source = self.client.containers.create(image, command=["true"], labels={"forager": "1"},
+        source = self.client.containers.create(image, command=["true"], labels={"forager": "1", **labels},
                                                name=f"{box.name}-source", network_mode="none")
         try:
             stream, _ = source.get_archive(path.rstrip("/") + "/.")

@@ -1,0 +1,27 @@
+"""What dead processes left behind, ended by whichever Forager process starts next.
+
+A CLI command, the API or a worker killed with SIGKILL cannot clean up: its containers keep
+running and its rows stay ``running``. Every process calls ``reap()`` when it starts: containers
+and rows whose owner (``host:pid``, recorded when they were made) is a process of this host that
+no longer runs are removed or ended with a clear state. Owners on other hosts are left to
+their own host's processes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def reap() -> dict[str, int]:
+    """Reap everything dead owners on this host left; never raises (a missing engine or registry
+    only means there is nothing this process can reap now)."""
+    counts: dict[str, int] = {}
+    try:
+        from forager import agent
+
+        counts["episode_containers"] = len(agent.reap_orphans())
+    except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the engine or registry says
+        log.warning("episode reaper failed: %s", exc)
+    return counts
