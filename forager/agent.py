@@ -881,7 +881,10 @@ def run_episode(
         if not url or not name:
             raise ValueError("the llm agent needs --model URL and --model-name NAME "
                              "(or FORAGER_MODEL_URL / FORAGER_MODEL_NAME)")
-        client = ChatClient(url, name, api_key or settings.model_api_key, tool_mode=tool_mode,
+        from forager.tokens import model_key_for
+
+        # the server's own key goes only to its trusted endpoints; any other URL gets the caller's key or none
+        client = ChatClient(url, name, model_key_for(url, api_key), tool_mode=tool_mode,
                             temperature=temperature, max_tokens=settings.model_max_tokens,
                             timeout_s=settings.model_timeout_s, max_retries=settings.model_retries)
     traj = Trajectory(

@@ -222,3 +222,23 @@ def test_sigkilled_run_is_reaped_by_the_next_command(task: Any) -> None:
     assert not _containers() & left
     after = load(row.id).trajectory
     assert after.exit_reason == "interrupted" and not after.complete and "died" in after.meta["error"]
+
+
+def test_server_model_key_goes_only_to_trusted_endpoints(task: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on a caller-chosen endpoint carried FORAGER_MODEL_API_KEY there; now only trusted
+    endpoints (FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS) get it, others the caller's key or none."""
+    from forager.agent import run_episode
+    from forager.config import reset_settings
+
+    monkeypatch.setenv("FORAGER_MODEL_API_KEY", "server-secret")
+    monkeypatch.setenv("FORAGER_MODEL_URL", "http://127.0.0.1:9/v1")
+    reset_settings()
+    seen = []
+    for caller_key, trusted in ((None, False), ("caller-key", False), (None, True)):
+        with FakeModel([call("submit", {})]) as fake:
+            if trusted:
+                monkeypatch.setenv("FORAGER_MODEL_ENDPOINTS", fake.url)
+                reset_settings()
+            run_episode(task.id, agent="llm", model_url=fake.url, model_name="m", api_key=caller_key)
+            seen.append(fake.requests[0]["auth"])
+    assert seen == [None, "Bearer caller-key", "Bearer server-secret"]
