@@ -378,11 +378,11 @@ def _model_key_source(body: RunsIn) -> str:
         source = "caller"
     else:
         source = "server" if tokens.is_trusted_model_url(body.model_url) else "none"
-    if source != "server" and not getattr(jobs, "CALLER_MODEL_KEYS", False) and (
-            source == "caller" or settings.model_api_key):
-        # the job runner still falls back to the server's key (or drops the caller's): refuse
-        raise HTTPException(422, "this server sends run-specific model keys nowhere yet: use one of its "
-                                 "trusted model endpoints (FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS)")
+    if source == "caller" and not getattr(jobs, "CALLER_MODEL_KEYS", False):
+        # the job runner does not hand held keys to the agent yet (jobs.job_run): it would drop it
+        raise HTTPException(422, "model_api_key is not supported by this server's job runner yet: use one "
+                                 "of its trusted model endpoints (FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS) "
+                                 "or an endpoint that needs no key")
     return source
 
 
