@@ -88,9 +88,9 @@ class Settings(BaseSettings):
     job_retry_backoff_s: float = 10.0
     """First retry delay after a transient error; doubles per attempt (capped at 10 minutes)."""
     api_max_upload_bytes: int = 32 * 1024 * 1024
+    """Largest trajectory upload accepted (compressed size as sent, and decompressed size); 413 above."""
     viewer_public: bool = False
     """Serve the /ui viewer without a token (only on a trusted network)."""
-    """Largest trajectory upload accepted (compressed size as sent, and decompressed size); 413 above."""
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'forager.db'}"
