@@ -91,7 +91,10 @@ def test_kill_9_of_a_cli_build_is_reaped(runtime, tmp_path: Path, forager_home: 
     proc.wait(10)
     with db.session() as s:
         assert s.get(db.Build, build_id).status == "running"  # type: ignore[union-attr]
-    reaped = jobs.recover_on_start()
+    try:
+        reaped = jobs.recover_on_start()
+    finally:
+        jobs.shutdown_embedded()
     assert reaped["builds_failed"] == 1 and reaped["containers_removed"] >= 1
     with db.session() as s:
         row = s.get(db.Build, build_id)
