@@ -378,11 +378,6 @@ def _model_key_source(body: RunsIn) -> str:
         source = "caller"
     else:
         source = "server" if tokens.is_trusted_model_url(body.model_url) else "none"
-    if source == "caller" and not getattr(jobs, "CALLER_MODEL_KEYS", False):
-        # the job runner does not hand held keys to the agent yet (jobs.job_run): it would drop it
-        raise HTTPException(422, "model_api_key is not supported by this server's job runner yet: use one "
-                                 "of its trusted model endpoints (FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS) "
-                                 "or an endpoint that needs no key")
     return source
 
 
@@ -696,8 +691,7 @@ class TrajFilters(BaseModel):
 def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if get_settings().executor == "embedded":
-            await run_in_threadpool(lambda: jobs.embedded().recover())
+        await run_in_threadpool(jobs.recover_on_start)  # what dead processes left; jobs to hand over
         yield
         jobs.shutdown_embedded()
 

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 
 from forager import db, detect, images, repair
 from forager.config import get_settings
+from forager.redact import redact_text
 from forager.runtime import (
     OVERLAY_LABEL,
     ExecResult,
@@ -82,9 +83,9 @@ class _Logger:
 
     def step(self, step: str, command: str = "", res: ExecResult | None = None, note: str = "") -> None:
         with db.session() as s:
-            s.add(db.BuildLog(build_id=self.build_id, step=step, command=command,
+            s.add(db.BuildLog(build_id=self.build_id, step=step, command=redact_text(command),
                               exit_code=res.exit_code if res else None,
-                              output=truncate(res.output if res else note, LOG_LIMIT),
+                              output=redact_text(truncate(res.output if res else note, LOG_LIMIT)),
                               duration_s=res.duration_s if res else 0.0))
         if self.progress is not None:
             mark = "" if res is None else (" [green]ok[/]" if res.ok else f" [red]exit {res.exit_code}[/]")

@@ -193,8 +193,15 @@ def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             raise ValueError(f"no task {params['task_id']!r}")
         image = task.image_id
     image_source = ensure_image(image)
+    api_key = None
+    if params.get("model_key") == "caller":
+        from forager.tokens import held_model_key
+
+        api_key = held_model_key(ctx.job_id)
+        if api_key is None:
+            raise ValueError("the caller's model key is no longer held (the API restarted): start the run again")
     traj = run_episode(params["task_id"], agent=params.get("agent", "llm"), model_url=params.get("model_url"),
-                       model_name=params.get("model_name"), max_steps=params.get("max_steps"))
+                       model_name=params.get("model_name"), max_steps=params.get("max_steps"), api_key=api_key)
     out: dict[str, Any] = {"image_source": image_source}
     if isinstance(traj, str):
         out["trajectory_id"] = traj
@@ -454,18 +461,13 @@ def requeue_queued(min_age_s: float = 0.0) -> int:
 
 
 def recover_on_start() -> dict[str, int]:
-    """What every process start should do (API, worker, CLI): fail the builds of dead processes
-    of this host and remove their containers, and hand over again the jobs no message will bring
+    """What the API and workers do when they start: reap what dead processes of this host left
+    (``forager.reaper``), and hand over again the jobs no message will bring
     back (queued ones that never reached the broker, running ones whose lease lapsed). Each step
     is idempotent and safe while other processes run."""
-    from forager.builder import reap_dead_owners
+    from forager.reaper import reap
 
-    out = {"builds_failed": 0, "containers_removed": 0, "queued": 0, "orphans": 0}
-    try:
-        reaped = reap_dead_owners()
-        out["builds_failed"], out["containers_removed"] = len(reaped["builds"]), len(reaped["containers"])
-    except Exception:  # noqa: BLE001 - never keep a process from starting
-        log.exception("could not reap the work of dead processes")
+    out = {"queued": 0, "orphans": 0, **reap()}
     try:
         if get_settings().executor == "embedded":
             out["queued"] = embedded().recover()

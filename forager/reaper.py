@@ -15,13 +15,19 @@ log = logging.getLogger(__name__)
 
 
 def reap() -> dict[str, int]:
-    """Reap everything dead owners on this host left; never raises (a missing engine or registry
-    only means there is nothing this process can reap now)."""
+    """Reap everything dead owners on this host left: episode containers and the trajectories
+    they left ``running``; builds left ``running`` and their containers. Never raises (a missing
+    engine or registry only means there is nothing this process can reap now)."""
+    from forager import agent, builder
+
     counts: dict[str, int] = {}
     try:
-        from forager import agent
-
         counts["episode_containers"] = len(agent.reap_orphans())
     except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the engine or registry says
-        log.warning("episode reaper failed: %s", exc)
+        log.warning("could not reap dead episodes: %s", exc)
+    try:
+        reaped = builder.reap_dead_owners()
+        counts["builds_failed"], counts["build_containers"] = len(reaped["builds"]), len(reaped["containers"])
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not reap dead builds: %s", exc)
     return counts

@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
 from forager.config import get_settings
+from forager.redact import redact_text, redact_url
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 CLONE_TIMEOUT_S = 900
@@ -41,7 +42,10 @@ IGNORED_DIRS = {".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache", "
 
 
 class SourceError(Exception):
-    """The source could not be fetched or read."""
+    """A source cannot be fetched or used. Its message never carries credentials."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
 
 
 @dataclass
@@ -136,7 +140,8 @@ def _git_transfer(args: list[str], cwd: Path | None, dest: Path, what: str) -> N
     if why == "too large" or (not why and _dir_size(dest) > cap):
         raise SourceError(f"{what} is larger than the {settings.source_max_mb} MB source limit")
     if why or proc.returncode != 0:
-        log.warning("git %s of %s failed (%s): %s", args[0], what, why or f"exit {proc.returncode}", detail)
+        log.warning("git %s of %s failed (%s): %s", args[0], redact_url(what), why or f"exit {proc.returncode}",
+                    redact_text(detail))
         raise unreachable(what)
 
 
@@ -166,7 +171,7 @@ def _from_git(url: str, commit: str | None) -> Source:
     repo = git.Repo(dest)
     repo.git.update_environment(GIT_TERMINAL_PROMPT="0")
     if not repo.git.for_each_ref().strip():  # an empty clone: e.g. any HTTP server answering 200
-        log.warning("%s gave a clone without any refs", url)
+        log.warning("%s gave a clone without any refs", redact_url(url))
         raise unreachable(url)
     try:
         target = commit or "origin/HEAD"
@@ -177,7 +182,7 @@ def _from_git(url: str, commit: str | None) -> Source:
                 target = "HEAD"
         tree = repo.git.ls_tree("-r", "-l", "--full-tree", target)
     except (git.GitCommandError, ValueError) as exc:
-        log.warning("no %s in %s: %s", commit or "HEAD", url, exc)
+        log.warning("no %s in %s: %s", commit or "HEAD", redact_url(url), redact_text(str(exc)))
         raise SourceError(f"no commit {commit or 'HEAD'} in {url}") from exc
     # the checkout's size, known before it is written (a small pack can hold a huge tree)
     files = [line.split()[3] for line in tree.splitlines() if len(line.split()) > 3]
@@ -306,7 +311,7 @@ def _download(url: str, what: str, out: Path) -> str:
                 h.update(chunk)
                 f.write(chunk)
     except httpx.HTTPError as exc:
-        log.warning("download of %s failed: %s", url, exc)
+        log.warning("download of %s failed: %s", redact_url(url), redact_text(str(exc)))
         raise SourceError(f"could not download {what}") from exc
     return h.hexdigest()
 

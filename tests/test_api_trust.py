@@ -246,11 +246,8 @@ def test_the_server_model_key_goes_only_to_trusted_endpoints(
     # a caller's own key: sent to its endpoint, never stored, answered or logged
     caller_key = "CALLER-KEY-private-123"
     status, job = _run(api, task, model_url=foreign, model_api_key=caller_key)
-    if getattr(jobs, "CALLER_MODEL_KEYS", False):
-        assert status == 202, job
-        assert ("/foreign/v1/chat/completions", f"Bearer {caller_key}") in model_server.seen
-    else:  # until jobs.job_run hands held keys to the agent, a caller's key is refused, not dropped
-        assert status == 422 and "model_api_key" in job["detail"]
+    assert status == 202, job
+    assert ("/foreign/v1/chat/completions", f"Bearer {caller_key}") in model_server.seen
     assert all(auth != f"Bearer {server_key}" for path, auth in model_server.seen if path.startswith("/foreign"))
     listed = api.client.get("/v1/runs", headers=api.read).text + api.client.get("/v1/jobs", headers=api.read).text
     assert caller_key not in listed and server_key not in listed

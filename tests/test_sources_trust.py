@@ -209,3 +209,20 @@ def test_sdist_with_too_many_files_or_unsafe_members_is_refused(limits: None, tm
     (tmp_path / "o5").mkdir()
     sources.extract(fine, fine.name, tmp_path / "o5")
     assert sorted(p.name for p in (tmp_path / "o5").iterdir()) == ["setup.py", "tests"]
+
+
+def test_credentials_in_a_source_stay_out_of_errors_logs_and_build_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """A failed clone of https://user:secret@host/... logged and stored the secret."""
+    import logging
+
+    from forager import db
+    from forager.builder import build
+
+    caplog.set_level(logging.DEBUG)
+    result = build("https://deploy:s3cr3t-pass@127.0.0.1:9/team/repo.git")
+    assert result.status == "failed" and "unreachable" in (result.error or "")
+    with db.session() as s:
+        stored = " ".join(f"{r.command} {r.output}" for r in s.query(db.BuildLog).all())
+        stored += " ".join(str(b.error) for b in s.query(db.Build).all())
+    for text in (result.error or "", caplog.text, stored):
+        assert "s3cr3t-pass" not in text
