@@ -514,9 +514,20 @@ def unified_patch(path: str, old: str, new: str, context: int = 3) -> str:
         return out
 
     a, b = lines(old), lines(new)
+    # Only the changed middle is matched (the matcher is quadratic without autojunk); `context`
+    # equal lines stay on each side so the hunks are the same as over the whole file.
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    skip, keep_tail = max(0, head - context), max(0, tail - context)
+    a_mid, b_mid = a[skip:len(a) - keep_tail], b[skip:len(b) - keep_tail]
     out = [f"diff --git a/{path} b/{path}\n", f"--- a/{path}\n", f"+++ b/{path}\n"]
-    groups = difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context)
+    groups = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False).get_grouped_opcodes(context)
     for group in groups:
+        group = [(tag, x1 + skip, x2 + skip, y1 + skip, y2 + skip) for tag, x1, x2, y1, y2 in group]
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         out.append(f"@@ -{_range(i1, i2)} +{_range(j1, j2)} @@\n")
         for tag, x1, x2, y1, y2 in group:

@@ -197,3 +197,15 @@ def test_patch_of_a_long_file_shows_only_the_changed_line() -> None:
     patch = unified_patch("m.py", src, mutated)
     changed = [ln for ln in patch.splitlines()[3:] if ln[:1] in "+-"]
     assert changed == ["-        return 60", "+        return 61"]
+
+
+def test_unified_patch_of_a_long_file_matches_only_the_change() -> None:
+    """The matcher sees only the changed middle (it is quadratic on whole long files); the hunk is
+    the one a whole-file diff gives: three lines of context, the right line numbers."""
+    from forager.mutations import unified_patch
+
+    old = "".join(f"x = {i}\n" for i in range(20000))
+    new = old.replace("x = 12345\n", "x = -1\n")
+    patch = unified_patch("big.py", old, new)
+    assert patch.splitlines()[3:] == ["@@ -12343,7 +12343,7 @@", " x = 12342", " x = 12343", " x = 12344",
+                                      "-x = 12345", "+x = -1", " x = 12346", " x = 12347", " x = 12348"]
