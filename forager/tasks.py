@@ -236,10 +236,17 @@ class Workspace:
         return self.sh("true", 30).ok
 
     def reset(self) -> None:
+        """Back to the image state; a container that stopped (a command outlived its timeout and
+        the backstop killed it, or the engine lost it) is replaced instead of failing every
+        candidate after it."""
         if self.suspect and not self.alive():
             self.progress("container stopped (a command outlived its timeout); starting a new one")
             self.start()
         res = self.sh(f"git checkout -q -f --detach {self.head} && git clean -fdq", 120)
+        if not res.ok and not self.alive():
+            self.progress("container stopped; starting a new one")
+            self.start()
+            res = self.sh(f"git checkout -q -f --detach {self.head} && git clean -fdq", 120)
         self.suspect = False
         if not res.ok:
             raise RuntimeError_(f"could not reset /repo: {res.output[-500:]}")

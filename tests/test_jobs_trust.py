@@ -95,7 +95,7 @@ def test_kill_9_of_a_cli_build_is_reaped(runtime, tmp_path: Path, forager_home: 
         reaped = jobs.recover_on_start()
     finally:
         jobs.shutdown_embedded()
-    assert reaped["builds_failed"] == 1 and reaped["containers_removed"] >= 1
+    assert reaped["builds_failed"] == 1 and reaped["build_containers"] >= 1
     with db.session() as s:
         row = s.get(db.Build, build_id)
         assert row is not None and row.status == "failed" and row.error == builder.INTERRUPTED
