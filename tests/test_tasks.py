@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -277,3 +278,19 @@ def test_from_history_on_a_git_repository(runtime, history_repo: Path) -> None: 
     assert "Greet politely" in task.problem_statement and "name.title()" not in task.problem_statement
     assert res.candidates == 1  # the README-only commit and the root commit are not candidates
     _check_task_in_fresh_container(runtime, task, built.test_command)
+
+
+def test_workspace_replaces_a_stopped_container(minipkg_build: Any) -> None:
+    from forager.tasks import Workspace
+
+    said: list[str] = []
+    ws = Workspace(minipkg_build.image, minipkg_build.test_command, progress=said.append)
+    try:
+        old = ws.box
+        assert old is not None
+        old.kill()  # type: ignore[attr-defined]
+        ws.reset()
+        assert ws.box is not old and ws.sh("git status --short", 60).ok
+        assert any("starting a new one" in s for s in said)
+    finally:
+        ws.remove()
