@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_body(turns: int, i: int) -> bytes:
-    from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
+    from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
 
     t = Trajectory(
         task_id=f"task-bench{i % 50:04d}",
@@ -123,9 +123,9 @@ async def load_step(
 def baseline(bodies: list[bytes], n: int, home: Path) -> dict:
     """The same trajectories stored in-process (parse + save), single-threaded."""
     os.environ["FORAGER_HOME"] = str(home)
-    from forager.api import parse_upload
+    from forager.api.app import parse_upload
     from forager.config import reset_settings
-    from forager.trajectory import save
+    from forager.trajectory.schema import save
 
     reset_settings()
     start = time.perf_counter()

@@ -29,10 +29,10 @@ from forager.config import reset_settings  # noqa: E402
 
 def naive(source: str) -> dict:
     """`pip install -e .[test] pytest` then `pytest`, on the same base and limits as Forager."""
-    from forager import images
-    from forager.runtime import Limits, get_runtime
-    from forager.sources import resolve
-    from forager.testrun import install_plugin, run_tests
+    from forager.build import images
+    from forager.build.sources import resolve
+    from forager.build.testrun import install_plugin, run_tests
+    from forager.runtime.docker import Limits, get_runtime
 
     rt = get_runtime()
     start = time.monotonic()
@@ -64,16 +64,16 @@ def naive(source: str) -> dict:
         out["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         out["duration_s"] = time.monotonic() - start
-        from forager.runtime import get_runtime as _rt
+        from forager.runtime.docker import get_runtime as _rt
 
         _rt().remove_image(tag)
     return out
 
 
 def forager_build(source: str, cache_volume: str) -> dict:
-    from forager import images
-    from forager.builder import build
-    from forager.runtime import get_runtime
+    from forager.build import images
+    from forager.build.builder import build
+    from forager.runtime.docker import get_runtime
 
     os.environ["FORAGER_PIP_CACHE_VOLUME"] = cache_volume
     reset_settings()
@@ -104,7 +104,7 @@ def main() -> None:
     if not args.forager_only:  # the survey shares the default prefix, so dependency layers are reused
         os.environ["FORAGER_IMAGE_PREFIX"] = f"forager-bench-{run_id}"
     reset_settings()
-    from forager import images
+    from forager.build import images
 
     images.ensure_base("3.11")  # the bench's own prefix: bootstrapped once, outside the timings
     rows = []

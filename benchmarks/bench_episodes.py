@@ -22,8 +22,8 @@ from typing import Any
 
 
 def run_level(task_ids: list[str], concurrency: int, agent: str) -> dict[str, Any]:
-    from forager.agent import run_many
-    from forager.trajectory import load
+    from forager.episode.agent import run_many
+    from forager.trajectory.schema import load
 
     start = time.monotonic()
     summaries = run_many(task_ids, concurrency=concurrency, agent=agent)
@@ -67,7 +67,7 @@ def run_level(task_ids: list[str], concurrency: int, agent: str) -> dict[str, An
 
 
 def main() -> None:
-    from forager.agent import select_tasks
+    from forager.episode.agent import select_tasks
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="all")

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 def make_trajectory(steps: int):  # type: ignore[no-untyped-def]
     """A realistic mix: greps, file views, edits, test runs with tracebacks, git diffs."""
-    from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
+    from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
 
     turns = []
     for i in range(steps):
@@ -127,8 +127,9 @@ def main() -> None:
     from fastapi.testclient import TestClient
     from rich.console import Console
 
-    from forager import replay, trajectory
-    from forager.web import router, trajectory_page
+    from forager.trajectory import replay
+    from forager.trajectory import schema as trajectory
+    from forager.web.app import router, trajectory_page
 
     traj = make_trajectory(args.steps)
     traj_id = trajectory.save(traj)

@@ -24,9 +24,9 @@ from typing import Any
 
 def baseline_reward(env: Any, spec: Any) -> bool:
     """The pre-judge reward: restore the named test files in the agent's container, run there."""
-    from forager.agent import REPO, _AsUser
+    from forager.build.testrun import run_tests
     from forager.config import get_settings
-    from forager.testrun import run_tests
+    from forager.episode.agent import REPO, _AsUser
 
     ids = spec.fail_to_pass + spec.pass_to_pass
     files = sorted({i.split("::")[0] for i in ids})
@@ -39,8 +39,8 @@ def baseline_reward(env: Any, spec: Any) -> bool:
 
 
 def bench_task(task_id: str, repeat: int) -> dict[str, Any]:
-    from forager.agent import open_environment, task_spec
-    from forager.reward import judge
+    from forager.episode.agent import open_environment, task_spec
+    from forager.episode.reward import judge
 
     spec = task_spec(task_id)
     base_s: list[float] = []
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from forager.agent import select_tasks
+    from forager.episode.agent import select_tasks
 
     rows = [bench_task(t, args.repeat) for t in select_tasks(args.tasks)]
     ok = [r for r in rows if "error" not in r]

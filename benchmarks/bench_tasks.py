@@ -26,10 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forager import db  # noqa: E402
+from forager.build.testrun import run_tests  # noqa: E402
 from forager.config import get_settings  # noqa: E402
-from forager.runtime import Limits, get_runtime  # noqa: E402
-from forager.tasks import (  # noqa: E402
+from forager.runtime.docker import Limits, get_runtime  # noqa: E402
+from forager.store import db  # noqa: E402
+from forager.tasks.generate import (  # noqa: E402
     Workspace,
     collect_baseline,
     covered_functions,
@@ -37,7 +38,6 @@ from forager.tasks import (  # noqa: E402
     load_image,
     mutation_candidates,
 )
-from forager.testrun import run_tests  # noqa: E402
 
 
 def validated_images() -> list[str]:

@@ -41,7 +41,7 @@ def probe_tasks(build_id: str, image: str) -> list[str]:
     """One task over tests the build recorded as passing (5 FAIL_TO_PASS, up to 20 PASS_TO_PASS)."""
     from sqlalchemy import select
 
-    from forager import db
+    from forager.store import db
 
     with db.session() as s:
         passed = list(s.scalars(select(db.TestResult.test_id).where(
@@ -70,8 +70,9 @@ EXPLORER = [
 
 def record_explorer(task_id: str) -> str:
     """Run the EXPLORER actions through the agent tools on the task and store the trajectory."""
-    from forager import agent, trajectory
-    from forager.trajectory import Action, Trajectory, Turn
+    from forager.episode import agent
+    from forager.trajectory import schema as trajectory
+    from forager.trajectory.schema import Action, Trajectory, Turn
 
     spec = agent.task_spec(task_id)
     traj = Trajectory(task_id=task_id, image=spec.image, image_digest=spec.image_digest or None,
@@ -93,8 +94,8 @@ def validated_build(source: str):  # type: ignore[no-untyped-def]
     """An earlier validated build of ``source`` in this home, so a second pass does not rebuild."""
     from sqlalchemy import select
 
-    from forager import db
-    from forager.builder import BuildResult
+    from forager.build.builder import BuildResult
+    from forager.store import db
 
     with db.session() as s:
         row = s.scalars(select(db.Build).where(db.Build.source == source, db.Build.status == "validated")
@@ -118,8 +119,10 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["FORAGER_HOME"] = str(args.home)
 
-    from forager import agent, replay, tasks
-    from forager.builder import build
+    from forager.build.builder import build
+    from forager.episode import agent
+    from forager.tasks import generate as tasks
+    from forager.trajectory import replay
 
     rows: list[dict[str, object]] = []
     out = args.out.open("a") if args.out else None

@@ -36,11 +36,11 @@ def unavailable(what: str) -> NoReturn:
 
 
 def _engine_or_fail():  # type: ignore[no-untyped-def]
-    from forager.runtime import RuntimeError_, get_runtime
+    from forager.runtime.docker import EngineError, get_runtime
 
     try:
         return get_runtime()
-    except RuntimeError_ as exc:
+    except EngineError as exc:
         unavailable(f"no Docker engine: {exc}")
 
 
@@ -52,7 +52,7 @@ def runtime():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def minipkg_build(runtime, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The fixture package built and validated once per session (its database kept aside)."""
-    from forager.builder import build
+    from forager.build.builder import build
 
     home = tmp_path_factory.mktemp("build-home")
     old = os.environ.get("FORAGER_HOME")
@@ -69,3 +69,17 @@ def minipkg_build(runtime, tmp_path_factory: pytest.TempPathFactory):  # type: i
     assert result.status == "validated", result.error
     result.home = home  # type: ignore[attr-defined]
     return result
+
+
+SLOW_FIXTURES = {"runtime", "minipkg_build", "task", "services", "workers", "fuzz_auth", "chromium"}
+"""Fixtures that reach a Docker engine, Redis/PostgreSQL or a browser (directly or through others)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``fast`` every test that needs no engine and no services: ``pytest -m fast`` runs them
+    alone, in seconds. A test that reaches Docker or services another way is marked ``docker`` or
+    ``services`` by hand."""
+    for item in items:
+        slow = item.get_closest_marker("docker") or item.get_closest_marker("services")
+        if not slow and not SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fast)

@@ -35,7 +35,7 @@ def _containers(label: str = "forager.episode") -> set[str]:
 @pytest.fixture
 def task(minipkg_build: Any, runtime: Any) -> Any:
     """A real task row on the built minipkg image: ``mean`` broken by the setup patch."""
-    from forager import db
+    from forager.store import db
 
     with db.session() as s:
         s.merge(db.Build(id=minipkg_build.build_id, source=minipkg_build.source, status="validated",

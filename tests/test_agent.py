@@ -19,9 +19,9 @@ from forager.config import reset_settings
 
 
 def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
-    from forager.agent import compute_reward, open_environment
-    from forager.reward import judge
-    from forager.trajectory import Action
+    from forager.episode.agent import compute_reward, open_environment
+    from forager.episode.reward import judge
+    from forager.trajectory.schema import Action
 
     before = _containers()
     with open_environment(task.image_id, task=task) as env:
@@ -81,8 +81,8 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
 
 
 def test_oracle_resolves(task: Any) -> None:
-    from forager.agent import run_episode
-    from forager.trajectory import load
+    from forager.episode.agent import run_episode
+    from forager.trajectory.schema import load
 
     traj = run_episode(task.id, agent="oracle")
     assert traj.resolved and traj.exit_reason == "submitted" and traj.complete
@@ -104,7 +104,7 @@ def _solve_script(call: Any) -> list[dict[str, Any]]:
 
 
 def test_llm_agent_tool_calls(task: Any) -> None:
-    from forager.agent import run_episode
+    from forager.episode.agent import run_episode
 
     def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"content": f"Next: {name}.", "tool_calls": [(name, args)]}
@@ -124,7 +124,7 @@ def test_llm_agent_tool_calls(task: Any) -> None:
 
 
 def test_llm_agent_plain_text_actions(task: Any) -> None:
-    from forager.agent import run_episode
+    from forager.episode.agent import run_episode
 
     def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"content": f"I will use {name}.\n" + text_call(name, args), "usage": False}
@@ -142,7 +142,7 @@ def test_llm_agent_plain_text_actions(task: Any) -> None:
 
 
 def test_budget_and_hung_command(task: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from forager.agent import run_episode
+    from forager.episode.agent import run_episode
 
     monkeypatch.setenv("FORAGER_COMMAND_TIMEOUT_S", "2")
     reset_settings()
@@ -160,15 +160,15 @@ def test_budget_and_hung_command(task: Any, monkeypatch: pytest.MonkeyPatch) -> 
 
 CHILD = """
 import sys
-from forager.agent import run_episode
+from forager.episode.agent import run_episode
 run_episode(sys.argv[1], model_url=sys.argv[2], model_name="m")
 """
 
 
 def test_crash_mid_episode_leaves_incomplete_trajectory(task: Any) -> None:
-    from forager import db
-    from forager.agent import reap_orphans
-    from forager.trajectory import load
+    from forager.episode.agent import reap_orphans
+    from forager.store import db
+    from forager.trajectory.schema import load
 
     script = [{"tool_calls": [("bash", {"command": "echo first"})]},
               {"delay": 60, "tool_calls": [("submit", {})]}]
@@ -198,7 +198,7 @@ def test_crash_mid_episode_leaves_incomplete_trajectory(task: Any) -> None:
 
 
 def test_cli_run_json_and_sigterm(task: Any) -> None:
-    from forager.trajectory import load
+    from forager.trajectory.schema import load
 
     forager = [sys.executable, "-m", "forager.cli"]
     done = subprocess.run([*forager, "run", task.id, "--agent", "oracle", "--json"], capture_output=True,
@@ -225,7 +225,7 @@ def test_cli_run_json_and_sigterm(task: Any) -> None:
         _, err = child.communicate(timeout=60)
     assert child.returncode == 143, err
     assert not _containers() - before  # removed on the way out
-    from forager import db
+    from forager.store import db
 
     with db.session() as s:
         row = s.query(db.Trajectory).filter_by(task_id=task.id, agent="llm").one()
@@ -235,7 +235,7 @@ def test_cli_run_json_and_sigterm(task: Any) -> None:
 
 
 def test_run_many_with_concurrency_limit(task: Any) -> None:
-    from forager.agent import run_many, select_tasks
+    from forager.episode.agent import run_many, select_tasks
 
     assert select_tasks("kind=mutate-fix,repo=minipkg") == [task.id]
     assert select_tasks("kind=implement-feature") == []

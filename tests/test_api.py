@@ -19,11 +19,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select
 
-from forager import db, jobs, tokens
-from forager import trajectory as trajmod
-from forager.api import canonical_json, create_app, openapi_document
+from forager.api.app import canonical_json, create_app, openapi_document
 from forager.config import reset_settings
-from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
+from forager.jobs import core as jobs
+from forager.store import db, tokens
+from forager.trajectory import schema as trajmod
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "api" / "examples"
@@ -383,7 +384,7 @@ def test_served_openapi_matches_the_committed_schema(api: Api) -> None:
 
 
 def test_committed_examples_are_accepted(api: Api) -> None:
-    from forager.api import BuildIn, NoopIn, RepositoryIn, RunsIn, TasksIn, TokenIn
+    from forager.api.app import BuildIn, NoopIn, RepositoryIn, RunsIn, TasksIn, TokenIn
 
     models = {
         "repositories": RepositoryIn,

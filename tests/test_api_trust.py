@@ -24,13 +24,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from forager import db, jobs, tokens
-from forager import trajectory as trajmod
-from forager.api import create_app
+from forager.api.app import create_app
 from forager.config import reset_settings
-from forager.export import export
+from forager.jobs import core as jobs
 from forager.redact import redact_text, redact_url
-from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
+from forager.store import db, tokens
+from forager.trajectory import schema as trajmod
+from forager.trajectory.export import export
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
 
 SECRET_SOURCE = "https://deploy:s3cr3t-pass@git.example.org/org/private.git"
 GOLD = "diff --git a/gold.py b/gold.py\n+GOLD_PATCH_MARKER = 1\n"
@@ -174,7 +175,7 @@ def _fake_environment(image: str, **_: object) -> Iterator[SimpleNamespace]:
 def episodes_without_docker(monkeypatch: pytest.MonkeyPatch) -> str:
     """The real run path (API -> job -> agent.run_episode -> ChatClient) with the container parts
     replaced: the agent makes one model call and submits. Returns a task id."""
-    from forager import agent
+    from forager.episode import agent
 
     with db.session() as s:
         s.add(db.Build(id="build-k", source="pypi:minipkg", status="validated"))

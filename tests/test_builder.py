@@ -11,11 +11,11 @@ import pytest
 from docker.types import Mount
 from typer.testing import CliRunner
 
-from forager import db
-from forager.builder import build
-from forager.cli import app
+from forager.build.builder import build
+from forager.build.images import passing_tests, show_image
+from forager.cli.main import app
 from forager.config import reset_settings
-from forager.images import passing_tests, show_image
+from forager.store import db
 
 pytestmark = pytest.mark.docker
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forager.detect import clean_requirement, detect
-from forager.repair import plan_collection, plan_run
-from forager.runtime import ExecResult, truncate
-from forager.testrun import TestOutcome, TestRun, parse_report
+from forager.build.detect import clean_requirement, detect
+from forager.build.repair import plan_collection, plan_run
+from forager.build.testrun import TestOutcome, TestRun, parse_report
+from forager.runtime.docker import ExecResult, truncate
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -84,7 +84,7 @@ def test_clean_requirement() -> None:
 
 def test_repair_plans_from_collection_output(tmp_path: Path) -> None:
     (tmp_path / "localmod").mkdir()
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     out = ("E   ModuleNotFoundError: No module named 'yaml'\n"
            "E   ModuleNotFoundError: No module named 'localmod'\n"
@@ -99,7 +99,7 @@ def test_repair_plans_from_collection_output(tmp_path: Path) -> None:
 
 
 def test_repair_ignores_uncollectable_files_when_nothing_else_helps() -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     recipe = Recipe()
     out = "____ ERROR collecting tests/test_bad.py ____\nSyntaxError\nERROR tests/test_bad.py - SyntaxError\n"
@@ -111,7 +111,7 @@ def test_repair_ignores_uncollectable_files_when_nothing_else_helps() -> None:
 
 
 def test_repair_plans_from_run_failures() -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     run = TestRun(ExecResult(1, "", 1.0), {
         "t::a": TestOutcome("t::a", "error", message="fixture 'mocker' not found"),
@@ -148,7 +148,7 @@ def test_requirement_files_for_other_pythons_and_docs_are_left_out(tmp_path: Pat
 
 
 def test_broken_pytest_is_upgraded_before_anything_else(tmp_path: Path) -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     out = ("Traceback (most recent call last):\n"
            '  File "/opt/venv/lib/python3.11/site-packages/_pytest/main.py", line 13, in <module>\n'
@@ -169,7 +169,7 @@ def test_tox_envlist_of_old_pythons_picks_the_oldest_base(tmp_path: Path) -> Non
 
 
 def test_conftest_written_for_an_older_pytest_downgrades_it(tmp_path: Path) -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     out = ("Traceback (most recent call last):\n"
            '  File "/opt/venv/lib/python3.11/site-packages/pluggy/_manager.py", line 448, in _verify_hook\n'
@@ -179,7 +179,7 @@ def test_conftest_written_for_an_older_pytest_downgrades_it(tmp_path: Path) -> N
 
 
 def test_coverage_plugin_failing_at_start_is_turned_off(tmp_path: Path) -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     out = ("Traceback (most recent call last):\n"
            '  File "/opt/venv/lib/python3.11/site-packages/pytest_cov/engine.py", line 241, in start\n'
@@ -194,7 +194,7 @@ def test_sdist_version_is_kept_for_vcs_versioned_builds(tmp_path: Path) -> None:
 
 
 def test_pytest_deprecations_made_errors_are_allowed(tmp_path: Path) -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     out = ("E   pytest.PytestRemovedIn10Warning: Passing a non-Collection iterable to parametrize\n"
            "ERROR tests/test_isoparser.py - pytest.PytestRemovedIn10Warning: Passing a no...\n")
@@ -210,7 +210,7 @@ def test_unittest_files_outside_pytest_name_patterns_are_named_explicitly(tmp_pa
 
 
 def test_an_uncollectable_file_is_left_out_after_its_imports_were_tried(tmp_path: Path) -> None:
-    from forager.detect import Recipe
+    from forager.build.detect import Recipe
 
     out = ("E   pytest.PytestCollectionWarning: cannot collect test class 'TestSuite' because it has a "
            "__init__ constructor\nERROR tests/test_x.py::TestSuite - pytest.Pyt...\n")

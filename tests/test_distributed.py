@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import unavailable
 
-from forager import db, jobs
 from forager.config import reset_settings
+from forager.jobs import core as jobs
+from forager.store import db
 
 pytestmark = pytest.mark.services
 PG = "postgresql+psycopg://root@127.0.0.1:5432/{name}"
@@ -194,9 +195,9 @@ def test_retries_duplicates_and_queues_across_workers(workers: list[Worker]) -> 
 def test_api_on_postgresql_queues_jobs_for_workers(workers: list[Worker]) -> None:
     from fastapi.testclient import TestClient
 
-    from forager import tokens
-    from forager.api import create_app
-    from forager.trajectory import Action, Reward, Trajectory, Turn
+    from forager.api.app import create_app
+    from forager.store import tokens
+    from forager.trajectory.schema import Action, Reward, Trajectory, Turn
 
     traj = Trajectory(
         task_id="task-x",

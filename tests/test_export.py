@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from forager.export import actions_text, export, minhash
-from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn, save
+from forager.trajectory.export import actions_text, export, minhash
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn, save
 
 
 def make(repo: str, commands: list[str], resolved: bool, kind: str = "mutate-fix",
@@ -59,7 +59,7 @@ def test_export_chat_jsonl_dedup_and_flags(tmp_path: Path) -> None:
     # every kept pair within a repository is below the Jaccard threshold
     for r1, r2 in itertools.combinations(records, 2):
         if r1["repository"] == r2["repository"]:
-            from forager.trajectory import load
+            from forager.trajectory.schema import load
 
             t1, t2 = (load(r["trajectory_id"]).trajectory for r in (r1, r2))
             assert minhash(actions_text(t1)).jaccard(minhash(actions_text(t2))) < 0.5
@@ -94,7 +94,7 @@ def test_export_parquet(tmp_path: Path) -> None:
 def test_export_cli(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from forager.cli import app
+    from forager.cli.main import app
 
     make("repo-a", script("alpha"), resolved=True)
     runner = CliRunner()

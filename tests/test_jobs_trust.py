@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from forager import builder, db, jobs
+from forager.build import builder
 from forager.config import reset_settings
+from forager.jobs import core as jobs
+from forager.store import db
 
 FORAGER = str(Path(sys.executable).parent / "forager")
 

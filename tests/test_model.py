@@ -8,8 +8,8 @@ import time
 import pytest
 from fake_model import FakeModel, text_call
 
-from forager.agent import TOOLS
-from forager.model import ChatClient, ModelError, approx_tokens, chat_url, parse_text_action
+from forager.episode.agent import TOOLS
+from forager.model.client import ChatClient, ModelError, approx_tokens, chat_url, parse_text_action
 
 
 def client(url: str, **kw: object) -> ChatClient:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forager.mutations import FAMILIES, list_functions, mutate_source, stub_function, unified_patch
+from forager.tasks.mutations import FAMILIES, list_functions, mutate_source, stub_function, unified_patch
 
 SNIPPET = '''\
 import math
@@ -202,7 +202,7 @@ def test_patch_of_a_long_file_shows_only_the_changed_line() -> None:
 def test_unified_patch_of_a_long_file_matches_only_the_change() -> None:
     """The matcher sees only the changed middle (it is quadratic on whole long files); the hunk is
     the one a whole-file diff gives: three lines of context, the right line numbers."""
-    from forager.mutations import unified_patch
+    from forager.tasks.mutations import unified_patch
 
     old = "".join(f"x = {i}\n" for i in range(20000))
     new = old.replace("x = 12345\n", "x = -1\n")

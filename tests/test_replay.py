@@ -14,9 +14,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from forager import db, replay, trajectory
-from forager.cli import app
-from forager.trajectory import Action, Reward, Trajectory, Turn
+from forager.cli.main import app
+from forager.store import db
+from forager.trajectory import replay
+from forager.trajectory import schema as trajectory
+from forager.trajectory.schema import Action, Reward, Trajectory, Turn
 
 EDIT = Action(tool="edit", args={"path": "src/calc.py", "old_str": "return a - b", "new_str": "return a + b"})
 
@@ -317,7 +319,7 @@ def clamp_task(minipkg_build, runtime) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.docker
 def test_oracle_trajectory_reproduces_and_tampering_is_found(clamp_task: str, tmp_path: Path) -> None:
-    from forager.agent import run_episode
+    from forager.episode.agent import run_episode
 
     traj = run_episode(clamp_task, agent="oracle")
     assert traj.resolved and traj.image_digest

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from forager import sources
+from forager.build import sources
+from forager.build.sources import SourceError, resolve
 from forager.config import reset_settings
-from forager.sources import SourceError, resolve
 
 
 @pytest.fixture
@@ -215,8 +215,8 @@ def test_credentials_in_a_source_stay_out_of_errors_logs_and_build_logs(caplog: 
     """A failed clone of https://user:secret@host/... logged and stored the secret."""
     import logging
 
-    from forager import db
-    from forager.builder import build
+    from forager.build.builder import build
+    from forager.store import db
 
     caplog.set_level(logging.DEBUG)
     result = build("https://deploy:s3cr3t-pass@127.0.0.1:9/team/repo.git")

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from forager import db
+from forager.build.testrun import run_tests
 from forager.config import reset_settings
-from forager.mutations import unified_patch
-from forager.tasks import (
+from forager.store import db
+from forager.tasks.generate import (
     Baseline,
     Candidate,
     Workspace,
@@ -30,7 +30,7 @@ from forager.tasks import (
     model_statement,
     template_statement,
 )
-from forager.testrun import run_tests
+from forager.tasks.mutations import unified_patch
 
 PATCH = """\
 diff --git a/src/pkg/mod.py b/src/pkg/mod.py
@@ -263,7 +263,7 @@ def history_repo(tmp_path: Path) -> Path:
 
 @pytest.mark.docker
 def test_from_history_on_a_git_repository(runtime, history_repo: Path) -> None:  # type: ignore[no-untyped-def]
-    from forager.builder import build
+    from forager.build.builder import build
 
     built = build(str(history_repo))
     assert built.status == "validated", built.error
@@ -281,7 +281,7 @@ def test_from_history_on_a_git_repository(runtime, history_repo: Path) -> None: 
 
 
 def test_workspace_replaces_a_stopped_container(minipkg_build: Any) -> None:
-    from forager.tasks import Workspace
+    from forager.tasks.generate import Workspace
 
     said: list[str] = []
     ws = Workspace(minipkg_build.image, minipkg_build.test_command, progress=said.append)

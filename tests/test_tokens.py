@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from forager import db, tokens
-from forager.cli import app
+from forager.cli.main import app
+from forager.store import db, tokens
 
 
 def test_token_is_prefixed_random_and_only_its_hash_is_stored() -> None:

@@ -10,7 +10,7 @@ import pytest
 from fake_model import FakeModel
 from minipkg_task import BAD, CALC_PATH, F2P, FIXTURES, GOOD, _containers
 
-from forager.reward import classify, infra_reason, machinery_flags, pytest_section
+from forager.episode.reward import classify, infra_reason, machinery_flags, pytest_section
 
 CHEAT_CONFTEST = '''\
 import pytest
@@ -30,7 +30,7 @@ def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def episode(task_id: str, actions: list[tuple[str, dict[str, Any]]]) -> Any:
-    from forager.agent import run_episode
+    from forager.episode.agent import run_episode
 
     with FakeModel([call(n, a) for n, a in actions]) as fake:
         return run_episode(task_id, agent="llm", model_url=fake.url, model_name="cheater")
@@ -53,7 +53,7 @@ def test_conftest_that_turns_failures_into_passes_earns_nothing(task: Any) -> No
 
 
 def test_report_appender_left_running_earns_nothing(task: Any) -> None:
-    from forager.testrun import REPORT_PATH
+    from forager.build.testrun import REPORT_PATH
 
     line = json.dumps({"id": F2P[0], "outcome": "passed", "duration": 0.0})
     loop = f"while true; do echo '{line}' >> {REPORT_PATH}; sleep 0.05; done"
@@ -113,7 +113,7 @@ def test_honest_fix_with_edited_tests_and_a_huge_file(task: Any) -> None:
 
 # ----------------------------------------------------------------------------- the sandbox
 def test_sandbox_disk_processes_and_git_state(task: Any) -> None:
-    from forager.agent import open_environment
+    from forager.episode.agent import open_environment
 
     before = _containers()
     with open_environment(task.image_id, task=task) as env:
@@ -159,7 +159,6 @@ def test_interrupted_container_creation_leaves_no_container(runtime: Any, monkey
 
 
 # ----------------------------------------------------------------------------- classification (no Docker)
-@pytest.mark.fast
 def test_classify_paths() -> None:
     changes = {"src/pkg/a.py": "M", "tests/test_a.py": "M", "conftest.py": "A", "src/pkg/tests/x.py": "A",
                "pkg/sitecustomize.py": "A", "x.pth": "A", "pytest.ini": "A", "src/_pytest/runner.py": "A",
@@ -174,7 +173,6 @@ def test_classify_paths() -> None:
     assert infra_reason("src/pkg/core.py") == ""
 
 
-@pytest.mark.fast
 def test_pytest_sections_and_machinery() -> None:
     assert pytest_section("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-q"\n') == {
         "ini_options": {"addopts": "-q"}}
@@ -195,8 +193,8 @@ def test_sigkilled_run_is_reaped_by_the_next_command(task: Any) -> None:
     import sys
     import time
 
-    from forager import db
-    from forager.trajectory import load
+    from forager.store import db
+    from forager.trajectory.schema import load
 
     forager = [sys.executable, "-m", "forager.cli"]
     before = _containers()
@@ -227,8 +225,8 @@ def test_sigkilled_run_is_reaped_by_the_next_command(task: Any) -> None:
 def test_server_model_key_goes_only_to_trusted_endpoints(task: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run on a caller-chosen endpoint carried FORAGER_MODEL_API_KEY there; now only trusted
     endpoints (FORAGER_MODEL_URL, FORAGER_MODEL_ENDPOINTS) get it, others the caller's key or none."""
-    from forager.agent import run_episode
     from forager.config import reset_settings
+    from forager.episode.agent import run_episode
 
     monkeypatch.setenv("FORAGER_MODEL_API_KEY", "server-secret")
     monkeypatch.setenv("FORAGER_MODEL_URL", "http://127.0.0.1:9/v1")

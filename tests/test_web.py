@@ -23,10 +23,11 @@ from conftest import unavailable
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from forager import db, tokens, trajectory
 from forager.config import reset_settings
-from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn
-from forager.web import router
+from forager.store import db, tokens
+from forager.trajectory import schema as trajectory
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
+from forager.web.app import router
 
 DIFF = (
     "diff --git a/src/calc.py b/src/calc.py\n--- a/src/calc.py\n+++ b/src/calc.py\n@@ -1,2 +1,2 @@\n"
@@ -358,8 +359,8 @@ def test_pages_render_in_headless_chromium(server: str, tmp_path: Path, seeded: 
 
 
 def test_long_trajectory_page_shows_one_page_of_steps_and_links_all() -> None:
-    from forager.trajectory import Action, LoadResult, Trajectory, Turn
-    from forager.web import PAGE_TURNS, trajectory_page
+    from forager.trajectory.schema import Action, LoadResult, Trajectory, Turn
+    from forager.web.app import PAGE_TURNS, trajectory_page
 
     turns = [Turn(index=i, action=Action(tool="bash", args={"command": f"echo step{i}"}),
                   observation=f"out-{i}", exit_code=0) for i in range(450)]

@@ -31,11 +31,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, Va
 from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
-from forager import db, jobs, tokens
-from forager import trajectory as trajmod
 from forager.config import get_settings
+from forager.errors import InvalidInput
+from forager.jobs import core as jobs
 from forager.redact import redact, redact_text, redact_url
-from forager.trajectory import Trajectory
+from forager.store import db, tokens
+from forager.trajectory import schema as trajmod
+from forager.trajectory.schema import Trajectory
 
 API_VERSION = "1.0.0"
 T = TypeVar("T")
@@ -411,7 +413,7 @@ UPLOAD_BODY = {
 }
 
 
-class UploadError(Exception):
+class UploadError(InvalidInput):
     def __init__(self, status: int, detail: Any) -> None:
         super().__init__(str(detail))
         self.status, self.detail = status, detail
@@ -1074,7 +1076,7 @@ def create_app() -> FastAPI:
 
     # --- the web viewer (another part), when installed --------------------------------------
     if importlib.util.find_spec("forager.web") is not None:
-        from forager.web import router as web_router
+        from forager.web.app import router as web_router
 
         app.include_router(web_router, include_in_schema=False)
     return app

@@ -29,11 +29,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from forager import db
+from forager.build.testrun import TestRun, run_tests
 from forager.config import get_settings
-from forager.mutations import FAMILIES, list_functions, mutate_source, stub_function, unified_patch
-from forager.runtime import Limits, RuntimeError_, Sandbox, get_runtime
-from forager.testrun import TestRun, run_tests
+from forager.errors import ForagerError
+from forager.runtime.docker import EngineError, Limits, Sandbox, get_runtime
+from forager.store import db
+from forager.tasks.mutations import FAMILIES, list_functions, mutate_source, stub_function, unified_patch
 
 KINDS = ("mutate-fix", "implement-feature", "from-history")
 REPO = "/repo"
@@ -91,7 +92,7 @@ MAX_SETUP_PATCH = 5_000_000
 Progress = Callable[[str], None]
 
 
-class TaskError(Exception):
+class TaskError(ForagerError):
     """A request that cannot produce tasks at all (unknown image, no history, ...)."""
 
 
@@ -249,7 +250,7 @@ class Workspace:
             res = self.sh(f"git checkout -q -f --detach {self.head} && git clean -fdq", 120)
         self.suspect = False
         if not res.ok:
-            raise RuntimeError_(f"could not reset /repo: {res.output[-500:]}")
+            raise EngineError(f"could not reset /repo: {res.output[-500:]}")
 
     def apply(self, patch: str, index: bool = False) -> str | None:
         """Apply a patch in /repo; the error text when it does not apply."""
@@ -704,7 +705,7 @@ def generate(
                 f"P2P {len(task.pass_to_pass)})")
             if on_task:
                 on_task(task)
-    except (TaskError, RuntimeError_) as exc:
+    except (TaskError, EngineError) as exc:
         result.error = str(exc)
     finally:
         if ws is not None:

@@ -31,7 +31,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from forager.agent import (
+from forager.build.testrun import run_tests
+from forager.config import get_settings
+from forager.episode.agent import (
     REPO,
     SAFE_GIT,
     USER_NAME,
@@ -42,10 +44,9 @@ from forager.agent import (
     snapshot_tree,
     task_spec,
 )
-from forager.config import get_settings
-from forager.runtime import RuntimeError_
-from forager.testrun import run_tests
-from forager.trajectory import Reward
+from forager.paths import is_test_path
+from forager.runtime.docker import EngineError
+from forager.trajectory.schema import Reward
 
 AGENT_TREE = "/tmp/.forager-agent-tree"
 INFRA_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".pytest.ini"}
@@ -74,10 +75,7 @@ class Classified:
 
 def is_test_file(path: str, test_files: set[str]) -> bool:
     """A test file: named by the task's test ids, or a pytest-style test module or test folder."""
-    name = posixpath.basename(path)
-    parts = path.split("/")[:-1]
-    return (path in test_files or name.startswith("test_") and name.endswith(".py")
-            or name.endswith("_test.py") or any(p in ("tests", "test") for p in parts))
+    return path in test_files or is_test_path(path)
 
 
 def infra_reason(path: str) -> str:
@@ -177,7 +175,7 @@ def judge(env: Environment, task: Any) -> Judgement:
     start = time.monotonic()
     try:
         work, too_big = export_work(env)
-    except RuntimeError_ as exc:
+    except EngineError as exc:
         reward = Reward(resolved=False, flags=[f"the agent's work could not be read: {exc}"],
                         duration_s=time.monotonic() - start)
         return Judgement("", reward)

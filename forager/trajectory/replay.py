@@ -26,13 +26,14 @@ from rich.rule import Rule
 from rich.segment import Segments
 from rich.text import Text
 
-from forager.trajectory import Action, LoadResult, Reward, Trajectory, Turn, load
+from forager.errors import ForagerError
+from forager.trajectory.schema import Action, LoadResult, Reward, Trajectory, Turn, load
 
 FOLD_HEAD = 20
 FOLD_TAIL = 10
 
 
-class ReplayError(Exception):
+class ReplayError(ForagerError):
     """The trajectory or its image cannot be found or used."""
 
 
@@ -475,7 +476,7 @@ def resolve_image(traj: Trajectory, image_exists: Callable[[str], bool],
 
 def _task_spec(task_id: str | None) -> Any:
     """The task as the episode saw it (``agent.TaskSpec``), or None when it is not in this registry."""
-    from forager import agent
+    from forager.episode import agent
 
     if not task_id:
         return None
@@ -486,7 +487,7 @@ def _task_spec(task_id: str | None) -> Any:
 
 
 def _image_test_command(image: str | None) -> str:
-    from forager import db
+    from forager.store import db
 
     if not image:
         return ""
@@ -501,8 +502,8 @@ def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) ->
 
     The container, the task setup (its setup patch), the tools and the reward are the episode's own
     (``forager.agent``), so a replay does exactly what the agent's tools did."""
-    from forager import agent
-    from forager.runtime import RuntimeError_, get_runtime
+    from forager.episode import agent
+    from forager.runtime.docker import EngineError, get_runtime
 
     started = time.monotonic()
     result = open_trajectory(ref)
@@ -534,7 +535,7 @@ def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) ->
                     progress(step)
             if spec is not None:
                 replayed_reward = agent.compute_reward(env, spec)
-    except (ReplayError, RuntimeError_, agent.EnvironmentError_) as exc:
+    except (ReplayError, EngineError, agent.SandboxError) as exc:
         report.error = str(exc)
         report.duration_s = time.monotonic() - started
         return report

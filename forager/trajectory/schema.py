@@ -221,7 +221,7 @@ def save(traj: Trajectory, origin: str = "local") -> str:
     """Store a trajectory durably (atomic file write) and index it in the registry; returns its id.
     The model URL is stored without credentials. If the registry refuses the row, a file this call
     created is removed again (no orphan files)."""
-    from forager import db
+    from forager.store import db
 
     traj_id = traj.id or db.new_id("traj")
     if not is_id(traj_id):
@@ -241,7 +241,7 @@ def save(traj: Trajectory, origin: str = "local") -> str:
 
 
 def _index(traj: Trajectory, origin: str, path: Path, digest: str) -> None:
-    from forager import db
+    from forager.store import db
 
     with db.session() as s:
         row = s.get(db.Trajectory, traj.id) or db.Trajectory(id=traj.id, path=str(path))
@@ -265,7 +265,7 @@ def _index(traj: Trajectory, origin: str, path: Path, digest: str) -> None:
 def load_stored(traj_id: str) -> LoadResult:
     """Load a stored trajectory by its registry id, and only so: a malformed or unknown id raises
     KeyError without touching any file. What the API and the viewer use."""
-    from forager import db
+    from forager.store import db
 
     if not is_id(traj_id):
         raise KeyError(f"no trajectory {traj_id!r}")

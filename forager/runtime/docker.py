@@ -30,14 +30,12 @@ from docker.models.containers import Container
 from docker.types import Mount
 
 from forager.config import get_settings
+from forager.errors import EngineError, ImageMissing
+from forager.text import truncate  # noqa: F401 - re-exported for callers not yet moved to forager.text
 
 CA_MOUNT = "/etc/forager/extra-ca.crt"
 CA_MERGED = "/tmp/forager-ca.pem"
 PIP_CACHE = "/root/.cache/pip"
-
-
-class RuntimeError_(Exception):
-    """The container engine failed or is unreachable."""
 
 
 @dataclass
@@ -77,15 +75,6 @@ class Limits:
         size = f"rw,exec,nosuid,size={self.disk_mb}m"
         return {workspace: size, "/tmp": size, "/var/tmp": "rw,exec,nosuid,size=64m",
                 "/run/lock": "rw,noexec,nosuid,size=1m"}
-
-
-def truncate(text: str, limit: int) -> str:
-    """Keep the head and the tail of long output, with a marker saying what was elided."""
-    if len(text) <= limit:
-        return text
-    head = limit * 2 // 5
-    tail = limit - head
-    return f"{text[:head]}\n[... {len(text) - limit} characters elided ...]\n{text[-tail:]}"
 
 
 class Sandbox(Protocol):
@@ -164,7 +153,7 @@ def _tar_dir(src: Path) -> bytes:
 def _docker_cli() -> str:
     docker_cli = shutil.which("docker")
     if not docker_cli:
-        raise RuntimeError_("the docker command line client is not installed")
+        raise EngineError("the docker command line client is not installed")
     return docker_cli
 
 
@@ -194,7 +183,7 @@ class DockerSandbox:
                 pass
             err = proc.stderr.read()
             if proc.wait(timeout=timeout) != 0:
-                raise RuntimeError_(f"could not copy files into {dest}: {err.decode(errors='replace')[:500]}")
+                raise EngineError(f"could not copy files into {dest}: {err.decode(errors='replace')[:500]}")
 
     def get_tar(self, path: str, args: Sequence[str] = (), max_bytes: int | None = None,
                 timeout: float = 600) -> bytes:
@@ -207,10 +196,10 @@ class DockerSandbox:
             out = proc.stdout.read(max_bytes + 1) if max_bytes else proc.stdout.read()
             if max_bytes and len(out) > max_bytes:
                 proc.kill()
-                raise RuntimeError_(f"{path} holds more than {max_bytes} bytes")
+                raise EngineError(f"{path} holds more than {max_bytes} bytes")
             err = proc.stderr.read()
             if proc.wait(timeout=timeout) != 0:
-                raise RuntimeError_(f"could not read {path}: {err.decode(errors='replace')[:500]}")
+                raise EngineError(f"could not read {path}: {err.decode(errors='replace')[:500]}")
         return out
 
     @property
@@ -327,7 +316,7 @@ class DockerRuntime:
             self.client = client or docker.from_env(timeout=600)
             self.client.ping()
         except Exception as exc:  # noqa: BLE001
-            raise RuntimeError_(f"no Docker engine answers: {exc}") from exc
+            raise EngineError(f"no Docker engine answers: {exc}") from exc
 
     def start(
         self,
@@ -383,10 +372,10 @@ class DockerRuntime:
                 environment=sandbox_env,
             )
         except docker.errors.ImageNotFound as exc:
-            raise RuntimeError_(f"image not found: {image}") from exc
+            raise ImageMissing(f"image not found: {image}") from exc
         except docker.errors.APIError as exc:
             self._remove_named(name)
-            raise RuntimeError_(f"could not start a container from {image}: {exc}") from exc
+            raise EngineError(f"could not start a container from {image}: {exc}") from exc
         except BaseException:  # a signal while the engine creates it: the container must not stay
             self._remove_named(name)
             raise

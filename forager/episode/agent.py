@@ -29,15 +29,11 @@ import base64
 import json
 import os
 import posixpath
-import queue
 import re
 import shlex
-import shutil
 import socket
-import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,226 +42,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forager.config import get_settings
-from forager.runtime import ExecResult, Limits, RuntimeError_, get_runtime, truncate
-from forager.trajectory import Action, ModelInfo, Reward, Trajectory, Turn, save
+from forager.errors import EngineError, ForagerError, SandboxError
+from forager.runtime.docker import ExecResult, Limits, get_runtime
+from forager.runtime.shell import STATE_DIR, Observation, Shell
+from forager.text import truncate
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn, save
 
 REPO = "/repo"
-STATE_DIR = "/tmp/.forager"
 USER_NAME = "forager"
 USER_ID = 7000
 USER_HOME = "/tmp/forager-home"
 EPISODE_LABEL = "forager.episode"
 OWNER_LABEL = "forager.owner"
 GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
-KEEP_PIDS = "__forager_keep=\" $(cd /proc && echo [0-9]*) \""
-"""Run when a shell starts: the processes that exist before any command (init, the container's
-main process, the shell itself) are never ended by ``END_STRAYS``."""
-END_STRAYS = (
-    'for __p in /proc/[0-9]*; do __p=${__p#/proc/}; case "$__forager_keep" in *" $__p "*) continue;; esac; '
-    '[ "$__p" != "$$" ] && [ -O "/proc/$__p" ] && kill -9 "$__p" 2>/dev/null; done; unset __p'
-)
-"""Run after every command, with shell builtins only: every process of the shell's user that the
-command left behind (background jobs, ``setsid`` / ``nohup`` escapes) is killed, so nothing a
-command starts outlives it."""
-SHELL_GRACE_S = 15.0
-"""How long past a command's own timeout the host waits before giving up on the shell."""
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass
-class Observation:
-    output: str
-    exit_code: int | None
-    """None when the command has no exit status (killed from outside, shell died, bad tool call)."""
-    duration_s: float
-    timed_out: bool = False
-
-
-class EnvironmentError_(Exception):
-    """The sandbox cannot be used (no engine, image missing, shell will not start)."""
-
-
-# ----------------------------------------------------------------------------- persistent shell
-class Shell:
-    """One long-lived ``bash`` inside a container, spoken to through ``docker exec -i``."""
-
-    def __init__(self, container: str, user: str = "root", env: Mapping[str, str] | None = None,
-                 output_limit: int | None = None) -> None:
-        self.container = container
-        self.user = user
-        self.env = dict(env or {})
-        self.output_limit = output_limit or get_settings().output_limit
-        self.restarts = 0
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
-        self.start()
-
-    # -- lifecycle
-    def start(self) -> None:
-        docker = shutil.which("docker")
-        if not docker:
-            raise EnvironmentError_("the docker command line client is not installed")
-        cmd = [docker, "exec", "-i", "-u", self.user, "-w", "/"]
-        for k, v in self.env.items():
-            cmd += ["-e", f"{k}={v}"]
-        cmd += [self.container, "bash", "--noprofile", "--norc"]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, bufsize=0)
-        self._queue = queue.Queue()
-        threading.Thread(target=self._pump, args=(self._proc, self._queue), daemon=True).start()
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(f"mkdir -p {STATE_DIR} 2>/dev/null\n{KEEP_PIDS}\n".encode())
-        init = (f"mkdir -p {shlex.quote(self.env.get('HOME', '/tmp'))} 2>/dev/null; "
-                f"[ -s {STATE_DIR}/cwd ] || echo {REPO} > {STATE_DIR}/cwd")
-        obs = self._run(init, timeout=30, limit=None)
-        if obs.exit_code != 0:
-            raise EnvironmentError_(f"the shell did not start: {obs.output.strip()[:500]}")
-
-    @staticmethod
-    def _pump(proc: subprocess.Popen[bytes], q: queue.Queue[bytes | None]) -> None:
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                q.put(None)
-                return
-            q.put(chunk)
-
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            if proc.stdin:
-                proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-    def restart(self) -> None:
-        proc = self._proc
-        self._proc = None
-        if proc is not None:
-            proc.kill()
-            proc.wait(timeout=5)
-        self.restarts += 1
-        self.start()
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    # -- commands
-    def run(self, command: str, timeout: float, limit: int | None = -1) -> Observation:
-        """Run ``command`` (bash source) with a timeout; ``limit`` caps the output (None: whole)."""
-        with self._lock:
-            if not self.alive:
-                self.restart()
-            return self._run(command, timeout, self.output_limit if limit == -1 else limit)
-
-    def _run(self, command: str, timeout: float, limit: int | None) -> Observation:
-        assert self._proc is not None and self._proc.stdin is not None
-        token = uuid.uuid4().hex
-        marker = f"__FORAGER_END_{token}__".encode()
-        pattern = re.compile(b"\n" + re.escape(marker) + rb" (-?\d+)\n")
-        script = (
-            f"[ -f {STATE_DIR}/env ] && . {STATE_DIR}/env >/dev/null 2>&1\n"
-            f"read -r __forager_cwd < {STATE_DIR}/cwd 2>/dev/null; "
-            f"cd \"${{__forager_cwd:-{REPO}}}\" 2>/dev/null || cd {REPO} 2>/dev/null; unset __forager_cwd\n"
-            f"trap 'pwd > {STATE_DIR}/cwd 2>/dev/null; export -p > {STATE_DIR}/env 2>/dev/null' EXIT\n"
-            f"{command}\n"
-        )
-        seconds = max(1, int(timeout))
-        # builtins only (read, printf) to ship the script: the random end token cannot occur in it
-        block = (
-            f"IFS= read -r -d '' __forager_cmd <<'EOF_{token}'\n{script}EOF_{token}\n"
-            f"printf '%s' \"$__forager_cmd\" > {STATE_DIR}/cmd.sh; unset __forager_cmd\n"
-            f"timeout -k 5 {seconds} bash {STATE_DIR}/cmd.sh < /dev/null 2>&1; "
-            f"__forager_rc=$?; {END_STRAYS}; "
-            f"printf '\\n{marker.decode()} %d\\n' $__forager_rc\n"
-        )
-        self._drain()
-        start = time.monotonic()
-        try:
-            self._proc.stdin.write(block.encode())
-            self._proc.stdin.flush()
-        except OSError:
-            self.restart()
-            return Observation("[forager: the shell was gone; a new one was started]", None,
-                               time.monotonic() - start)
-        cap = (limit or 0) + 4096 if limit else None
-        head = bytearray()
-        tail = bytearray()
-        dropped = 0
-        deadline = start + seconds + 5 + SHELL_GRACE_S
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                chunk = self._queue.get(timeout=max(0.01, remaining)) if remaining > 0 else None
-                if chunk is None and remaining > 0:  # end of stream: the shell died
-                    text = self._text(head, dropped, tail, limit)
-                    self.restart()
-                    return Observation(text + "\n[forager: the shell exited; a new one was started]",
-                                       None, time.monotonic() - start)
-            except queue.Empty:
-                chunk = None
-            if chunk is None:  # the host-side backstop: the in-container timeout did not end it
-                text = self._text(head, dropped, tail, limit)
-                self.restart()
-                return Observation(
-                    text + f"\n[forager: command did not finish within {seconds}s; shell restarted]",
-                    None, time.monotonic() - start, timed_out=True)
-            tail += chunk
-            found = pattern.search(tail)
-            if found:
-                code = int(found.group(1))
-                tail = tail[: found.start()]
-                duration = time.monotonic() - start
-                text = self._text(head, dropped, tail, limit)
-                timed_out = code in (124, 137) and duration >= seconds - 0.5
-                if timed_out:
-                    text += f"\n[forager: command timed out after {seconds}s and was killed]"
-                return Observation(text, code, duration, timed_out)
-            if cap and len(tail) > 3 * cap:
-                if len(head) < cap:
-                    take = cap - len(head)
-                    head += tail[:take]
-                    del tail[:take]
-                excess = len(tail) - 2 * cap
-                if excess > 0:
-                    dropped += excess
-                    del tail[:excess]
-
-    @staticmethod
-    def _text(head: bytearray, dropped: int, tail: bytearray, limit: int | None) -> str:
-        text = head.decode("utf-8", "replace")
-        if dropped:
-            text += f"\n[... {dropped} bytes elided ...]\n"
-        text += tail.decode("utf-8", "replace")
-        return truncate(text, limit) if limit else text
-
-    def _drain(self) -> None:
-        """Discard output that arrived between commands (background jobs of earlier commands)."""
-        while True:
-            try:
-                chunk = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if chunk is None:  # keep the end-of-stream signal for the reader
-                self._queue.put(None)
-                return
 
 
 # ----------------------------------------------------------------------------- environment
@@ -522,8 +313,8 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True,
         runtime = get_runtime()
         sandbox = runtime.start(image, name=name, limits=Limits.from_settings(network=False, disk=True),
                                 labels={EPISODE_LABEL: "1", OWNER_LABEL: _owner()}, workspace=REPO)
-    except RuntimeError_ as exc:
-        raise EnvironmentError_(str(exc)) from exc
+    except EngineError as exc:
+        raise SandboxError(str(exc)) from exc
     env: Environment | None = None
     try:
         env = Environment(sandbox, user=user)
@@ -565,8 +356,8 @@ def close_dead_trajectories() -> list[str]:
     """Trajectories still ``running`` whose episode's process died: marked ``interrupted``."""
     from sqlalchemy import select
 
-    from forager import db
-    from forager.trajectory import load_stored
+    from forager.store import db
+    from forager.trajectory.schema import load_stored
 
     with db.session() as s:
         running = list(s.scalars(select(db.Trajectory.id).where(db.Trajectory.exit_reason == "running")))
@@ -615,7 +406,7 @@ class TaskSpec:
 
 def task_spec(task: Any) -> TaskSpec:
     """A task from a ``db.Task`` row, a dict, or a task id (looked up in the registry)."""
-    from forager import db
+    from forager.store import db
 
     if isinstance(task, TaskSpec):
         return task
@@ -655,7 +446,7 @@ def setup_task(env: Environment, task: Any) -> None:
         env.run("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in spec.env.items()), timeout=30)
     obs = env.apply_patch(spec.setup_patch)
     if obs.exit_code != 0:
-        raise EnvironmentError_(f"the task's setup patch does not apply: {obs.output.strip()[:500]}")
+        raise SandboxError(f"the task's setup patch does not apply: {obs.output.strip()[:500]}")
     env.base_tree = env.snapshot_tree()
 
 
@@ -676,7 +467,7 @@ class _AsUser:
 
 def compute_reward(env: Environment, task: Any) -> Reward:
     """The episode's reward, judged in a fresh container (``forager.reward``)."""
-    from forager.reward import compute_reward as judged
+    from forager.episode.reward import compute_reward as judged
 
     return judged(env, task)
 
@@ -703,7 +494,7 @@ STOP = threading.Event()
 """Set to make every running episode stop at its next step (incomplete, container removed)."""
 
 
-class Interrupted(Exception):
+class Interrupted(ForagerError):
     """An episode was stopped from outside (``STOP``)."""
 
 
@@ -756,7 +547,7 @@ def _turn(index: int, message: str, action: Action | None, obs: Observation, beg
 
 def run_llm_agent(env: Environment, spec: TaskSpec, state: EpisodeState, client: Any) -> str:
     """The agent loop; returns the exit reason."""
-    from forager.model import ModelError, describe_tools_as_text
+    from forager.model.client import ModelError, describe_tools_as_text
 
     native = client.tool_mode == "native"
     system = SYSTEM_PROMPT if native else SYSTEM_PROMPT + "\n\n" + describe_tools_as_text(TOOLS)
@@ -839,7 +630,7 @@ def run_oracle_agent(env: Environment, spec: TaskSpec, state: EpisodeState) -> s
 
 
 # ----------------------------------------------------------------------------- episodes
-class EpisodeError(Exception):
+class EpisodeError(ForagerError):
     """An episode could not run to an end; ``trajectory_id`` names its stored (incomplete) record."""
 
     def __init__(self, message: str, trajectory_id: str | None = None) -> None:
@@ -866,7 +657,7 @@ def run_episode(
     Budget ends and model failures are normal ends (``exit_reason`` says which). A crash, an
     interrupt or an unusable sandbox leaves a stored trajectory marked incomplete and raises
     ``EpisodeError``; the container is removed in every case."""
-    from forager import db
+    from forager.store import db
 
     settings = get_settings()
     if agent not in ("llm", "oracle"):
@@ -874,14 +665,14 @@ def run_episode(
     spec = task_spec(task_id)
     client = None
     if agent == "llm":
-        from forager.model import ChatClient
+        from forager.model.client import ChatClient
 
         url = model_url or settings.model_url
         name = model_name or settings.model_name
         if not url or not name:
             raise ValueError("the llm agent needs --model URL and --model-name NAME "
                              "(or FORAGER_MODEL_URL / FORAGER_MODEL_NAME)")
-        from forager.tokens import model_key_for
+        from forager.store.tokens import model_key_for
 
         # the server's own key goes only to its trusted endpoints; any other URL gets the caller's key or none
         client = ChatClient(url, name, model_key_for(url, api_key), tool_mode=tool_mode,
@@ -924,7 +715,7 @@ def run_episode(
                 reason = run_oracle_agent(env, spec, state)
             phase("agent")
             traj.exit_reason = reason
-            from forager.reward import judge
+            from forager.episode.reward import judge
 
             judged = judge(env, spec)
             traj.final_diff, traj.reward = judged.diff, judged.reward
@@ -941,7 +732,7 @@ def run_episode(
         traj.complete = False
         traj.finished_at = _utcnow()
         traj.exit_reason = ("interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit | Interrupted)
-                            else "environment_error" if isinstance(exc, EnvironmentError_)
+                            else "environment_error" if isinstance(exc, SandboxError)
                             else "crashed")
         traj.meta["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         state.checkpoint()
@@ -1015,7 +806,7 @@ def select_tasks(spec: str) -> list[str]:
     the image source), ``image=``, ``status=`` (default validated), ``limit=`` terms."""
     from sqlalchemy import select
 
-    from forager import db
+    from forager.store import db
 
     terms: dict[str, str] = {}
     for part in [p.strip() for p in spec.split(",") if p.strip()]:

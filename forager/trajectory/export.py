@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash
 
-from forager.model import messages_tokens
-from forager.trajectory import Trajectory, Turn
+from forager.model.client import messages_tokens
+from forager.trajectory.schema import Trajectory, Turn
 
 FORMATS = ("chat-jsonl", "parquet")
 NUM_PERM = 128
@@ -142,8 +142,8 @@ def select(resolved_only: bool = False, kind: str | None = None, repository: str
     """Stored trajectories matching the filters, as (id, trajectory, or why it cannot be exported)."""
     from sqlalchemy import select as sql_select
 
-    from forager import db
-    from forager.trajectory import read
+    from forager.store import db
+    from forager.trajectory.schema import read
 
     with db.session() as s:
         q = sql_select(db.Trajectory.id, db.Trajectory.path).order_by(db.Trajectory.id)

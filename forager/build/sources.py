@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
 from forager.config import get_settings
+from forager.errors import ForagerError
 from forager.redact import redact_text, redact_url
 
 PYPI_SIMPLE = "https://pypi.org/simple"
@@ -41,7 +42,7 @@ IGNORED_DIRS = {".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache", "
                 ".ruff_cache", "node_modules", ".eggs", "build", "dist"}
 
 
-class SourceError(Exception):
+class SourceError(ForagerError):
     """A source cannot be fetched or used. Its message never carries credentials."""
 
     def __init__(self, message: str) -> None:

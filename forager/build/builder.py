@@ -26,21 +26,23 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import select, update
 
-from forager import db, detect, images, repair
+from forager.build import detect, images, repair
+from forager.build.sources import Source, SourceError, resolve
+from forager.build.testrun import TestRun, install_plugin, run_tests, site_packages
 from forager.config import get_settings
+from forager.errors import ForagerError
 from forager.redact import redact_text
-from forager.runtime import (
+from forager.runtime.docker import (
     OVERLAY_LABEL,
+    EngineError,
     ExecResult,
     Limits,
-    RuntimeError_,
     Sandbox,
     discard_pip_overlay,
     get_runtime,
     truncate,
 )
-from forager.sources import Source, SourceError, resolve
-from forager.testrun import TestRun, install_plugin, run_tests, site_packages
+from forager.store import db
 
 LOG_LIMIT = 20000
 DISK_POLL_S = 3.0
@@ -51,7 +53,7 @@ INTERRUPTED = "interrupted: owner process died"
 log_ = logging.getLogger("forager.builder")
 
 
-class BuildError(Exception):
+class BuildError(ForagerError):
     """A build step failed in a way the repair loop cannot fix."""
 
 
@@ -363,7 +365,7 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         second = run if broken else _run_suite(image, recipe, log, "validate (second run)")
         result.image, result.test_command = image, recipe.full_test_command()
         _finish(result, recipe, run, second, src, repository_id)
-    except (SourceError, BuildError, RuntimeError_, ValueError) as exc:
+    except (SourceError, BuildError, EngineError, ValueError) as exc:
         result.status, result.error = "failed", str(exc)
         log.step("failed", note=str(exc))
     except Exception as exc:  # noqa: BLE001 - the farm keeps going; the reason is recorded
@@ -526,7 +528,7 @@ def reap_dead_owners() -> dict[str, list[str]]:
     removed: list[str] = []
     try:
         client = get_runtime().client
-    except RuntimeError_ as exc:
+    except EngineError as exc:
         log_.warning("no engine to look for dead builds' containers: %s", exc)
         return {"builds": failed, "containers": removed}
     for c in client.containers.list(all=True, filters={"label": BUILD_LABEL}):

@@ -190,7 +190,7 @@ class ApiToken(Base):
 
 
 # --------------------------------------------------------------------------------------------
-MIGRATIONS = Path(__file__).resolve().parent.parent / "registry"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "registry"
 
 
 @lru_cache

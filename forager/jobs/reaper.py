@@ -18,7 +18,8 @@ def reap() -> dict[str, int]:
     """Reap everything dead owners on this host left: episode containers and the trajectories
     they left ``running``; builds left ``running`` and their containers. Never raises (a missing
     engine or registry only means there is nothing this process can reap now)."""
-    from forager import agent, builder
+    from forager.build import builder
+    from forager.episode import agent
 
     counts: dict[str, int] = {}
     try:

@@ -30,7 +30,7 @@ def _main() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
-    from forager.reaper import reap
+    from forager.jobs.reaper import reap
 
     reap()  # what an earlier command killed with SIGKILL left: containers, rows left 'running'
 
@@ -49,7 +49,7 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Build a Docker image for SOURCE whose tests run, and validate it."""
-    from forager.builder import build as do_build
+    from forager.build.builder import build as do_build
 
     result = do_build(source, commit=commit, python=python, progress=None if as_json else console)
     if as_json:
@@ -70,7 +70,7 @@ def images_bootstrap(
     force: bool = False,
 ) -> None:
     """Build base images from Debian suites (debootstrap + docker import), no registry needed."""
-    from forager.images import bootstrap
+    from forager.build.images import bootstrap
 
     for s in suite or ["bookworm"]:
         tag = bootstrap(s, force=force, log=console.print)
@@ -80,7 +80,7 @@ def images_bootstrap(
 @images_app.command("list")
 def images_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List built images."""
-    from forager.images import list_images
+    from forager.build.images import list_images
 
     rows = list_images()
     if as_json:
@@ -96,7 +96,7 @@ def images_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @images_app.command("show")
 def images_show(image: str) -> None:
     """Show an image's recipe, test command and test results."""
-    from forager.images import show_image
+    from forager.build.images import show_image
 
     info = show_image(image)
     if info is None:
@@ -120,7 +120,7 @@ def tasks_generate(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per validated task")] = False,
 ) -> None:
     """Generate tasks of KIND from IMAGE, validate them in containers and store them."""
-    from forager.tasks import generate, task_line
+    from forager.tasks.generate import generate, task_line
 
     def on_task(task: object) -> None:
         if as_json:
@@ -153,7 +153,7 @@ def tasks_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List stored tasks."""
-    from forager.tasks import list_tasks
+    from forager.tasks.generate import list_tasks
 
     rows = list_tasks(image, kind)
     if as_json:
@@ -169,7 +169,7 @@ def tasks_list(
 @tasks_app.command("show")
 def tasks_show(task_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show a task: problem statement, patches, FAIL_TO_PASS and PASS_TO_PASS."""
-    from forager.tasks import get_task
+    from forager.tasks.generate import get_task
 
     task = get_task(task_id)
     if task is None:
@@ -226,7 +226,7 @@ def run(
     Exit status 0 when every episode ran to an end, resolved or not; 1 otherwise; 2 on bad input."""
     import time
 
-    from forager import agent as ag
+    from forager.episode import agent as ag
 
     if (task_id is None) == (tasks is None):
         console.print("[red]error:[/] give either TASK_ID or --tasks FILTER")
@@ -296,7 +296,7 @@ def trajectories_list(
     """List stored trajectories, newest first."""
     from sqlalchemy import select
 
-    from forager import db
+    from forager.store import db
 
     with db.session() as s:
         q = select(db.Trajectory).order_by(db.Trajectory.created_at.desc()).limit(limit)
@@ -325,7 +325,7 @@ def trajectories_show(
     as_json: Annotated[bool, typer.Option("--json", help="the whole trajectory as JSON")] = False,
 ) -> None:
     """Show a trajectory's summary and turns (exit 1 when it is damaged or incomplete)."""
-    from forager.trajectory import load
+    from forager.trajectory.schema import load
 
     try:
         loaded = load(trajectory)
@@ -366,7 +366,7 @@ def export_cmd(
     """Export trajectories as training records (near-duplicates removed per repository)."""
     from pathlib import Path
 
-    from forager.export import export
+    from forager.trajectory.export import export
 
     try:
         stats = export(Path(out), fmt, resolved_only=resolved_only, kind=kind, repository=repository,
@@ -396,14 +396,14 @@ def api(
     if openapi:
         from pathlib import Path
 
-        from forager.api import openapi_document
+        from forager.api.app import openapi_document
 
         Path(openapi).write_text(openapi_document())
         console.print(f"wrote {openapi}")
         return
     import uvicorn
 
-    uvicorn.run("forager.api:app", host=host, port=port, log_level="info")
+    uvicorn.run("forager.api.app:app", host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -413,7 +413,7 @@ def worker(
     name: Annotated[str | None, typer.Option(help="Celery node name (default forager-QUEUES@host)")] = None,
 ) -> None:
     """Run a Celery worker for the given queues (Redis broker at FORAGER_REDIS_URL)."""
-    from forager.jobs import run_worker
+    from forager.jobs.core import run_worker
 
     try:
         run_worker([q.strip() for q in queues.split(",") if q.strip()], concurrency, name)
@@ -428,7 +428,7 @@ def tokens_create(
     scope: Annotated[str, typer.Option(help="read, write or admin")] = "read",
 ) -> None:
     """Make a token; it is printed once, on the last line of the output."""
-    from forager.tokens import create
+    from forager.store.tokens import create
 
     try:
         token, info = create(name, scope)
@@ -442,7 +442,7 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list() -> None:
     """List tokens (never the secret)."""
-    from forager.tokens import list_tokens
+    from forager.store.tokens import list_tokens
 
     emit_json([t.__dict__ for t in list_tokens()])
 
@@ -450,7 +450,7 @@ def tokens_list() -> None:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: str) -> None:
     """Revoke a token by its id (tok-...)."""
-    from forager.tokens import revoke
+    from forager.store.tokens import revoke
 
     if not revoke(token_id):
         console.print(f"[red]no such token:[/] {token_id}")
@@ -472,7 +472,7 @@ def replay(
 
     Exit status: view 0 (1 when the file is damaged or incomplete); --execute 0 when the trajectory
     reproduces, 1 when it diverges, 2 when it cannot be replayed at all."""
-    from forager import replay as rp
+    from forager.trajectory import replay as rp
 
     out = Console(highlight=False)
     try:

@@ -35,10 +35,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from forager import db
 from forager.config import get_settings
+from forager.errors import ForagerError, TransientError, is_transient
+from forager.store import db
 
 log = logging.getLogger("forager.jobs")
 
@@ -47,11 +48,7 @@ KIND_QUEUE = {"build": "build", "tasks": "tasks", "run": "agent", "noop": "tasks
 FINAL = ("succeeded", "failed")
 
 
-class TransientError(Exception):
-    """A failure worth retrying later (engine or network briefly unavailable)."""
-
-
-class JobFailed(Exception):
+class JobFailed(ForagerError):
     """The job ran to an end but did not do its work (e.g. a build that failed): the job is
     ``failed`` with this message, and ``result`` is still recorded."""
 
@@ -60,7 +57,7 @@ class JobFailed(Exception):
         self.result = result
 
 
-class JobConflict(Exception):
+class JobConflict(ForagerError):
     """A job id is already used by a job of another kind or with other parameters."""
 
 
@@ -97,11 +94,11 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _runtime():  # type: ignore[no-untyped-def]
-    from forager.runtime import RuntimeError_, get_runtime
+    from forager.runtime.docker import EngineError, get_runtime
 
     try:
         return get_runtime()
-    except RuntimeError_ as exc:
+    except EngineError as exc:
         raise TransientError(str(exc)) from exc
 
 
@@ -143,7 +140,7 @@ def ensure_image(tag: str) -> str:
         if image is None:
             raise ValueError(f"no image {tag!r} in the registry database")
         source, commit, python = image.source, image.commit, image.python
-    from forager import builder
+    from forager.build import builder
 
     result = builder.build(source, commit=commit, python=python)
     if getattr(result, "status", None) != "validated":
@@ -159,7 +156,7 @@ def build_id_for(job_id: str) -> str:
 
 
 def job_build(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    from forager.builder import build
+    from forager.build.builder import build
 
     result = build(params["source"], commit=params.get("commit"), python=params.get("python"),
                    build_id=build_id_for(ctx.job_id))
@@ -172,7 +169,7 @@ def job_build(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
 
 def job_tasks(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    from forager.tasks import generate
+    from forager.tasks.generate import generate
 
     image = params["image"]
     image_source = ensure_image(image)
@@ -185,7 +182,7 @@ def job_tasks(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
 
 def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    from forager.agent import run_episode
+    from forager.episode.agent import run_episode
 
     with db.session() as s:
         task = s.get(db.Task, params["task_id"])
@@ -195,7 +192,7 @@ def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     image_source = ensure_image(image)
     api_key = None
     if params.get("model_key") == "caller":
-        from forager.tokens import held_model_key
+        from forager.store.tokens import held_model_key
 
         api_key = held_model_key(ctx.job_id)
         if api_key is None:
@@ -231,13 +228,6 @@ JOB_KINDS: dict[str, Callable[[dict[str, Any], JobContext], dict[str, Any]]] = {
     "run": job_run,
     "noop": job_noop,
 }
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError | OperationalError | ConnectionError):
-        return True
-    engine_error = type(exc).__name__ in ("RuntimeError_", "DockerException", "APIError")
-    return engine_error and "not found" not in str(exc)
 
 
 # ----------------------------------------------------------------------------- state machine
@@ -357,7 +347,7 @@ def execute(job_id: str, worker: str) -> Outcome:
             error, result = str(exc), exc.result
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             error = f"{type(exc).__name__}: {exc}"
-            transient = _is_transient(exc)
+            transient = is_transient(exc)
             log.warning("job %s attempt %d: %s", job_id, attempt, error)
     if beat.lost:
         log.warning("job %s attempt %d lost its lease; its result is dropped", job_id, attempt)
@@ -465,7 +455,7 @@ def recover_on_start() -> dict[str, int]:
     (``forager.reaper``), and hand over again the jobs no message will bring
     back (queued ones that never reached the broker, running ones whose lease lapsed). Each step
     is idempotent and safe while other processes run."""
-    from forager.reaper import reap
+    from forager.jobs.reaper import reap
 
     out = {"queued": 0, "orphans": 0, **reap()}
     try:

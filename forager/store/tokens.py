@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from forager import db
+from forager.store import db
 
 SCOPES = ("read", "write", "admin")
 TOKEN_RE = re.compile(r"^fgr_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")

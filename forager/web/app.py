@@ -29,11 +29,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
-from forager import db, tokens
 from forager.config import get_settings
 from forager.redact import redact_text
-from forager.replay import action_body, action_diff, action_summary, diff_line_kind, looks_like_diff
-from forager.trajectory import LoadResult, Trajectory, Turn, is_id, read
+from forager.store import db, tokens
+from forager.trajectory.replay import action_body, action_diff, action_summary, diff_line_kind, looks_like_diff
+from forager.trajectory.schema import LoadResult, Trajectory, Turn, is_id, read
 
 router = APIRouter()
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from forager import detect
+from forager.build import detect
+from forager.build.testrun import TestRun
 from forager.config import get_settings
-from forager.runtime import ExecResult, Sandbox
-from forager.testrun import TestRun
+from forager.runtime.docker import ExecResult, Sandbox
 
 # import name -> distribution, where they differ
 MODULE_TO_DIST = {

@@ -29,10 +29,12 @@ from typing import Any
 
 import httpx
 
+from forager.errors import ForagerError
+
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class ModelError(Exception):
+class ModelError(ForagerError):
     """The endpoint failed for good (retries exhausted, or an answer that retrying cannot fix)."""
 
     def __init__(self, message: str, status: int | None = None, body: str = "") -> None:

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from forager import db
 from forager.config import get_settings
-from forager.runtime import Limits, RuntimeError_, get_runtime
+from forager.runtime.docker import EngineError, Limits, get_runtime
+from forager.store import db
 
 SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 PYTHON_OF_SUITE = {v: k for k, v in SUITES.items()}
-BOOTSTRAP = Path(__file__).resolve().parent.parent / "images" / "bootstrap.sh"
+BOOTSTRAP = Path(__file__).resolve().parents[2] / "images" / "bootstrap.sh"
 VENV = "/opt/venv"
 Log = Callable[[str], None]
 
@@ -43,7 +43,7 @@ def bootstrap(suite: str, force: bool = False, log: Log = _noop) -> str:
         proc = subprocess.run(["bash", str(BOOTSTRAP), suite, tag], capture_output=True, text=True,
                               timeout=1800)
         if proc.returncode != 0:
-            raise RuntimeError_(f"bootstrap of {suite} failed: {proc.stderr[-2000:]}")
+            raise EngineError(f"bootstrap of {suite} failed: {proc.stderr[-2000:]}")
     return ensure_base(PYTHON_OF_SUITE[suite], log=log, rebuild=force)
 
 
@@ -66,11 +66,11 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
                 source_image, interpreter = official, "python"
             except Exception as exc:  # noqa: BLE001 - no registry: fall back to bootstrapping
                 if settings.base_images == "official":
-                    raise RuntimeError_(f"cannot pull {official}: {exc}") from exc
+                    raise EngineError(f"cannot pull {official}: {exc}") from exc
                 source_image = None
         if source_image is None:
             if suite is None:
-                raise RuntimeError_(f"no base for Python {python}: bootstrap supports {', '.join(SUITES)}")
+                raise EngineError(f"no base for Python {python}: bootstrap supports {', '.join(SUITES)}")
             return bootstrap(suite, log=log)
     log(f"making base {tag} from {source_image} ...")
     with rt.start(source_image, limits=Limits.from_settings(network=True), build_mounts=True,
@@ -83,7 +83,7 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
             settings.install_timeout_s,
         )
         if not res.ok:
-            raise RuntimeError_(f"base image setup failed: {res.output[-2000:]}")
+            raise EngineError(f"base image setup failed: {res.output[-2000:]}")
         box.exec("rm -rf /tmp/* /root/.cache/pip/* 2>/dev/null; true", 60)
         box.commit(tag, labels={"forager.kind": "base", "forager.python": python,
                                 "forager.from": source_image},

@@ -1,0 +1,1 @@
+"""Source to validated image: fetch the source, detect a recipe, build layers, repair, validate."""

@@ -1,0 +1,1 @@
+"""The model seam: the OpenAI-compatible client, and a deterministic fake."""

@@ -1,0 +1,1 @@
+"""The container runtime seam: protocols, the Docker implementation, and a fake."""

@@ -1,0 +1,1 @@
+"""The registry: SQLAlchemy models, sessions, queries and tokens."""

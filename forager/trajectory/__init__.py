@@ -1,0 +1,1 @@
+"""Trajectories: the schema, the file format and store index, export, replay."""
