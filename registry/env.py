@@ -1,9 +1,9 @@
-"""Alembic environment for the Forager registry (run through ``forager.db.upgrade``)."""
+"""Alembic environment for the Forager registry (run through ``forager.store.session.upgrade``)."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from forager.store.db import Base
+from forager.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

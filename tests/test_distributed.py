@@ -77,7 +77,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         keys = list(r.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
             r.delete(*keys)
-        db._engine(url).dispose()
+        db.engine_for(url).dispose()
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()

@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, Va
 from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
+from forager.clock import utcnow
 from forager.config import get_settings
 from forager.errors import InvalidInput
 from forager.jobs import core as jobs
@@ -1010,7 +1011,7 @@ def create_app() -> FastAPI:
     # --- stats ------------------------------------------------------------------------------
     @app.get("/v1/stats", response_model=Stats, tags=["stats"])
     def stats(_: Read) -> Stats:
-        day_ago = db.now() - timedelta(days=1)
+        day_ago = utcnow() - timedelta(days=1)
 
         def by(s: Any, col: Any, *where: Any) -> dict[str, int]:
             rows = s.execute(select(col, func.count()).where(*where).group_by(col)).all()

@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from forager.build import detect, images, repair
 from forager.build.sources import Source, SourceError, resolve
 from forager.build.testrun import TestRun, install_plugin, run_tests, site_packages
+from forager.clock import utcnow
 from forager.config import get_settings
 from forager.errors import ForagerError
 from forager.redact import redact_text
@@ -327,7 +328,7 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         else:
             s.query(db.BuildLog).filter_by(build_id=row.id).delete()
             s.query(db.TestResult).filter_by(build_id=row.id).delete()
-        row.status, row.error, row.created_at, row.owner = "running", None, db.now(), owner()
+        row.status, row.error, row.created_at, row.owner = "running", None, utcnow(), owner()
     result = BuildResult(build_id=row.id, source=source, commit=commit)
     log = _Logger(row.id, progress)
     recipe: detect.Recipe | None = None
@@ -380,7 +381,7 @@ def build(source: str, commit: str | None = None, python: str | None = None,
             assert b is not None
             b.status, b.error, b.duration_s = result.status, result.error, result.duration_s
             b.python, b.install, b.test_command = result.python, result.install, result.test_command
-            b.tests, b.image, b.finished_at = result.tests, result.image, db.now()
+            b.tests, b.image, b.finished_at = result.tests, result.image, utcnow()
     return result
 
 
@@ -482,7 +483,7 @@ def _finish(result: BuildResult, recipe: detect.Recipe, first: TestRun, second: 
         for t in ids:
             r1 = first.results[t]
             s.add(db.TestResult(build_id=result.build_id, test_id=t, outcome=r1.outcome,
-                                second_outcome=second.outcome(t), flaky=t in flaky, duration_s=r1.duration))
+                                flaky=t in flaky, duration_s=r1.duration))
         if result.image:
             s.merge(db.Image(
                 id=result.image, build_id=result.build_id, repository_id=repository_id,
@@ -520,7 +521,7 @@ def reap_dead_owners() -> dict[str, list[str]]:
         with db.session() as s:
             res = s.execute(update(db.Build)
                             .where(db.Build.id == b.id, db.Build.status == "running", db.Build.owner == b.owner)
-                            .values(status="failed", error=INTERRUPTED, finished_at=db.now())
+                            .values(status="failed", error=INTERRUPTED, finished_at=utcnow())
                             .execution_options(synchronize_session=False))
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 s.add(db.BuildLog(build_id=b.id, step="failed", output=INTERRUPTED))

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from forager.clock import utcnow
 from forager.config import get_settings
 from forager.errors import ForagerError, TransientError, is_transient
 from forager.store import db
@@ -232,7 +233,7 @@ JOB_KINDS: dict[str, Callable[[dict[str, Any], JobContext], dict[str, Any]]] = {
 
 # ----------------------------------------------------------------------------- state machine
 def _now_iso() -> str:
-    return db.now().isoformat()
+    return utcnow().isoformat()
 
 
 def _event(attempt: int, worker: str, event: str, detail: str = "") -> dict[str, Any]:
@@ -263,7 +264,7 @@ def lease_remaining(job: db.Job) -> float:
     beat = (job.result or {}).get("heartbeat")
     if not beat:
         return 0.0
-    age = (db.now() - datetime.fromisoformat(beat)).total_seconds()
+    age = (utcnow() - datetime.fromisoformat(beat)).total_seconds()
     return max(get_settings().job_lease_s - age, 0.0)
 
 
@@ -319,7 +320,7 @@ def execute(job_id: str, worker: str) -> Outcome:
             error = job.error or "the worker running it was lost"
             msg = f"gave up after {job.attempts} attempts: {error}"
             history.append(_event(job.attempts, worker, "failed", msg))
-            if _cas(job.id, job.state, job.attempts, state="failed", error=msg, finished_at=db.now(),
+            if _cas(job.id, job.state, job.attempts, state="failed", error=msg, finished_at=utcnow(),
                     result={"history": history}):
                 return Outcome("failed")
             continue
@@ -328,7 +329,7 @@ def execute(job_id: str, worker: str) -> Outcome:
                               f"from {job.worker}" if job.state == "running" else ""))
         running = {"heartbeat": _now_iso(), "history": history}
         if _cas(job.id, job.state, job.attempts, state="running", attempts=attempt, worker=worker,
-                started_at=db.now(), result=running):
+                started_at=utcnow(), result=running):
             break
     else:
         return Outcome("busy", retry_in=1.0)
@@ -355,7 +356,7 @@ def execute(job_id: str, worker: str) -> Outcome:
     if error and transient and attempt < settings.job_max_attempts:
         delay = backoff(attempt)
         history.append(_event(attempt, worker, "retry", f"in {delay:.0f}s: {error}"))
-        retry_at = (db.now() + timedelta(seconds=delay)).isoformat()
+        retry_at = (utcnow() + timedelta(seconds=delay)).isoformat()
         if _cas(job_id, "running", attempt, state="queued", error=error,
                 result={"history": history, "retry_at": retry_at}):
             return Outcome("retry", retry_in=delay)
@@ -363,7 +364,7 @@ def execute(job_id: str, worker: str) -> Outcome:
     state = "failed" if error else "succeeded"
     history.append(_event(attempt, worker, state, error or ""))
     final = {**_jsonable(result), "history": history}
-    if _cas(job_id, "running", attempt, state=state, error=error, result=final, finished_at=db.now()):
+    if _cas(job_id, "running", attempt, state=state, error=error, result=final, finished_at=utcnow()):
         return Outcome(state)
     return Outcome("lost")
 
@@ -440,10 +441,10 @@ def requeue_queued(min_age_s: float = 0.0) -> int:
     """Hand over again the queued jobs (older than ``min_age_s``, and not waiting for a retry's
     backoff): those recorded while the broker was down never reached it. A job whose message is
     still in the broker runs once anyway (``execute`` claims it by compare-and-set)."""
-    cutoff = db.now() - timedelta(seconds=min_age_s)
+    cutoff = utcnow() - timedelta(seconds=min_age_s)
     with db.session() as s:
         queued = s.scalars(select(db.Job).where(db.Job.state == "queued", db.Job.created_at <= cutoff)).all()
-    now = db.now().isoformat()
+    now = utcnow().isoformat()
     due = [j for j in queued if (j.result or {}).get("retry_at", "") <= now]
     for job in due:
         dispatch(job)
@@ -613,7 +614,7 @@ def _celery(key: tuple[str, str]):  # type: ignore[no-untyped-def]
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:  # forked children must not share the parent's pool
-        db._engine.cache_clear()
+        db.reset_engines()
 
     return app
 

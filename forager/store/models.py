@@ -1,0 +1,171 @@
+"""The registry's tables: one SQLAlchemy 2 model per thing Forager records.
+
+The schema is created and upgraded by the Alembic migrations in ``registry/`` (``session.upgrade``);
+a change here needs a migration there. Status and kind columns hold the strings of
+``forager.enums`` (``StrEnum``: a member is its string).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from forager.clock import utcnow
+from forager.enums import BuildStatus, JobState, Origin, TaskStatus
+
+
+def new_id(prefix: str) -> str:
+    """A fresh row id: ``prefix-`` and 12 random hex digits."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("repo"))
+    source: Mapped[str] = mapped_column(String(500), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # git | local | pypi
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Build(Base):
+    __tablename__ = "builds"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("build"))
+    repository_id: Mapped[str | None] = mapped_column(ForeignKey("repositories.id"), index=True)
+    source: Mapped[str] = mapped_column(String(500))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=BuildStatus.QUEUED, index=True)
+    python: Mapped[str | None] = mapped_column(String(10))
+    install: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    test_command: Mapped[str | None] = mapped_column(Text)
+    tests: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    """host:pid of the process running the build (``reap_dead_owners`` fails it when that dies)."""
+
+
+class Farm(Base):
+    """One row: this registry's random id, set by the migration. Image tags carry it, so two farms
+    sharing one Docker engine never overwrite each other's images."""
+
+    __tablename__ = "farm"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class Image(Base):
+    __tablename__ = "images"
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)  # the image tag
+    build_id: Mapped[str] = mapped_column(ForeignKey("builds.id"), index=True)
+    repository_id: Mapped[str | None] = mapped_column(ForeignKey("repositories.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(500))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    python: Mapped[str] = mapped_column(String(10))
+    recipe: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    test_command: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=BuildStatus.VALIDATED)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TestResult(Base):
+    __tablename__ = "test_results"
+    __test__ = False  # not a pytest class
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    build_id: Mapped[str] = mapped_column(ForeignKey("builds.id"), index=True)
+    test_id: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(10))  # passed | failed | skipped | error
+    flaky: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The two validation runs disagreed on this test."""
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class BuildLog(Base):
+    __tablename__ = "build_logs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    build_id: Mapped[str] = mapped_column(ForeignKey("builds.id"), index=True)
+    step: Mapped[str] = mapped_column(String(100))
+    command: Mapped[str] = mapped_column(Text, default="")
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    output: Mapped[str] = mapped_column(Text, default="")
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("task"))
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)  # a TaskKind
+    family: Mapped[str | None] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.VALIDATED)
+    setup_patch: Mapped[str] = mapped_column(Text)  # turns the image's code into the task state
+    gold_patch: Mapped[str] = mapped_column(Text)  # turns the task state back into working code
+    test_patch: Mapped[str] = mapped_column(Text, default="")
+    fail_to_pass: Mapped[list[Any]] = mapped_column(default=list)
+    pass_to_pass: Mapped[list[Any]] = mapped_column(default=list)
+    problem_statement: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True, default="")
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Trajectory(Base):
+    __tablename__ = "trajectories"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("traj"))
+    task_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    image: Mapped[str | None] = mapped_column(String(300))
+    repository: Mapped[str | None] = mapped_column(String(500), index=True)
+    kind: Mapped[str | None] = mapped_column(String(30), index=True)
+    model: Mapped[str | None] = mapped_column(String(200))
+    agent: Mapped[str | None] = mapped_column(String(30))
+    resolved: Mapped[bool | None] = mapped_column(Boolean, index=True)
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    exit_reason: Mapped[str | None] = mapped_column(String(50))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    origin: Mapped[str] = mapped_column(String(20), default=Origin.LOCAL)
+    path: Mapped[str] = mapped_column(Text)  # where the trajectory file is stored
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Job(Base):
+    """A unit of long work (a JobKind). Advanced by conditional UPDATEs (``forager.jobs.state``) so
+    a redelivered job never runs twice."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED, index=True)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tok"))
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(20), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(10))  # a Scope
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
