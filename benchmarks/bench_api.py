@@ -125,7 +125,7 @@ def baseline(bodies: list[bytes], n: int, home: Path) -> dict:
     os.environ["FORAGER_HOME"] = str(home)
     from forager.api.app import parse_upload
     from forager.config import reset_settings
-    from forager.trajectory.schema import save
+    from forager.trajectory.store import save
 
     reset_settings()
     start = time.perf_counter()

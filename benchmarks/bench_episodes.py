@@ -23,7 +23,7 @@ from typing import Any
 
 def run_level(task_ids: list[str], concurrency: int, agent: str) -> dict[str, Any]:
     from forager.episode.agent import run_many
-    from forager.trajectory.schema import load
+    from forager.trajectory.store import load
 
     start = time.monotonic()
     summaries = run_many(task_ids, concurrency=concurrency, agent=agent)

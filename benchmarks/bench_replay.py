@@ -128,7 +128,8 @@ def main() -> None:
     from rich.console import Console
 
     from forager.trajectory import replay
-    from forager.trajectory import schema as trajectory
+    from forager.trajectory import fileformat
+    from forager.trajectory import store as trajectory
     from forager.web.app import router, trajectory_page
 
     traj = make_trajectory(args.steps)
@@ -151,11 +152,11 @@ def main() -> None:
         console = Console(file=StringIO(), width=120, color_system="truecolor", force_terminal=True)
         replay.show(replay.open_trajectory(traj_id), console, step=args.steps // 2)
 
-    loaded = trajectory.read(path)
+    loaded = fileformat.read(path)
     rows = [
         ("gzip + json.loads of every line (baseline)", median_ms(baseline, args.runs)),
         ("lenient read into the schema (trajectory.read)",
-         median_ms(lambda: trajectory.read(path), args.runs)),
+         median_ms(lambda: fileformat.read(path), args.runs)),
         ("terminal: open + one step (--step N)", median_ms(terminal_step, args.runs)),
         ("terminal: open + all steps (ANSI, 120 cols)", median_ms(terminal_all, args.runs)),
         ("web: page HTML from a loaded trajectory", median_ms(lambda: trajectory_page(loaded), args.runs)),

@@ -71,7 +71,7 @@ EXPLORER = [
 def record_explorer(task_id: str) -> str:
     """Run the EXPLORER actions through the agent tools on the task and store the trajectory."""
     from forager.episode import agent
-    from forager.trajectory import schema as trajectory
+    from forager.trajectory import store as trajectory
     from forager.trajectory.schema import Action, Trajectory, Turn
 
     spec = agent.task_spec(task_id)

@@ -82,7 +82,7 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
 
 def test_oracle_resolves(task: Any) -> None:
     from forager.episode.agent import run_episode
-    from forager.trajectory.schema import load
+    from forager.trajectory.store import load
 
     traj = run_episode(task.id, agent="oracle")
     assert traj.resolved and traj.exit_reason == "submitted" and traj.complete
@@ -168,7 +168,7 @@ run_episode(sys.argv[1], model_url=sys.argv[2], model_name="m")
 def test_crash_mid_episode_leaves_incomplete_trajectory(task: Any) -> None:
     from forager.episode.agent import reap_orphans
     from forager.store import db
-    from forager.trajectory.schema import load
+    from forager.trajectory.store import load
 
     script = [{"tool_calls": [("bash", {"command": "echo first"})]},
               {"delay": 60, "tool_calls": [("submit", {})]}]
@@ -198,7 +198,7 @@ def test_crash_mid_episode_leaves_incomplete_trajectory(task: Any) -> None:
 
 
 def test_cli_run_json_and_sigterm(task: Any) -> None:
-    from forager.trajectory.schema import load
+    from forager.trajectory.store import load
 
     forager = [sys.executable, "-m", "forager.cli"]
     done = subprocess.run([*forager, "run", task.id, "--agent", "oracle", "--json"], capture_output=True,

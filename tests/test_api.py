@@ -23,7 +23,7 @@ from forager.api.app import canonical_json, create_app, openapi_document
 from forager.config import reset_settings
 from forager.jobs import core as jobs
 from forager.store import db, tokens
-from forager.trajectory import schema as trajmod
+from forager.trajectory import fileformat as trajmod
 from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,8 @@ from forager.config import reset_settings
 from forager.jobs import core as jobs
 from forager.redact import redact_text, redact_url
 from forager.store import db, tokens
-from forager.trajectory import schema as trajmod
+from forager.trajectory import fileformat
+from forager.trajectory import store as trajmod
 from forager.trajectory.export import export
 from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
 
@@ -111,7 +112,7 @@ def test_trajectory_ids_are_never_file_paths(api: Api, forager_home: Path, monke
     assert other.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     other.close()
     assert n_trajectories() == 1
-    with pytest.raises(KeyError):
+    with pytest.raises(LookupError):
         trajmod.load_stored("forager.db")
     with pytest.raises(ValueError, match="not a trajectory id"):
         trajmod.save(traj(id="../../escape"))
@@ -119,7 +120,7 @@ def test_trajectory_ids_are_never_file_paths(api: Api, forager_home: Path, monke
 
 def test_the_command_line_still_reads_files(tmp_path: Path) -> None:
     path = tmp_path / "episode.jsonl.gz"
-    trajmod.write(traj(id="traj-file"), path)
+    fileformat.write(traj(id="traj-file"), path)
     assert trajmod.load(str(path)).trajectory.id == "traj-file"
     saved = trajmod.save(traj())
     assert trajmod.load(saved).trajectory.id == saved

@@ -194,7 +194,7 @@ def test_sigkilled_run_is_reaped_by_the_next_command(task: Any) -> None:
     import time
 
     from forager.store import db
-    from forager.trajectory.schema import load
+    from forager.trajectory.store import load
 
     forager = [sys.executable, "-m", "forager.cli"]
     before = _containers()

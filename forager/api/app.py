@@ -37,7 +37,9 @@ from forager.errors import InvalidInput
 from forager.jobs import core as jobs
 from forager.redact import redact, redact_text, redact_url
 from forager.store import db, tokens
+from forager.trajectory import fileformat
 from forager.trajectory import schema as trajmod
+from forager.trajectory import store as trajstore
 from forager.trajectory.schema import Trajectory
 
 API_VERSION = "1.0.0"
@@ -602,8 +604,8 @@ def canonical_json(traj: Trajectory) -> bytes:
 def _load_stored(traj_id: str) -> tuple[Trajectory, str | None]:
     """A stored trajectory by registry id only: ids are never file paths (404 for anything else)."""
     try:
-        loaded = trajmod.load_stored(traj_id)
-    except (KeyError, OSError) as exc:
+        loaded = trajstore.load_stored(traj_id)
+    except (LookupError, OSError) as exc:
         raise _not_found("trajectory", traj_id) from exc
     return loaded.trajectory, loaded.error
 
@@ -612,9 +614,9 @@ def export_line(traj_id: str) -> bytes:
     """One line of the export: the trajectory, or ``{"id", "export_error"}`` when its stored record
     cannot be read or encoded (reported, never a silent stop); empty if it was deleted meanwhile."""
     try:
-        loaded = trajmod.load_stored(traj_id)
+        loaded = trajstore.load_stored(traj_id)
         return canonical_json(loaded.trajectory) + b"\n"
-    except KeyError:
+    except LookupError:
         return b""
     except Exception as exc:  # noqa: BLE001 - one bad record must not end the export
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -635,7 +637,7 @@ def _stored_same(traj: Trajectory) -> UploadOut | None:
         row = s.get(db.Trajectory, traj.id)
     if row is None:
         return None
-    if row.sha256 != hashlib.sha256(trajmod.dumps(traj)).hexdigest():
+    if row.sha256 != hashlib.sha256(fileformat.dumps(traj)).hexdigest():
         raise HTTPException(409, "Idempotency-Key reused with a different trajectory")
     return UploadOut(id=row.id, sha256=row.sha256, steps=row.steps, uploaded_id=None)
 
@@ -647,7 +649,7 @@ def store_upload(traj: Trajectory) -> UploadOut:
     if traj.id and (same := _stored_same(traj)):
         return same
     try:
-        new_id = trajmod.save(traj, "upload")
+        new_id = trajstore.save(traj, "upload")
     except IntegrityError:  # the same key, uploaded concurrently: the other one was stored
         if traj.id and (same := _stored_same(traj)):
             return same

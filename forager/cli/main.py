@@ -325,11 +325,11 @@ def trajectories_show(
     as_json: Annotated[bool, typer.Option("--json", help="the whole trajectory as JSON")] = False,
 ) -> None:
     """Show a trajectory's summary and turns (exit 1 when it is damaged or incomplete)."""
-    from forager.trajectory.schema import load
+    from forager.trajectory.store import load
 
     try:
         loaded = load(trajectory)
-    except KeyError as exc:
+    except LookupError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     t = loaded.trajectory

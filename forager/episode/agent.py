@@ -46,7 +46,8 @@ from forager.errors import EngineError, ForagerError, SandboxError
 from forager.runtime.docker import ExecResult, Limits, get_runtime
 from forager.runtime.shell import STATE_DIR, Observation, Shell
 from forager.text import truncate
-from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn, save
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
+from forager.trajectory.store import save
 
 REPO = "/repo"
 USER_NAME = "forager"
@@ -357,7 +358,7 @@ def close_dead_trajectories() -> list[str]:
     from sqlalchemy import select
 
     from forager.store import db
-    from forager.trajectory.schema import load_stored
+    from forager.trajectory.store import load_stored
 
     with db.session() as s:
         running = list(s.scalars(select(db.Trajectory.id).where(db.Trajectory.exit_reason == "running")))
@@ -365,7 +366,7 @@ def close_dead_trajectories() -> list[str]:
     for traj_id in running:
         try:
             traj = load_stored(traj_id).trajectory
-        except KeyError:
+        except LookupError:
             continue
         if traj.exit_reason != "running" or not owner_dead(str(traj.meta.get("owner", ""))):
             continue
