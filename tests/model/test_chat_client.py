@@ -9,17 +9,11 @@ import pytest
 from fake_model import FakeModel, text_call
 
 from forager.episode.agent import TOOLS
-from forager.model.client import ChatClient, ModelError, approx_tokens, chat_url, parse_text_action
+from forager.model.client import ChatClient, ModelError
 
 
 def client(url: str, **kw: object) -> ChatClient:
     return ChatClient(url, "m", backoff_s=0.05, backoff_max_s=0.5, **kw)  # type: ignore[arg-type]
-
-
-def test_chat_url_forms() -> None:
-    assert chat_url("http://h:8000") == "http://h:8000/v1/chat/completions"
-    assert chat_url("http://h:8000/v1/") == "http://h:8000/v1/chat/completions"
-    assert chat_url("https://api.x/v1/chat/completions") == "https://api.x/v1/chat/completions"
 
 
 def test_native_tool_calls_and_usage() -> None:
@@ -39,18 +33,8 @@ def test_native_tool_calls_and_usage() -> None:
     assert req["body"]["tool_choice"] == "auto" and len(req["body"]["tools"]) == len(TOOLS)
 
 
-def test_plain_text_actions_parse() -> None:
-    reply = ("I'll edit it.\n" + text_call("edit", {"path": "x.py", "old_str": "a = 1\n    b = 2",
-                                                    "new_str": "a = 2"}))
-    [call] = parse_text_action(reply, TOOLS)
-    assert call.name == "edit" and call.arguments["old_str"] == "a = 1\n    b = 2"
-    [call] = parse_text_action("<function=run_tests>\n<parameter=tests>\ntests/a.py::t1\ntests/b.py::t2\n"
-                               "</parameter>\n</function>", TOOLS)
-    assert call.arguments == {"tests": ["tests/a.py::t1", "tests/b.py::t2"]}
-    [call] = parse_text_action("<function=view><parameter=path>a</parameter>"
-                               "<parameter=start_line>x</parameter>", TOOLS)  # no closing tag
-    assert call.name == "view" and "start_line" in call.error
-    assert parse_text_action("no call here", TOOLS) == []
+def test_text_mode_client() -> None:
+    """A text-mode client sends no tools and reads the call out of the reply."""
     with FakeModel([{"content": text_call("submit", {}), "usage": False}]) as fake:
         reply_obj = client(fake.url, tool_mode="text").complete([{"role": "user", "content": "go"}], TOOLS)
     assert reply_obj.tool_calls[0].name == "submit" and "tools" not in fake.requests[0]["body"]
@@ -91,8 +75,11 @@ def test_client_errors_fail_at_once() -> None:
         client(f"http://127.0.0.1:{port}", max_retries=1).complete([{"role": "user", "content": "x"}])
 
 
-def test_approx_tokens() -> None:
-    assert approx_tokens("") == 0
-    assert approx_tokens("hello world") == 4  # 5 chars -> 2 per word
-    assert approx_tokens("a+b") == 3
-    assert 200 < approx_tokens("def f(x):\n    return x + 1\n" * 30) < 600
+
+def test_errors_say_whether_they_are_transient() -> None:
+    with FakeModel([{"status": 503}] * 3) as fake, pytest.raises(ModelError) as info:
+        client(fake.url, max_retries=1).complete([{"role": "user", "content": "hi"}])
+    assert info.value.transient
+    with FakeModel([{"status": 401}]) as fake, pytest.raises(ModelError) as info:
+        client(fake.url).complete([{"role": "user", "content": "hi"}])
+    assert not info.value.transient and info.value.status == 401
