@@ -1,96 +1,158 @@
-"""All settings in one place. Every field reads from a ``FORAGER_*`` environment variable."""
+"""All settings in one place. Every field reads from a ``FORAGER_*`` environment variable.
+
+Settings are checked when they load, not where they are used: limits must be positive, choices
+must be known, and the Celery visibility timeout must exceed the job time limit. A bad value stops
+``get_settings()`` with one ``SettingsError`` naming every ``FORAGER_*`` variable at fault.
+Components take the values they need from here (``Limits.from_settings``, ``ModelConfig``,
+``JobPolicy``); no other module restates a default.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forager.enums import Queue
+from forager.errors import InvalidInput
+
+ENV_PREFIX = "FORAGER_"
+MEMORY_RE = re.compile(r"^\d+([kmg]b?|b)?$", re.IGNORECASE)
+"""A Docker memory size: bytes, or a number with b, k, m or g (``4g``, ``256m``, ``512mb``)."""
+
+
+class SettingsError(InvalidInput):
+    """One or more ``FORAGER_*`` variables hold a value Forager cannot use."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FORAGER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Field(default_factory=lambda: Path.home() / ".forager")
     """All local state lives here: database, caches, sources, trajectories."""
     database_url: str = ""
     """SQLAlchemy URL; empty means SQLite at ``$FORAGER_HOME/forager.db``."""
+    runtime: Literal["docker", "local"] = "docker"
+    """The container runtime sandboxes run on (``forager.runtime``'s registry)."""
 
     # --- builds -------------------------------------------------------------------------------
     ca_bundle: Path | None = None
     """Extra CA bundle mounted into build containers (TLS-intercepting or corporate proxies).
     Defaults to the host's system bundle when present."""
-    base_images: str = "auto"
+    base_images: Literal["auto", "bootstrap", "official"] = "auto"
     """``bootstrap`` (forager/base:* from debootstrap), ``official`` (python:X.Y-slim), or ``auto``."""
-    default_python: str = "3.11"
-    pass_threshold: float = 0.9
+    default_python: str = Field("3.11", pattern=r"^\d+\.\d+$")
+    pass_threshold: float = Field(0.9, gt=0, le=1)
     """A build validates when tests were collected and this share of non-skipped tests pass."""
-    repair_rounds: int = 6
-    test_timeout_s: int = 900
+    repair_rounds: int = Field(6, ge=0)
+    test_timeout_s: int = Field(900, gt=0)
     """Wall-clock limit on one whole test run inside the container."""
-    per_test_timeout_s: int = 120
-    install_timeout_s: int = 1200
-    pids_limit: int = 1024
+    per_test_timeout_s: int = Field(120, gt=0)
+    install_timeout_s: int = Field(1200, gt=0)
+    pids_limit: int = Field(1024, gt=0)
     memory_limit: str = "4g"
-    cpus: float = 2.0
-    pip_cache_volume: str = "forager-pip-cache"
-    build_disk_limit_mb: int = 20_000
+    cpus: float = Field(2.0, gt=0)
+    pip_cache_volume: str = Field("forager-pip-cache", min_length=1)
+    build_disk_limit_mb: int = Field(20_000, gt=0)
     """Largest writable layer a build container may grow to; the build fails past it."""
-    source_max_mb: int = 2_000
+    source_max_mb: int = Field(2_000, gt=0)
     """Largest source a build fetches: a git clone, an sdist download, or its extracted files."""
-    source_connect_timeout_s: float = 30.0
+    source_connect_timeout_s: float = Field(30.0, gt=0)
     """A git or HTTP server that accepts and then says nothing is given up after this long."""
-    image_prefix: str = "forager"
+    image_prefix: str = Field("forager", min_length=1)
 
     # --- agents -------------------------------------------------------------------------------
-    command_timeout_s: int = 60
-    output_limit: int = 16000
-    max_steps: int = 100
+    command_timeout_s: int = Field(60, gt=0)
+    output_limit: int = Field(16000, gt=0)
+    max_steps: int = Field(100, gt=0)
     model_url: str = ""
     model_name: str = ""
     model_api_key: str = ""
     model_endpoints: str = ""
     """Comma-separated endpoints the server's own ``model_api_key`` may be sent to; ``model_url`` is
     always one. A caller-supplied URL outside them gets the caller's key or none."""
-    model_max_tokens: int = 4096
+    model_max_tokens: int = Field(4096, gt=0)
     """Completion tokens per model call."""
-    model_timeout_s: float = 300.0
-    model_retries: int = 6
-    max_tokens: int = 2_000_000
+    model_timeout_s: float = Field(300.0, gt=0)
+    model_retries: int = Field(6, ge=0)
+    max_tokens: int = Field(2_000_000, ge=0)
     """Token budget of one episode (prompt + completion, summed over calls); 0 means none."""
-    max_wall_s: float = 3600.0
+    max_wall_s: float = Field(3600.0, gt=0)
     """Wall-time budget of one episode's agent loop."""
-    episode_disk_limit_mb: int = 2048
+    episode_disk_limit_mb: int = Field(2048, gt=0)
     """Writable space of an episode (its /repo, /tmp and home together); writes past it fail."""
-    max_diff_file_mb: int = 10
+    max_diff_file_mb: int = Field(10, gt=0)
     """Files larger than this are left out of an episode's diff (and so of its reward), and named."""
 
     # --- distributed mode ---------------------------------------------------------------------
-    executor: str = "embedded"
-    """``embedded`` (in-process) or ``celery``."""
+    executor: Literal["embedded", "celery"] = "embedded"
+    """``embedded`` (in-process threads) or ``celery`` (Redis broker, separate workers)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     registry: str = ""
     """Optional container registry to push built images to (host[:port]/namespace)."""
     redis_key_prefix: str = "forager:"
     """Prefix of every Celery key in Redis (lets several farms or test runs share one Redis)."""
     embedded_concurrency: str = "build=1,tasks=1,agent=2"
-    """Threads per queue of the in-process executor (embedded mode)."""
-    job_time_limit_s: int = 7200
+    """Threads per queue of the in-process executor (embedded mode): ``queue=N,...``, 1 if unnamed."""
+    job_time_limit_s: int = Field(7200, gt=0)
     """Hard limit on one job attempt (Celery task_time_limit); the soft limit is 95% of it."""
-    job_visibility_timeout_s: int = 0
-    """Redis visibility timeout; 0 means job_time_limit_s + 10%. Must exceed the time limit."""
-    job_restore_interval_s: int = 10
+    job_visibility_timeout_s: int = Field(0, ge=0)
+    """Redis visibility timeout; 0 means job_time_limit_s + 10% + 60 s. Must exceed the time limit."""
+    job_restore_interval_s: int = Field(10, gt=0)
     """How often a worker looks for messages whose visibility timeout lapsed (a lost worker's jobs)."""
-    job_lease_s: float = 60.0
+    job_lease_s: float = Field(60.0, gt=0)
     """A running job renews its lease every third of this; a job whose lease lapsed may be taken over."""
-    job_max_attempts: int = 3
-    job_retry_backoff_s: float = 10.0
+    job_max_attempts: int = Field(3, gt=0)
+    job_retry_backoff_s: float = Field(10.0, ge=0)
     """First retry delay after a transient error; doubles per attempt (capped at 10 minutes)."""
-    api_max_upload_bytes: int = 32 * 1024 * 1024
+    api_max_upload_bytes: int = Field(32 * 1024 * 1024, gt=0)
     """Largest trajectory upload accepted (compressed size as sent, and decompressed size); 413 above."""
     viewer_public: bool = False
     """Serve the /ui viewer without a token (only on a trusted network)."""
+
+    # --- checks at load -------------------------------------------------------------------------
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not MEMORY_RE.match(value.strip()):
+            raise ValueError(f"{value!r} is not a memory size such as 4g, 256m or 1073741824")
+        return value.strip()
+
+    @field_validator("embedded_concurrency")
+    @classmethod
+    def _concurrency_spec(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            name, _, n = part.partition("=")
+            if name.strip() not in list(Queue) or not n.strip().isdigit() or int(n) < 1:
+                raise ValueError(f"{part!r} is not QUEUE=N with N >= 1 and QUEUE one of "
+                                 f"{', '.join(Queue)}")
+        return value
+
+    @model_validator(mode="after")
+    def _visibility_exceeds_time_limit(self) -> Settings:
+        if self.visibility_timeout_s <= self.job_time_limit_s:
+            raise ValueError(f"FORAGER_JOB_VISIBILITY_TIMEOUT_S ({self.job_visibility_timeout_s}) must exceed "
+                             f"FORAGER_JOB_TIME_LIMIT_S ({self.job_time_limit_s}), or a long job is delivered twice")
+        return self
+
+    # --- derived values -------------------------------------------------------------------------
+    @property
+    def visibility_timeout_s(self) -> int:
+        """The Redis visibility timeout in effect (the setting, or the time limit + 10% + 60 s)."""
+        return self.job_visibility_timeout_s or int(self.job_time_limit_s * 1.1) + 60
+
+    @property
+    def embedded_threads(self) -> dict[str, int]:
+        """Threads per queue of the embedded executor (1 for a queue the setting does not name)."""
+        out = {q.value: 1 for q in Queue}
+        for part in filter(None, (p.strip() for p in self.embedded_concurrency.split(","))):
+            name, _, n = part.partition("=")
+            out[name.strip()] = int(n)
+        return out
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'forager.db'}"
@@ -113,14 +175,28 @@ class Settings(BaseSettings):
     def trajectories_dir(self) -> Path:
         return self.home / "trajectories"
 
-    @property
-    def logs_dir(self) -> Path:
-        return self.home / "logs"
+
+def _explain(exc: ValidationError) -> str:
+    """One line per bad variable: ``FORAGER_NAME: what is wrong (got VALUE)``."""
+    lines = []
+    for err in exc.errors():
+        name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
+        got = f" (got {err['input']!r})" if err["loc"] else ""
+        lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}{got}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read and check the settings from the environment; a ``SettingsError`` says what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 def reset_settings() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from forager.api.app import create_app
 from forager.config import reset_settings
 from forager.jobs import core as jobs
+from forager.model import keys
 from forager.redact import redact_text, redact_url
 from forager.store import db, tokens
 from forager.trajectory import fileformat
@@ -269,14 +270,14 @@ def test_model_key_policy() -> None:
     os.environ["FORAGER_MODEL_ENDPOINTS"] = "http://other.internal/v1/, http://third.internal"
     reset_settings()
     try:
-        assert tokens.model_key_for(None, None) == "server-key"
-        assert tokens.model_key_for("http://models.internal/v1/", None) == "server-key"
-        assert tokens.model_key_for("http://other.internal/v1", None) == "server-key"
-        assert tokens.model_key_for("http://attacker.example/v1", None) == ""
-        assert tokens.model_key_for("http://models.internal/v1.attacker.example", None) == ""
-        assert tokens.model_key_for("http://attacker.example/v1", "own-key") == "own-key"
-        tokens.hold_model_key("job-x", "own-key")
-        assert tokens.held_model_key("job-x") == "own-key" and tokens.held_model_key("job-y") is None
+        assert keys.model_key_for(None, None) == "server-key"
+        assert keys.model_key_for("http://models.internal/v1/", None) == "server-key"
+        assert keys.model_key_for("http://other.internal/v1", None) == "server-key"
+        assert keys.model_key_for("http://attacker.example/v1", None) == ""
+        assert keys.model_key_for("http://models.internal/v1.attacker.example", None) == ""
+        assert keys.model_key_for("http://attacker.example/v1", "own-key") == "own-key"
+        keys.hold_model_key("job-x", "own-key")
+        assert keys.held_model_key("job-x") == "own-key" and keys.held_model_key("job-y") is None
     finally:
         for name in ("FORAGER_MODEL_URL", "FORAGER_MODEL_API_KEY", "FORAGER_MODEL_ENDPOINTS"):
             os.environ.pop(name, None)

@@ -35,6 +35,7 @@ from forager.clock import utcnow
 from forager.config import get_settings
 from forager.errors import InvalidInput
 from forager.jobs import core as jobs
+from forager.model.keys import hold_model_key, is_trusted_model_url
 from forager.redact import redact, redact_text, redact_url
 from forager.store import db, tokens
 from forager.trajectory import fileformat
@@ -359,7 +360,7 @@ def _submit(kind: str, params: dict[str, Any], token: tokens.TokenInfo, key: str
             index: int = 0, model_key: str | None = None) -> db.Job:
     job_id = jobs.idempotent_id(f"{token.id}\x00{key}", index) if key else db.new_id("job")
     if model_key:
-        tokens.hold_model_key(job_id, model_key)  # before the job can start
+        hold_model_key(job_id, model_key)  # before the job can start
     try:
         return jobs.submit(kind, params, job_id)
     except jobs.JobConflict as exc:
@@ -382,7 +383,7 @@ def _model_key_source(body: RunsIn) -> str:
                                      "endpoint to be added to FORAGER_MODEL_ENDPOINTS instead")
         source = "caller"
     else:
-        source = "server" if tokens.is_trusted_model_url(body.model_url) else "none"
+        source = "server" if is_trusted_model_url(body.model_url) else "none"
     return source
 
 

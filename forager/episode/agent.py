@@ -673,7 +673,7 @@ def run_episode(
         if not url or not name:
             raise ValueError("the llm agent needs --model URL and --model-name NAME "
                              "(or FORAGER_MODEL_URL / FORAGER_MODEL_NAME)")
-        from forager.store.tokens import model_key_for
+        from forager.model.keys import model_key_for
 
         # the server's own key goes only to its trusted endpoints; any other URL gets the caller's key or none
         client = ChatClient(url, name, model_key_for(url, api_key), tool_mode=tool_mode,

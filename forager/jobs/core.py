@@ -193,7 +193,7 @@ def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     image_source = ensure_image(image)
     api_key = None
     if params.get("model_key") == "caller":
-        from forager.store.tokens import held_model_key
+        from forager.model.keys import held_model_key
 
         api_key = held_model_key(ctx.job_id)
         if api_key is None:
