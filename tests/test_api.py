@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select
 
+from forager import jobs
 from forager.api.app import canonical_json, create_app, openapi_document
 from forager.config import reset_settings
-from forager.jobs import core as jobs
 from forager.store import db, tokens
 from forager.trajectory import fileformat as trajmod
 from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn

@@ -19,11 +19,11 @@ def reap() -> dict[str, int]:
     they left ``running``; builds left ``running`` and their containers. Never raises (a missing
     engine or registry only means there is nothing this process can reap now)."""
     from forager.build import builder
-    from forager.episode import agent
+    from forager.episode.reaper import reap_orphans
 
     counts: dict[str, int] = {}
     try:
-        counts["episode_containers"] = len(agent.reap_orphans())
+        counts["episode_containers"] = len(reap_orphans())
     except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the engine or registry says
         log.warning("could not reap dead episodes: %s", exc)
     try:

@@ -1,5 +1,5 @@
-"""Jobs and builds when processes die or the broker is down: dead owners reaped, failed builds
-reported as failed jobs, Celery settings spelt as Celery reads them, one farm id per registry."""
+"""What dead processes leave behind is reaped when the next process starts: builds of dead owners
+failed, and a CLI build killed with SIGKILL ended and its containers removed."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from forager import jobs
 from forager.build import builder
-from forager.config import reset_settings
-from forager.jobs import core as jobs
 from forager.store import db
 
 FORAGER = str(Path(sys.executable).parent / "forager")
@@ -25,26 +24,6 @@ def dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
-
-
-def test_build_job_whose_build_failed_ends_failed() -> None:
-    job, _ = jobs.create("build", {"source": "/definitely/not/here"})
-    assert jobs.execute(job.id, "test").status == "failed"
-    done = jobs.get_job(job.id)
-    assert done is not None and done.state == "failed"
-    assert done.error is not None and done.error.startswith("build failed: not a git URL")
-    assert done.result["status"] == "failed" and done.result["build_id"] == jobs.build_id_for(job.id)
-    with db.session() as s:
-        row = s.get(db.Build, jobs.build_id_for(job.id))
-        assert row is not None and row.status == "failed" and "not a git URL" in (row.error or "")
-
-
-def test_every_celery_setting_is_one_celery_knows() -> None:
-    from celery.app.defaults import DEFAULTS
-
-    config = jobs.celery_config()
-    assert config["worker_cancel_long_running_tasks_on_connection_loss"] is True
-    assert [k for k in config if k not in DEFAULTS] == []
 
 
 def test_reap_dead_owners_fails_only_dead_processes_builds() -> None:
@@ -61,14 +40,6 @@ def test_reap_dead_owners_fails_only_dead_processes_builds() -> None:
         status = {b.id: (b.status, b.error) for b in s.query(db.Build)}
     assert status == {"build-dead": ("failed", builder.INTERRUPTED), "build-live": ("running", None),
                       "build-other-host": ("running", None), "build-done": ("validated", None)}
-
-
-def test_farm_id_is_one_per_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = db.farm_id()
-    assert first == db.farm_id() and len(first) == 8
-    monkeypatch.setenv("FORAGER_HOME", str(tmp_path / "other-farm"))
-    reset_settings()
-    assert db.farm_id() != first
 
 
 @pytest.mark.docker

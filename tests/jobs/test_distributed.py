@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import unavailable
 
+from forager import jobs
 from forager.config import reset_settings
-from forager.jobs import core as jobs
 from forager.store import db
 
 pytestmark = pytest.mark.services

@@ -1,0 +1,75 @@
+"""Images across workers: a built image is pushed to the configured registry (``FORAGER_REGISTRY``),
+and a worker that needs one makes it present: already there, else pulled, else rebuilt from the
+recipe recorded with it."""
+
+from __future__ import annotations
+
+import logging
+
+from forager.config import get_settings
+from forager.enums import BuildStatus
+from forager.errors import ForagerError, NotFound
+from forager.runtime.registry import get_runtime
+from forager.store import db
+
+log = logging.getLogger("forager.jobs")
+
+
+class RebuildFailed(ForagerError):
+    """An image missing on this worker could not be rebuilt from its recorded recipe."""
+
+
+def registry_tag(tag: str) -> str:
+    """The name of ``tag`` in the configured registry."""
+    return f"{get_settings().registry.rstrip('/')}/{tag}"
+
+
+def publish_image(tag: str) -> str | None:
+    """Push a built image to the configured registry (if any); returns the pushed name.
+    ``EngineError`` (transient) when the push fails."""
+    if not get_settings().registry or not tag:
+        return None
+    rt = get_runtime()
+    remote = registry_tag(tag)
+    rt.tag(tag, remote)
+    rt.push(remote)
+    return remote
+
+
+def _pull(tag: str) -> bool:
+    """Pull ``tag`` from the registry under its local name; False when that fails."""
+    rt = get_runtime()
+    remote = registry_tag(tag)
+    try:
+        rt.pull(remote)
+        rt.tag(remote, tag)
+        return True
+    except Exception as exc:  # noqa: BLE001 - whatever the pull hit, a rebuild may still work
+        log.warning("pull of %s failed (%s); rebuilding from the recipe", remote, exc)
+        return False
+
+
+def _rebuild(tag: str) -> None:
+    from forager.build import builder
+
+    with db.session() as s:
+        image = s.get(db.Image, tag)
+        if image is None:
+            raise NotFound(f"no image {tag!r} in the registry database")
+        source, commit, python = image.source, image.commit, image.python
+    result = builder.build(source, commit=commit, python=python)
+    if getattr(result, "status", None) != BuildStatus.VALIDATED:
+        raise RebuildFailed(f"rebuilding {tag} failed: {getattr(result, 'error', result)}")
+    if result.image and result.image != tag:
+        get_runtime().tag(result.image, tag)
+
+
+def ensure_image(tag: str) -> str:
+    """Make a built image present on this worker's engine; says how: ``present``, ``pulled`` or
+    ``rebuilt``."""
+    if get_runtime().image_exists(tag):
+        return "present"
+    if get_settings().registry and _pull(tag):
+        return "pulled"
+    _rebuild(tag)
+    return "rebuilt"
