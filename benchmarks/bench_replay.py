@@ -130,7 +130,8 @@ def main() -> None:
     from forager.trajectory import replay
     from forager.trajectory import fileformat
     from forager.trajectory import store as trajectory
-    from forager.web.app import router, trajectory_page
+    from forager.web.app import router
+    from forager.web.trajectory_page import trajectory_page
 
     traj = make_trajectory(args.steps)
     traj_id = trajectory.save(traj)

@@ -161,7 +161,7 @@ def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) ->
 
     The container, the task setup (its setup patch), the tools and the reward are the episode's own
     (``forager.episode.agent``), so a replay does exactly what the agent's tools did."""
-    from forager.runtime.docker import get_runtime
+    from forager.runtime import get_runtime
 
     started = time.monotonic()
     result = open_trajectory(ref)
