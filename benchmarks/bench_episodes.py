@@ -22,7 +22,7 @@ from typing import Any
 
 
 def run_level(task_ids: list[str], concurrency: int, agent: str) -> dict[str, Any]:
-    from forager.episode.agent import run_many
+    from forager.episode.batch import run_many
     from forager.trajectory.store import load
 
     start = time.monotonic()
@@ -67,7 +67,7 @@ def run_level(task_ids: list[str], concurrency: int, agent: str) -> dict[str, An
 
 
 def main() -> None:
-    from forager.episode.agent import select_tasks
+    from forager.store.tasks_query import select_tasks
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="all")

@@ -26,21 +26,22 @@ def baseline_reward(env: Any, spec: Any) -> bool:
     """The pre-judge reward: restore the named test files in the agent's container, run there."""
     from forager.build.testrun import run_tests
     from forager.config import get_settings
-    from forager.episode.agent import REPO, _AsUser
+    from forager.episode.environment import REPO, AsUser
 
     ids = spec.fail_to_pass + spec.pass_to_pass
     files = sorted({i.split("::")[0] for i in ids})
     quoted = " ".join(shlex.quote(f) for f in files)
     env.run(f"cd {REPO} && for f in {quoted}; do git cat-file -e {env.base_tree}:\"$f\" 2>/dev/null && "
             f"git show {env.base_tree}:\"$f\" > \"$f\"; done; true", timeout=120)
-    result = run_tests(_AsUser(env.sandbox, env.user), spec.test_command, timeout=get_settings().test_timeout_s,
+    result = run_tests(AsUser(env.sandbox, env.user), spec.test_command, timeout=get_settings().test_timeout_s,
                        test_ids=ids, env=spec.env or None)
     return bool(ids) and all(result.outcome(i) == "passed" for i in ids)
 
 
 def bench_task(task_id: str, repeat: int) -> dict[str, Any]:
-    from forager.episode.agent import open_environment, task_spec
+    from forager.episode.environment import open_environment
     from forager.episode.reward import judge
+    from forager.episode.spec import task_spec
 
     spec = task_spec(task_id)
     base_s: list[float] = []
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from forager.episode.agent import select_tasks
+    from forager.store.tasks_query import select_tasks
 
     rows = [bench_task(t, args.repeat) for t in select_tasks(args.tasks)]
     ok = [r for r in rows if "error" not in r]

@@ -34,7 +34,7 @@ def _stats(samples: list[float]) -> dict[str, float]:
 
 
 def bench(image: str, repeat: int) -> dict[str, Any]:
-    from forager.episode.agent import open_environment
+    from forager.episode.environment import open_environment
 
     results: dict[str, Any] = {"image": image, "repeat": repeat, "commands": {}}
     with open_environment(image) as env:

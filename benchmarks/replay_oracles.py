@@ -70,14 +70,16 @@ EXPLORER = [
 
 def record_explorer(task_id: str) -> str:
     """Run the EXPLORER actions through the agent tools on the task and store the trajectory."""
-    from forager.episode import agent
+    from forager.episode.environment import open_environment
+    from forager.episode.reward import compute_reward
+    from forager.episode.spec import task_spec
     from forager.trajectory import store as trajectory
     from forager.trajectory.schema import Action, Trajectory, Turn
 
-    spec = agent.task_spec(task_id)
+    spec = task_spec(task_id)
     traj = Trajectory(task_id=task_id, image=spec.image, image_digest=spec.image_digest or None,
                       repository=spec.repository, kind="explorer", agent="scripted")
-    with agent.open_environment(spec.image, task=spec) as env:
+    with open_environment(spec.image, task=spec) as env:
         traj.meta["sandbox_user"] = env.user
         for i, (tool, args) in enumerate(EXPLORER):
             if args.get("tests") == "TASK_TESTS":
@@ -85,7 +87,7 @@ def record_explorer(task_id: str) -> str:
             obs = env.execute(Action(tool=tool, args=args))
             traj.turns.append(Turn(index=i, action=Action(tool=tool, args=args), observation=obs.output,
                                    exit_code=obs.exit_code, duration_s=obs.duration_s))
-        traj.reward = agent.compute_reward(env, spec)
+        traj.reward = compute_reward(env, spec)
     traj.exit_reason = "scripted"
     return trajectory.save(traj)
 
@@ -120,7 +122,7 @@ def main() -> None:
     os.environ["FORAGER_HOME"] = str(args.home)
 
     from forager.build.builder import build
-    from forager.episode import agent
+    from forager.episode.run import run_episode
     from forager.tasks import generate as tasks
     from forager.trajectory import replay
 
@@ -147,7 +149,7 @@ def main() -> None:
             continue
         done += 1
         for task_id in task_ids:
-            traj = agent.run_episode(task_id, agent="oracle")
+            traj = run_episode(task_id, agent="oracle")
             report = replay.reexecute(traj.id or "")
             first = next((s for s in report.steps if s.index == report.first_divergence), None)
             row = {

@@ -24,9 +24,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from forager import jobs
 from forager.api.app import create_app
 from forager.config import reset_settings
-from forager.jobs import core as jobs
 from forager.model import keys
 from forager.redact import redact_text, redact_url
 from forager.store import db, tokens
@@ -177,7 +177,9 @@ def _fake_environment(image: str, **_: object) -> Iterator[SimpleNamespace]:
 def episodes_without_docker(monkeypatch: pytest.MonkeyPatch) -> str:
     """The real run path (API -> job -> agent.run_episode -> ChatClient) with the container parts
     replaced: the agent makes one model call and submits. Returns a task id."""
-    from forager.episode import agent
+    from forager.episode import run as episode_run
+    from forager.episode.agents import llm
+    from forager.episode.spec import TaskSpec
 
     with db.session() as s:
         s.add(db.Build(id="build-k", source="pypi:minipkg", status="validated"))
@@ -185,19 +187,19 @@ def episodes_without_docker(monkeypatch: pytest.MonkeyPatch) -> str:
                        python="3.11", test_command="pytest"))
         s.add(db.Task(id="task-k", image_id="forager/minipkg:k", kind="mutate-fix", setup_patch="",
                       gold_patch=GOLD))
-    spec = agent.TaskSpec(id="task-k", image="forager/minipkg:k", setup_patch="", gold_patch=GOLD,
-                          fail_to_pass=[], pass_to_pass=[], problem_statement="fix", test_command="pytest",
-                          image_digest="sha256:k")
+    spec = TaskSpec(id="task-k", image="forager/minipkg:k", setup_patch="", gold_patch=GOLD,
+                    fail_to_pass=[], pass_to_pass=[], problem_statement="fix", test_command="pytest",
+                    image_digest="sha256:k")
     monkeypatch.setattr(jobs, "ensure_image", lambda tag: "present")
-    monkeypatch.setattr(agent, "task_spec", lambda task_id: spec)
-    monkeypatch.setattr(agent, "open_environment", _fake_environment)
-    monkeypatch.setattr(agent, "setup_task", lambda env, spec: None)
+    monkeypatch.setattr(episode_run, "task_spec", lambda task_id: spec)
+    monkeypatch.setattr(episode_run, "open_environment", _fake_environment)
+    monkeypatch.setattr(episode_run, "setup_task", lambda env, spec: None)
 
     def one_call(env: object, spec: object, state: object, client: object) -> str:
         client.complete([{"role": "user", "content": "hello"}])  # type: ignore[attr-defined]
         raise ModelCalled  # the episode ends here: only the model call matters
 
-    monkeypatch.setattr(agent, "run_llm_agent", one_call)
+    monkeypatch.setattr(llm, "run_llm_agent", one_call)
     return "task-k"
 
 

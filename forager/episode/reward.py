@@ -32,20 +32,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forager.build.testrun import run_tests
-from forager.config import get_settings
-from forager.episode.agent import (
+from forager.episode.environment import (
     REPO,
     SAFE_GIT,
     USER_NAME,
+    AsUser,
     Environment,
-    TaskSpec,
-    _AsUser,
     open_environment,
     snapshot_tree,
-    task_spec,
 )
+from forager.episode.spec import TaskSpec, task_spec
+from forager.errors import EngineError
 from forager.paths import is_test_path
-from forager.runtime.docker import EngineError
+from forager.runtime import Sandbox
 from forager.trajectory.schema import Reward
 
 AGENT_TREE = "/tmp/.forager-agent-tree"
@@ -147,21 +146,21 @@ def machinery_flags(patch_by_file: dict[str, str], before: dict[str, str | None]
 
 
 # ----------------------------------------------------------------------------- in the containers
-def _git(box: Any, args: str, timeout: float = 120) -> tuple[int, str]:
-    res = box.exec(f"{SAFE_GIT} --git-dir={REPO}/.git {args}", timeout, workdir=REPO, user="root")
+def _git(box: Sandbox, args: str, timeout: float = 120) -> tuple[int, str]:
+    res = box.exec(f"{SAFE_GIT} --git-dir={box.path(REPO)}/.git {args}", timeout, workdir=REPO, user="root")
     return res.exit_code, res.output
 
 
-def _show(box: Any, tree: str, path: str) -> str | None:
+def _show(box: Sandbox, tree: str, path: str) -> str | None:
     code, out = _git(box, f"show {tree}:{shlex.quote(path)}")
     return out if code == 0 else None
 
 
 def export_work(env: Environment) -> tuple[bytes, list[str]]:
     """The agent's /repo as a tar (no .git; files over the size limit left out and named)."""
-    settings = get_settings()
+    settings = env.settings
     mb = settings.max_diff_file_mb
-    res = env.sandbox.exec(f"cd {REPO} && /usr/bin/find . -path ./.git -prune -o -type f -size +{mb}M -print",
+    res = env.sandbox.exec(f"cd {env.repo} && /usr/bin/find . -path ./.git -prune -o -type f -size +{mb}M -print",
                            120, user="root")
     big = sorted(line[2:] for line in res.output.splitlines() if line.startswith("./"))
     args = ["--exclude=./.git", *(f"--exclude=./{p}" for p in big)]
@@ -179,7 +178,8 @@ def judge(env: Environment, task: Any) -> Judgement:
         reward = Reward(resolved=False, flags=[f"the agent's work could not be read: {exc}"],
                         duration_s=time.monotonic() - start)
         return Judgement("", reward)
-    with open_environment(spec.image, name=f"{env.sandbox.name}-judge", task=spec) as fresh:
+    with open_environment(spec.image, name=f"{env.sandbox.name}-judge", task=spec, runtime=env.runtime,
+                          settings=env.settings) as fresh:
         diff, reward = _judge_in(fresh, spec, work)
     reward.restored = sorted({*reward.restored, *too_big})
     reward.duration_s = time.monotonic() - start
@@ -188,7 +188,8 @@ def judge(env: Environment, task: Any) -> Judgement:
 
 def _judge_in(fresh: Environment, spec: TaskSpec, work: bytes) -> tuple[str, Reward]:
     box = fresh.sandbox
-    box.exec(f"rm -rf {AGENT_TREE} && mkdir -p {AGENT_TREE}", 60, user="root")
+    tree_dir = box.path(AGENT_TREE)
+    box.exec(f"rm -rf {tree_dir} && mkdir -p {tree_dir}", 60, user="root")
     box.put_tar(work, AGENT_TREE)
     base = fresh.base_tree
     agent_tree = snapshot_tree(box, AGENT_TREE)
@@ -204,17 +205,7 @@ def _judge_in(fresh: Environment, spec: TaskSpec, work: bytes) -> tuple[str, Rew
     sorted_paths = classify(changes, test_files, configs)
     flags = list(sorted_paths.flags)
     if sorted_paths.carried:
-        py = [p for p in sorted_paths.carried if p.endswith(".py")]
-        patches = {p: _git(box, f"diff --no-renames {base} {agent_tree} -- {shlex.quote(p)}")[1] for p in py}
-        flags += machinery_flags(patches, {p: _show(box, base, p) for p in py})
-        quoted = " ".join(shlex.quote(p) for p in sorted_paths.carried)
-        code, out = _git(box, f"diff --binary --no-renames {base} {agent_tree} -- {quoted} "
-                              f"> {AGENT_TREE}.patch", 300)
-        applied = fresh.run(f"cd {REPO} && git apply --whitespace=nowarn {AGENT_TREE}.patch", timeout=300,
-                            limit=4000) if code == 0 else None
-        if applied is None or applied.exit_code != 0:
-            flags.append("the agent's changes could not be carried into the judged state: "
-                         + (applied.output.strip()[:500] if applied else out.strip()[:500]))
+        flags += _carry(fresh, base, agent_tree, sorted_paths.carried)
     reward = _run_judged_tests(fresh, spec)
     reward.flags = [*flags, *reward.flags]
     reward.restored = sorted_paths.restored
@@ -222,16 +213,34 @@ def _judge_in(fresh: Environment, spec: TaskSpec, work: bytes) -> tuple[str, Rew
     return diff, reward
 
 
+def _carry(fresh: Environment, base: str, agent_tree: str, carried: list[str]) -> list[str]:
+    """Apply the agent's changes to the carried paths in the fresh /repo; flags for what reaches
+    into the test machinery or cannot be applied."""
+    box = fresh.sandbox
+    py = [p for p in carried if p.endswith(".py")]
+    patches = {p: _git(box, f"diff --no-renames {base} {agent_tree} -- {shlex.quote(p)}")[1] for p in py}
+    flags = machinery_flags(patches, {p: _show(box, base, p) for p in py})
+    quoted = " ".join(shlex.quote(p) for p in carried)
+    patch_file = f"{box.path(AGENT_TREE)}.patch"
+    code, out = _git(box, f"diff --binary --no-renames {base} {agent_tree} -- {quoted} > {patch_file}", 300)
+    applied = fresh.run(f"cd {fresh.repo} && git apply --whitespace=nowarn {patch_file}", timeout=300,
+                        limit=4000) if code == 0 else None
+    if applied is None or applied.exit_code != 0:
+        flags.append("the agent's changes could not be carried into the judged state: "
+                     + (applied.output.strip()[:500] if applied else out.strip()[:500]))
+    return flags
+
+
 def _run_judged_tests(fresh: Environment, spec: TaskSpec) -> Reward:
     ids = spec.fail_to_pass + spec.pass_to_pass
     token = uuid.uuid4().hex
-    box = _AsUser(fresh.sandbox, fresh.user)
+    box = AsUser(fresh.sandbox, fresh.user)
 
     def end_strays() -> None:  # a test run's leftovers must not write the report afterwards
         if fresh.user != "root":  # as that user, kill -1 signals every process of the user but itself
             fresh.sandbox.exec("kill -9 -1 2>/dev/null; true", 30, user=USER_NAME)
 
-    result = run_tests(box, spec.test_command or fresh.test_command, timeout=get_settings().test_timeout_s,
+    result = run_tests(box, spec.test_command or fresh.test_command, timeout=fresh.settings.test_timeout_s,
                        test_ids=ids, env=spec.env or None, report=f"/tmp/forager-judge-{token}.jsonl",
                        select_path=f"/tmp/forager-judge-{token}.select", settle=end_strays)
     f2p = {i: result.outcome(i) for i in spec.fail_to_pass}
@@ -243,4 +252,5 @@ def _run_judged_tests(fresh: Environment, spec: TaskSpec) -> Reward:
 
 
 def compute_reward(env: Environment, task: Any) -> Reward:
+    """The episode's reward, judged in a fresh container (``judge``)."""
     return judge(env, task).reward

@@ -8,7 +8,7 @@ import time
 import pytest
 from fake_model import FakeModel, text_call
 
-from forager.episode.agent import TOOLS
+from forager.episode.tools import TOOLS
 from forager.model.client import ChatClient, ModelError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fake_model import text_call
 
-from forager.episode.agent import TOOLS
+from forager.episode.tools import TOOLS
 from forager.model.text_actions import parse_text_action
 
 

@@ -81,12 +81,12 @@ def resolve_image(traj: Trajectory, image_exists: Callable[[str], bool],
 
 def _task_spec(task_id: str | None) -> Any:
     """The task as the episode saw it (``agent.TaskSpec``), or None when it is not in this registry."""
-    from forager.episode import agent
+    from forager.episode.spec import task_spec
 
     if not task_id:
         return None
     try:
-        return agent.task_spec(task_id)
+        return task_spec(task_id)
     except LookupError:
         return None
 
@@ -122,10 +122,11 @@ def replay_turn(env: Any, turn: Turn) -> StepResult:
 def _run(traj: Trajectory, report: ReplayReport, spec: Any,
          progress: Callable[[StepResult], None] | None) -> Reward | None:
     """Start the container, replay every turn into ``report``; the replayed reward when the task is known."""
-    from forager.episode import agent
+    from forager.episode.environment import open_environment
+    from forager.episode.reward import compute_reward
 
     name = f"forager-replay-{(traj.id or 'file')[-24:]}-{time.time_ns() % 10**6}"
-    with agent.open_environment(report.image, name=name, task=spec) as env:
+    with open_environment(report.image, name=name, task=spec) as env:
         if spec is None:
             env.test_command = _image_test_command(traj.image)
         recorded_user = traj.meta.get("sandbox_user")
@@ -136,7 +137,7 @@ def _run(traj: Trajectory, report: ReplayReport, spec: Any,
             report.steps.append(step)
             if progress:
                 progress(step)
-        return agent.compute_reward(env, spec) if spec is not None else None
+        return compute_reward(env, spec) if spec is not None else None
 
 
 def _conclude(report: ReplayReport, result: LoadResult, spec: Any, replayed: Reward | None) -> None:

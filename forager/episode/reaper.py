@@ -1,0 +1,72 @@
+"""What episodes of dead processes left behind: their containers and their ``running`` trajectories.
+
+Containers and trajectories record their owner (``host:pid``); an owner that is a process of this
+host that no longer runs is dead. Owners on other hosts are left to their own host's processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from forager.clock import utcnow
+from forager.episode.environment import EPISODE_LABEL, OWNER_LABEL
+from forager.errors import EngineError
+from forager.runtime import get_runtime
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_dead(owner: str) -> bool:
+    """True when ``owner`` (``host:pid``) names a process of this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+
+
+def reap_orphans() -> list[str]:
+    """Remove episode containers whose owning process (on this host) is gone, and end the
+    trajectories such processes left ``running`` (marked incomplete, ``interrupted``); returns the
+    names of the containers removed. Safe to call from any process at any time."""
+    runtime = get_runtime()
+    removed: list[str] = []
+    for c in runtime.containers({EPISODE_LABEL: None}):
+        if not owner_dead(c.labels.get(OWNER_LABEL, "")):
+            continue
+        try:
+            if runtime.remove_container(c.id):
+                removed.append(c.name)
+        except EngineError:  # the engine would not remove it now: the next reaper tries again
+            pass
+    close_dead_trajectories()
+    return removed
+
+
+def close_dead_trajectories() -> list[str]:
+    """Trajectories still ``running`` whose episode's process died: marked ``interrupted``."""
+    from sqlalchemy import select
+
+    from forager.store import db
+    from forager.trajectory.store import load_stored, save
+
+    with db.session() as s:
+        running = list(s.scalars(select(db.Trajectory.id).where(db.Trajectory.exit_reason == "running")))
+    closed = []
+    for traj_id in running:
+        try:
+            traj = load_stored(traj_id).trajectory
+        except LookupError:
+            continue
+        if traj.exit_reason != "running" or not owner_dead(str(traj.meta.get("owner", ""))):
+            continue
+        traj.complete, traj.exit_reason, traj.finished_at = False, "interrupted", utcnow()
+        traj.meta["error"] = "the process that ran the episode died"
+        save(traj)
+        closed.append(traj_id)
+    return closed
