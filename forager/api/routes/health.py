@@ -1,0 +1,26 @@
+"""``GET /healthz``: open (no token), says whether the registry answers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy import text
+
+from forager.api.schemas import Health
+from forager.api.version import API_VERSION
+from forager.config import get_settings
+from forager.store import db
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(response: Response) -> Health:
+    try:
+        with db.session() as s:
+            s.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the registry is "degraded", not a 500
+        database = f"error: {type(exc).__name__}"
+        response.status_code = 503
+    return Health(status="ok" if database == "ok" else "degraded", database=database,
+                  executor=get_settings().executor, version=API_VERSION)

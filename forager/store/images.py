@@ -1,0 +1,36 @@
+"""Registry queries for images (validated builds, by tag) and their test results."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forager.errors import NotFound
+from forager.store import db
+from forager.store.paging import page, where_equal
+
+
+def list_page(s: Session, limit: int, cursor: str | None, repository_id: str | None = None,
+              status: str | None = None, python: str | None = None) -> tuple[list[db.Image], str | None]:
+    """A page of images, newest first, optionally by repository, status and Python version."""
+    stmt = where_equal(select(db.Image), (db.Image.repository_id, repository_id), (db.Image.status, status),
+                       (db.Image.python, python))
+    return page(s, stmt, db.Image, limit, cursor)
+
+
+def get(s: Session, image_id: str) -> db.Image:
+    """The image whose tag is ``image_id``; NotFound if there is none."""
+    row = s.get(db.Image, image_id)
+    if row is None:
+        raise NotFound(f"no image {image_id!r}")
+    return row
+
+
+def test_counts(s: Session, build_id: str) -> dict[str, int]:
+    """How many of a build's tests ended in each outcome, and ``flaky``: how many were flaky."""
+    counts = dict(s.execute(select(db.TestResult.outcome, func.count())
+                            .where(db.TestResult.build_id == build_id)
+                            .group_by(db.TestResult.outcome)).all())
+    flaky = s.scalar(select(func.count()).where(db.TestResult.build_id == build_id,
+                                                db.TestResult.flaky.is_(True)))
+    return {**counts, "flaky": flaky or 0}

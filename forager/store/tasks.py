@@ -1,0 +1,34 @@
+"""Registry queries for tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forager.errors import NotFound
+from forager.store import db
+from forager.store.paging import page, where_equal
+
+
+def list_page(s: Session, limit: int, cursor: str | None, image: str | None = None, kind: str | None = None,
+              family: str | None = None, status: str | None = None) -> tuple[list[db.Task], str | None]:
+    """A page of tasks, newest first, optionally by image, kind, mutation family and status."""
+    stmt = where_equal(select(db.Task), (db.Task.image_id, image), (db.Task.kind, kind),
+                       (db.Task.family, family), (db.Task.status, status))
+    return page(s, stmt, db.Task, limit, cursor)
+
+
+def get(s: Session, task_id: str) -> db.Task:
+    row = s.get(db.Task, task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id!r}")
+    return row
+
+
+def missing(s: Session, task_ids: Iterable[str]) -> list[str]:
+    """The ids among ``task_ids`` that name no task, sorted."""
+    wanted = set(task_ids)
+    known = set(s.scalars(select(db.Task.id).where(db.Task.id.in_(wanted))).all())
+    return sorted(wanted - known)
