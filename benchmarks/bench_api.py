@@ -123,7 +123,7 @@ async def load_step(
 def baseline(bodies: list[bytes], n: int, home: Path) -> dict:
     """The same trajectories stored in-process (parse + save), single-threaded."""
     os.environ["FORAGER_HOME"] = str(home)
-    from forager.api.app import parse_upload
+    from forager.api.uploads import parse_upload
     from forager.config import reset_settings
     from forager.trajectory.store import save
 

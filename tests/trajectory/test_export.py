@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from forager.trajectory.export import actions_text, export, minhash
-from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn, save
+from forager.trajectory.dedup import actions_text, minhash
+from forager.trajectory.export import export
+from forager.trajectory.schema import Action, ModelInfo, Reward, Trajectory, Turn
+from forager.trajectory.store import save
 
 
 def make(repo: str, commands: list[str], resolved: bool, kind: str = "mutate-fix",
@@ -59,7 +61,7 @@ def test_export_chat_jsonl_dedup_and_flags(tmp_path: Path) -> None:
     # every kept pair within a repository is below the Jaccard threshold
     for r1, r2 in itertools.combinations(records, 2):
         if r1["repository"] == r2["repository"]:
-            from forager.trajectory.schema import load
+            from forager.trajectory.store import load
 
             t1, t2 = (load(r["trajectory_id"]).trajectory for r in (r1, r2))
             assert minhash(actions_text(t1)).jaccard(minhash(actions_text(t2))) < 0.5
