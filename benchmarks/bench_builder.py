@@ -32,7 +32,7 @@ def naive(source: str) -> dict:
     from forager.build import images
     from forager.build.sources import resolve
     from forager.build.testrun import install_plugin, run_tests
-    from forager.runtime.docker import Limits, get_runtime
+    from forager.runtime import Limits, get_runtime
 
     rt = get_runtime()
     start = time.monotonic()
@@ -64,7 +64,7 @@ def naive(source: str) -> dict:
         out["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         out["duration_s"] = time.monotonic() - start
-        from forager.runtime.docker import get_runtime as _rt
+        from forager.runtime import get_runtime as _rt
 
         _rt().remove_image(tag)
     return out
@@ -73,7 +73,7 @@ def naive(source: str) -> dict:
 def forager_build(source: str, cache_volume: str) -> dict:
     from forager.build import images
     from forager.build.builder import build
-    from forager.runtime.docker import get_runtime
+    from forager.runtime import get_runtime
 
     os.environ["FORAGER_PIP_CACHE_VOLUME"] = cache_volume
     reset_settings()

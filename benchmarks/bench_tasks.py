@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from forager.build.testrun import run_tests  # noqa: E402
 from forager.config import get_settings  # noqa: E402
-from forager.runtime.docker import Limits, get_runtime  # noqa: E402
+from forager.runtime import Limits, get_runtime  # noqa: E402
 from forager.store import db  # noqa: E402
 from forager.tasks.generate import (  # noqa: E402
     Workspace,

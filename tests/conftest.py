@@ -36,7 +36,8 @@ def unavailable(what: str) -> NoReturn:
 
 
 def _engine_or_fail():  # type: ignore[no-untyped-def]
-    from forager.runtime.docker import EngineError, get_runtime
+    from forager.errors import EngineError
+    from forager.runtime import get_runtime
 
     try:
         return get_runtime()

@@ -7,7 +7,8 @@ from pathlib import Path
 from forager.build.detect import clean_requirement, detect
 from forager.build.repair import plan_collection, plan_run
 from forager.build.testrun import TestOutcome, TestRun, parse_report
-from forager.runtime.docker import ExecResult, truncate
+from forager.runtime import ExecResult
+from forager.text import truncate
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

@@ -31,19 +31,12 @@ from forager.build.sources import Source, SourceError, resolve
 from forager.build.testrun import TestRun, install_plugin, run_tests, site_packages
 from forager.clock import utcnow
 from forager.config import get_settings
-from forager.errors import ForagerError
+from forager.errors import EngineError, ForagerError
 from forager.redact import redact_text
-from forager.runtime.docker import (
-    OVERLAY_LABEL,
-    EngineError,
-    ExecResult,
-    Limits,
-    Sandbox,
-    discard_pip_overlay,
-    get_runtime,
-    truncate,
-)
+from forager.runtime import ExecResult, Limits, Sandbox, get_runtime
+from forager.runtime.pipcache import OVERLAY_LABEL, discard_pip_overlay
 from forager.store import db
+from forager.text import truncate
 
 LOG_LIMIT = 20000
 DISK_POLL_S = 3.0
@@ -123,8 +116,7 @@ class DiskWatch:
         self.thread = threading.Thread(target=self._loop, daemon=True, name=f"disk-{box.name}")
 
     def size_mb(self) -> int:
-        found = get_runtime().client.api.containers(all=True, filters={"id": self.box.id}, size=True)
-        return int((found[0].get("SizeRw") or 0) if found else 0) // (1024 * 1024)
+        return self.box.disk_usage() // (1024 * 1024)
 
     def _loop(self) -> None:
         while not self.stop.wait(DISK_POLL_S):
@@ -135,7 +127,7 @@ class DiskWatch:
                 continue
             if size > self.limit_mb:
                 self.exceeded_mb = size
-                get_runtime().client.api.kill(self.box.id)
+                self.box.kill()
                 return
 
     def __enter__(self) -> DiskWatch:
@@ -398,7 +390,7 @@ def _repository_layer(deps: str, image: str, recipe: detect.Recipe, src: Source,
                       labels=_labels(log, "build-repo")) as box, DiskWatch(box):
             run = _install_and_repair(box, image, labels, recipe, src, log)
     finally:  # the container is gone: its private pip cache layer goes too
-        discard_pip_overlay(rt.client, name)
+        discard_pip_overlay(rt, name)
     if not run.results:
         raise BuildError(f"the test run produced no results: {_tail(run.exec.output)}")
     return run
@@ -528,17 +520,16 @@ def reap_dead_owners() -> dict[str, list[str]]:
                 failed.append(b.id)
     removed: list[str] = []
     try:
-        client = get_runtime().client
+        rt = get_runtime()
     except EngineError as exc:
         log_.warning("no engine to look for dead builds' containers: %s", exc)
         return {"builds": failed, "containers": removed}
-    for c in client.containers.list(all=True, filters={"label": BUILD_LABEL}):
-        if _dead((c.labels or {}).get(OWNER_LABEL)):
-            with contextlib.suppress(Exception):
-                c.remove(force=True, v=True)
-                removed.append(str(c.name))
-    for vol in client.volumes.list(filters={"label": OVERLAY_LABEL}):
-        labels = vol.attrs.get("Labels") or {}
-        if _dead(labels.get(OWNER_LABEL)):
-            discard_pip_overlay(client, labels[OVERLAY_LABEL])
+    for c in rt.containers({BUILD_LABEL: None}):
+        if _dead(c.labels.get(OWNER_LABEL)):
+            with contextlib.suppress(EngineError):
+                if rt.remove_container(c.id):
+                    removed.append(c.name)
+    for vol in rt.volumes({OVERLAY_LABEL: None}):
+        if _dead(vol.labels.get(OWNER_LABEL)):
+            discard_pip_overlay(rt, vol.labels[OVERLAY_LABEL])
     return {"builds": failed, "containers": removed}

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from forager.config import get_settings
-from forager.runtime.docker import EngineError, Limits, get_runtime
+from forager.errors import EngineError
+from forager.runtime import Limits, get_runtime
 from forager.store import db
 
 SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
@@ -62,7 +63,7 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
             official = f"python:{python}-slim"
             try:
                 log(f"pulling {official} ...")
-                rt.client.images.pull(official)
+                rt.pull(official)
                 source_image, interpreter = official, "python"
             except Exception as exc:  # noqa: BLE001 - no registry: fall back to bootstrapping
                 if settings.base_images == "official":

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from forager.runtime.docker import ExecResult, Sandbox
+from forager.runtime import ExecResult, Sandbox
 
 REPORT_PATH = "/tmp/forager-report.jsonl"
 SELECT_PATH = "/tmp/forager-select.txt"

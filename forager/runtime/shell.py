@@ -5,7 +5,7 @@ script file, run as ``timeout -k 5 T bash script`` (``timeout`` signals the comm
 group), and followed by a unique end marker carrying the exit code. The current directory and
 exported variables persist between commands; every process a command leaves behind is killed when
 it ends (``END_STRAYS``). A command that outlives even the in-container timeout, or a shell that
-dies, gets a fresh shell.
+dies, gets a fresh shell. The shell runs over any ``Sandbox`` (``Sandbox.interactive``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import queue
 import re
 import shlex
-import shutil
 import subprocess
 import threading
 import time
@@ -23,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from forager.config import get_settings
-from forager.errors import SandboxError
+from forager.errors import EngineError, SandboxError
+from forager.runtime.base import SANDBOX_ENV, Sandbox
 from forager.text import truncate
 
 REPO = "/repo"
@@ -38,10 +38,15 @@ END_STRAYS = (
 """Run after every command, with shell builtins only: every process of the shell's user that the
 command left behind (background jobs, ``setsid`` / ``nohup`` escapes) is killed, so nothing a
 command starts outlives it."""
+END_MARKED_STRAYS = (
+    'for __p in /proc/[0-9]*; do __p=${{__p#/proc/}}; [ "$__p" != "$$" ] && [ -O "/proc/$__p" ] && '
+    'while IFS= read -r -d "" __v; do [ "$__v" = {marker} ] && {{ kill -9 "$__p" 2>/dev/null; break; }}; '
+    'done 2>/dev/null < "/proc/$__p/environ"; done; unset __p __v'
+)
+"""``END_STRAYS`` for a sandbox without its own process namespace (the host's processes are the
+user's too): only the processes carrying the sandbox's ``SANDBOX_ENV`` marker are killed."""
 SHELL_GRACE_S = 15.0
 """How long past a command's own timeout the host waits before giving up on the shell."""
-
-
 
 
 @dataclass
@@ -53,17 +58,58 @@ class Observation:
     timed_out: bool = False
 
 
+class _Output:
+    """A command's output as it arrives: head and tail kept, the middle dropped past ``limit``."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.cap = limit + 4096 if limit else None
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.tail += chunk
+
+    def bound(self) -> None:
+        """Move the head aside and drop the middle once the tail grows past three caps."""
+        cap = self.cap
+        if not cap or len(self.tail) <= 3 * cap:
+            return
+        if len(self.head) < cap:
+            take = cap - len(self.head)
+            self.head += self.tail[:take]
+            del self.tail[:take]
+        excess = len(self.tail) - 2 * cap
+        if excess > 0:
+            self.dropped += excess
+            del self.tail[:excess]
+
+    def text(self) -> str:
+        text = self.head.decode("utf-8", "replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} bytes elided ...]\n"
+        text += self.tail.decode("utf-8", "replace")
+        return truncate(text, self.limit) if self.limit else text
+
 
 class Shell:
-    """One long-lived ``bash`` inside a container, spoken to through ``docker exec -i``."""
+    """One long-lived ``bash`` inside a sandbox, spoken to through ``Sandbox.interactive``."""
 
-    def __init__(self, container: str, user: str = "root", env: Mapping[str, str] | None = None,
+    def __init__(self, sandbox: Sandbox, user: str = "root", env: Mapping[str, str] | None = None,
                  output_limit: int | None = None) -> None:
-        self.container = container
+        self.sandbox = sandbox
         self.user = user
         self.env = dict(env or {})
         self.output_limit = output_limit or get_settings().output_limit
         self.restarts = 0
+        self.repo = sandbox.path(REPO)
+        self.state_dir = sandbox.path(STATE_DIR)
+        if sandbox.pid_namespace:
+            self.keep_pids, self.end_strays = KEEP_PIDS, END_STRAYS
+        else:
+            self.keep_pids = "__forager_keep=''"
+            self.end_strays = END_MARKED_STRAYS.format(marker=shlex.quote(f"{SANDBOX_ENV}={sandbox.id}"))
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue()
@@ -71,21 +117,18 @@ class Shell:
 
     # -- lifecycle
     def start(self) -> None:
-        docker = shutil.which("docker")
-        if not docker:
-            raise SandboxError("the docker command line client is not installed")
-        cmd = [docker, "exec", "-i", "-u", self.user, "-w", "/"]
-        for k, v in self.env.items():
-            cmd += ["-e", f"{k}={v}"]
-        cmd += [self.container, "bash", "--noprofile", "--norc"]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, bufsize=0)
+        try:
+            self._proc = self.sandbox.interactive(["bash", "--noprofile", "--norc"], user=self.user,
+                                                  env=self.env, workdir="/")
+        except EngineError as exc:  # e.g. no docker command line client
+            raise SandboxError(str(exc)) from exc
         self._queue = queue.Queue()
         threading.Thread(target=self._pump, args=(self._proc, self._queue), daemon=True).start()
         assert self._proc.stdin is not None
-        self._proc.stdin.write(f"mkdir -p {STATE_DIR} 2>/dev/null\n{KEEP_PIDS}\n".encode())
-        init = (f"mkdir -p {shlex.quote(self.env.get('HOME', '/tmp'))} 2>/dev/null; "
-                f"[ -s {STATE_DIR}/cwd ] || echo {REPO} > {STATE_DIR}/cwd")
+        self._proc.stdin.write(f"mkdir -p {self.state_dir} 2>/dev/null\n{self.keep_pids}\n".encode())
+        home = self.sandbox.path(self.env.get("HOME", "/tmp"))
+        init = (f"mkdir -p {shlex.quote(home)} 2>/dev/null; "
+                f"[ -s {self.state_dir}/cwd ] || echo {self.repo} > {self.state_dir}/cwd")
         obs = self._run(init, timeout=30, limit=None)
         if obs.exit_code != 0:
             raise SandboxError(f"the shell did not start: {obs.output.strip()[:500]}")
@@ -140,86 +183,68 @@ class Shell:
                 self.restart()
             return self._run(command, timeout, self.output_limit if limit == -1 else limit)
 
+    def _block(self, command: str, token: str, seconds: int) -> str:
+        """What the shell is sent for one command: the script shipped to a file with builtins only
+        (the random end ``token`` cannot occur in it), run under ``timeout``, strays ended, then
+        the end marker with the exit code."""
+        state, repo = self.state_dir, self.repo
+        script = (
+            f"[ -f {state}/env ] && . {state}/env >/dev/null 2>&1\n"
+            f"read -r __forager_cwd < {state}/cwd 2>/dev/null; "
+            f"cd \"${{__forager_cwd:-{repo}}}\" 2>/dev/null || cd {repo} 2>/dev/null; unset __forager_cwd\n"
+            f"trap 'pwd > {state}/cwd 2>/dev/null; export -p > {state}/env 2>/dev/null' EXIT\n"
+            f"{command}\n"
+        )
+        return (
+            f"IFS= read -r -d '' __forager_cmd <<'EOF_{token}'\n{script}EOF_{token}\n"
+            f"printf '%s' \"$__forager_cmd\" > {state}/cmd.sh; unset __forager_cmd\n"
+            f"timeout -k 5 {seconds} bash {state}/cmd.sh < /dev/null 2>&1; "
+            f"__forager_rc=$?; {self.end_strays}; "
+            f"printf '\\n__FORAGER_END_{token}__ %d\\n' $__forager_rc\n"
+        )
+
     def _run(self, command: str, timeout: float, limit: int | None) -> Observation:
         assert self._proc is not None and self._proc.stdin is not None
         token = uuid.uuid4().hex
-        marker = f"__FORAGER_END_{token}__".encode()
-        pattern = re.compile(b"\n" + re.escape(marker) + rb" (-?\d+)\n")
-        script = (
-            f"[ -f {STATE_DIR}/env ] && . {STATE_DIR}/env >/dev/null 2>&1\n"
-            f"read -r __forager_cwd < {STATE_DIR}/cwd 2>/dev/null; "
-            f"cd \"${{__forager_cwd:-{REPO}}}\" 2>/dev/null || cd {REPO} 2>/dev/null; unset __forager_cwd\n"
-            f"trap 'pwd > {STATE_DIR}/cwd 2>/dev/null; export -p > {STATE_DIR}/env 2>/dev/null' EXIT\n"
-            f"{command}\n"
-        )
         seconds = max(1, int(timeout))
-        # builtins only (read, printf) to ship the script: the random end token cannot occur in it
-        block = (
-            f"IFS= read -r -d '' __forager_cmd <<'EOF_{token}'\n{script}EOF_{token}\n"
-            f"printf '%s' \"$__forager_cmd\" > {STATE_DIR}/cmd.sh; unset __forager_cmd\n"
-            f"timeout -k 5 {seconds} bash {STATE_DIR}/cmd.sh < /dev/null 2>&1; "
-            f"__forager_rc=$?; {END_STRAYS}; "
-            f"printf '\\n{marker.decode()} %d\\n' $__forager_rc\n"
-        )
         self._drain()
         start = time.monotonic()
         try:
-            self._proc.stdin.write(block.encode())
+            self._proc.stdin.write(self._block(command, token, seconds).encode())
             self._proc.stdin.flush()
         except OSError:
             self.restart()
             return Observation("[forager: the shell was gone; a new one was started]", None,
                                time.monotonic() - start)
-        cap = (limit or 0) + 4096 if limit else None
-        head = bytearray()
-        tail = bytearray()
-        dropped = 0
+        return self._collect(token, seconds, start, _Output(limit))
+
+    def _collect(self, token: str, seconds: int, start: float, out: _Output) -> Observation:
+        """Read the shell's output until the end marker, the shell's death or the host's deadline."""
+        pattern = re.compile(b"\n" + re.escape(f"__FORAGER_END_{token}__".encode()) + rb" (-?\d+)\n")
         deadline = start + seconds + 5 + SHELL_GRACE_S
         while True:
             remaining = deadline - time.monotonic()
             try:
                 chunk = self._queue.get(timeout=max(0.01, remaining)) if remaining > 0 else None
                 if chunk is None and remaining > 0:  # end of stream: the shell died
-                    text = self._text(head, dropped, tail, limit)
                     self.restart()
-                    return Observation(text + "\n[forager: the shell exited; a new one was started]",
+                    return Observation(out.text() + "\n[forager: the shell exited; a new one was started]",
                                        None, time.monotonic() - start)
             except queue.Empty:
                 chunk = None
             if chunk is None:  # the host-side backstop: the in-container timeout did not end it
-                text = self._text(head, dropped, tail, limit)
+                text = out.text()
                 self.restart()
                 return Observation(
                     text + f"\n[forager: command did not finish within {seconds}s; shell restarted]",
                     None, time.monotonic() - start, timed_out=True)
-            tail += chunk
-            found = pattern.search(tail)
+            out.add(chunk)
+            found = pattern.search(out.tail)
             if found:
                 code = int(found.group(1))
-                tail = tail[: found.start()]
-                duration = time.monotonic() - start
-                text = self._text(head, dropped, tail, limit)
-                timed_out = code in (124, 137) and duration >= seconds - 0.5
-                if timed_out:
-                    text += f"\n[forager: command timed out after {seconds}s and was killed]"
-                return Observation(text, code, duration, timed_out)
-            if cap and len(tail) > 3 * cap:
-                if len(head) < cap:
-                    take = cap - len(head)
-                    head += tail[:take]
-                    del tail[:take]
-                excess = len(tail) - 2 * cap
-                if excess > 0:
-                    dropped += excess
-                    del tail[:excess]
-
-    @staticmethod
-    def _text(head: bytearray, dropped: int, tail: bytearray, limit: int | None) -> str:
-        text = head.decode("utf-8", "replace")
-        if dropped:
-            text += f"\n[... {dropped} bytes elided ...]\n"
-        text += tail.decode("utf-8", "replace")
-        return truncate(text, limit) if limit else text
+                del out.tail[found.start():]
+                return _finished(out.text(), code, time.monotonic() - start, seconds)
+            out.bound()
 
     def _drain(self) -> None:
         """Discard output that arrived between commands (background jobs of earlier commands)."""
@@ -231,3 +256,10 @@ class Shell:
             if chunk is None:  # keep the end-of-stream signal for the reader
                 self._queue.put(None)
                 return
+
+
+def _finished(text: str, code: int, duration: float, seconds: int) -> Observation:
+    timed_out = code in (124, 137) and duration >= seconds - 0.5
+    if timed_out:
+        text += f"\n[forager: command timed out after {seconds}s and was killed]"
+    return Observation(text, code, duration, timed_out)

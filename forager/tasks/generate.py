@@ -31,8 +31,8 @@ from sqlalchemy import select
 
 from forager.build.testrun import TestRun, run_tests
 from forager.config import get_settings
-from forager.errors import ForagerError
-from forager.runtime.docker import EngineError, Limits, Sandbox, get_runtime
+from forager.errors import EngineError, ForagerError
+from forager.runtime import Limits, Sandbox, get_runtime
 from forager.store import db
 from forager.tasks.mutations import FAMILIES, list_functions, mutate_source, stub_function, unified_patch
 

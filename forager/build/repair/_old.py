@@ -15,7 +15,7 @@ from pathlib import Path
 from forager.build import detect
 from forager.build.testrun import TestRun
 from forager.config import get_settings
-from forager.runtime.docker import ExecResult, Sandbox
+from forager.runtime import ExecResult, Sandbox
 
 # import name -> distribution, where they differ
 MODULE_TO_DIST = {
