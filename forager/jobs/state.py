@@ -104,14 +104,6 @@ class JobPolicy:
         return max(self.lease_s - age, 0.0)
 
 
-def lease_remaining(job: db.Job) -> float:
-    return JobPolicy.from_settings().lease_remaining(job)
-
-
-def backoff(attempt: int) -> float:
-    return JobPolicy.from_settings().backoff(attempt)
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
