@@ -127,8 +127,7 @@ def main() -> None:
     from fastapi.testclient import TestClient
     from rich.console import Console
 
-    from forager.trajectory import replay
-    from forager.trajectory import fileformat
+    from forager.trajectory import fileformat, replay
     from forager.trajectory import store as trajectory
     from forager.web.app import router
     from forager.web.trajectory_page import trajectory_page

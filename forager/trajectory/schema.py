@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "forager.trajectory/1"
+SCHEMA_VERSION: Final = "forager.trajectory/1"
 ID_RE = re.compile(r"^traj-[A-Za-z0-9_-]{1,35}$")
 """A stored trajectory's id: ``db.new_id("traj")`` makes ``traj-`` + 12 hex digits; no dots or
 slashes ever, so an id can never name a file. Requests (API, viewer) are looked up only as ids."""
