@@ -45,47 +45,47 @@ class Settings(BaseSettings):
     Defaults to the host's system bundle when present."""
     base_images: Literal["auto", "bootstrap", "official"] = "auto"
     """``bootstrap`` (forager/base:* from debootstrap), ``official`` (python:X.Y-slim), or ``auto``."""
-    default_python: str = Field("3.11", pattern=r"^\d+\.\d+$")
-    pass_threshold: float = Field(0.9, gt=0, le=1)
+    default_python: str = Field(default="3.11", pattern=r"^\d+\.\d+$")
+    pass_threshold: float = Field(default=0.9, gt=0, le=1)
     """A build validates when tests were collected and this share of non-skipped tests pass."""
-    repair_rounds: int = Field(6, ge=0)
-    test_timeout_s: int = Field(900, gt=0)
+    repair_rounds: int = Field(default=6, ge=0)
+    test_timeout_s: int = Field(default=900, gt=0)
     """Wall-clock limit on one whole test run inside the container."""
-    per_test_timeout_s: int = Field(120, gt=0)
-    install_timeout_s: int = Field(1200, gt=0)
-    pids_limit: int = Field(1024, gt=0)
+    per_test_timeout_s: int = Field(default=120, gt=0)
+    install_timeout_s: int = Field(default=1200, gt=0)
+    pids_limit: int = Field(default=1024, gt=0)
     memory_limit: str = "4g"
-    cpus: float = Field(2.0, gt=0)
-    pip_cache_volume: str = Field("forager-pip-cache", min_length=1)
-    build_disk_limit_mb: int = Field(20_000, gt=0)
+    cpus: float = Field(default=2.0, gt=0)
+    pip_cache_volume: str = Field(default="forager-pip-cache", min_length=1)
+    build_disk_limit_mb: int = Field(default=20_000, gt=0)
     """Largest writable layer a build container may grow to; the build fails past it."""
-    source_max_mb: int = Field(2_000, gt=0)
+    source_max_mb: int = Field(default=2_000, gt=0)
     """Largest source a build fetches: a git clone, an sdist download, or its extracted files."""
-    source_connect_timeout_s: float = Field(30.0, gt=0)
+    source_connect_timeout_s: float = Field(default=30.0, gt=0)
     """A git or HTTP server that accepts and then says nothing is given up after this long."""
-    image_prefix: str = Field("forager", min_length=1)
+    image_prefix: str = Field(default="forager", min_length=1)
 
     # --- agents -------------------------------------------------------------------------------
-    command_timeout_s: int = Field(60, gt=0)
-    output_limit: int = Field(16000, gt=0)
-    max_steps: int = Field(100, gt=0)
+    command_timeout_s: int = Field(default=60, gt=0)
+    output_limit: int = Field(default=16000, gt=0)
+    max_steps: int = Field(default=100, gt=0)
     model_url: str = ""
     model_name: str = ""
     model_api_key: str = ""
     model_endpoints: str = ""
     """Comma-separated endpoints the server's own ``model_api_key`` may be sent to; ``model_url`` is
     always one. A caller-supplied URL outside them gets the caller's key or none."""
-    model_max_tokens: int = Field(4096, gt=0)
+    model_max_tokens: int = Field(default=4096, gt=0)
     """Completion tokens per model call."""
-    model_timeout_s: float = Field(300.0, gt=0)
-    model_retries: int = Field(6, ge=0)
-    max_tokens: int = Field(2_000_000, ge=0)
+    model_timeout_s: float = Field(default=300.0, gt=0)
+    model_retries: int = Field(default=6, ge=0)
+    max_tokens: int = Field(default=2_000_000, ge=0)
     """Token budget of one episode (prompt + completion, summed over calls); 0 means none."""
-    max_wall_s: float = Field(3600.0, gt=0)
+    max_wall_s: float = Field(default=3600.0, gt=0)
     """Wall-time budget of one episode's agent loop."""
-    episode_disk_limit_mb: int = Field(2048, gt=0)
+    episode_disk_limit_mb: int = Field(default=2048, gt=0)
     """Writable space of an episode (its /repo, /tmp and home together); writes past it fail."""
-    max_diff_file_mb: int = Field(10, gt=0)
+    max_diff_file_mb: int = Field(default=10, gt=0)
     """Files larger than this are left out of an episode's diff (and so of its reward), and named."""
 
     # --- distributed mode ---------------------------------------------------------------------
@@ -98,18 +98,18 @@ class Settings(BaseSettings):
     """Prefix of every Celery key in Redis (lets several farms or test runs share one Redis)."""
     embedded_concurrency: str = "build=1,tasks=1,agent=2"
     """Threads per queue of the in-process executor (embedded mode): ``queue=N,...``, 1 if unnamed."""
-    job_time_limit_s: int = Field(7200, gt=0)
+    job_time_limit_s: int = Field(default=7200, gt=0)
     """Hard limit on one job attempt (Celery task_time_limit); the soft limit is 95% of it."""
-    job_visibility_timeout_s: int = Field(0, ge=0)
+    job_visibility_timeout_s: int = Field(default=0, ge=0)
     """Redis visibility timeout; 0 means job_time_limit_s + 10% + 60 s. Must exceed the time limit."""
-    job_restore_interval_s: int = Field(10, gt=0)
+    job_restore_interval_s: int = Field(default=10, gt=0)
     """How often a worker looks for messages whose visibility timeout lapsed (a lost worker's jobs)."""
-    job_lease_s: float = Field(60.0, gt=0)
+    job_lease_s: float = Field(default=60.0, gt=0)
     """A running job renews its lease every third of this; a job whose lease lapsed may be taken over."""
-    job_max_attempts: int = Field(3, gt=0)
-    job_retry_backoff_s: float = Field(10.0, ge=0)
+    job_max_attempts: int = Field(default=3, gt=0)
+    job_retry_backoff_s: float = Field(default=10.0, ge=0)
     """First retry delay after a transient error; doubles per attempt (capped at 10 minutes)."""
-    api_max_upload_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    api_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     """Largest trajectory upload accepted (compressed size as sent, and decompressed size); 413 above."""
     viewer_public: bool = False
     """Serve the /ui viewer without a token (only on a trusted network)."""
