@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
+from forager.enums import Origin
 from forager.store import db, stats
 from forager.trajectory.fileformat import LoadResult, read
 from forager.trajectory.schema import Trajectory, is_id
@@ -83,7 +84,7 @@ def ui_trajectories(
         return urlencode({**kept, "limit": limit, "offset": max(0, new_offset)})
 
     return page("trajectories.html", title="Trajectories", rows=rows, total=total, f=filters,
-                limit=limit, offset=offset, page_query=page_query)
+                origins=list(Origin), limit=limit, offset=offset, page_query=page_query)
 
 
 @router.get("/ui/", response_class=HTMLResponse, include_in_schema=False)

@@ -1,5 +1,5 @@
 """Re-execution: every recorded action run again in a fresh container from the recorded image (by
-digest), with the episode's own tools, task setup and reward (``forager.episode.agent``); each
+digest), with the episode's own tools, task setup and reward (``forager.episode``); each
 observation is compared with the recorded one after normalising what legitimately varies, and the
 reward is re-run and compared at the end.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forager.errors import EngineError, SandboxError
 from forager.trajectory.fileformat import LoadResult
@@ -17,6 +17,9 @@ from forager.trajectory.present import action_summary
 from forager.trajectory.replay.compare import compare_observation, compare_reward
 from forager.trajectory.replay.loading import ReplayError, open_trajectory
 from forager.trajectory.schema import Reward, Trajectory, Turn
+
+if TYPE_CHECKING:
+    from forager.episode.spec import TaskSpec
 
 MATCH, DIVERGED, NO_ACTION = "match", "diverged", "no-action"
 
@@ -79,8 +82,8 @@ def resolve_image(traj: Trajectory, image_exists: Callable[[str], bool],
     raise ReplayError(f"image not available on this engine: {wanted}")
 
 
-def _task_spec(task_id: str | None) -> Any:
-    """The task as the episode saw it (``agent.TaskSpec``), or None when it is not in this registry."""
+def _task_spec(task_id: str | None) -> TaskSpec | None:
+    """The task as the episode saw it, or None when it is not in this registry."""
     from forager.episode.spec import task_spec
 
     if not task_id:
@@ -119,7 +122,7 @@ def replay_turn(env: Any, turn: Turn) -> StepResult:
                       obs.exit_code, round(obs.duration_s, 3), cmp.detail)
 
 
-def _run(traj: Trajectory, report: ReplayReport, spec: Any,
+def _run(traj: Trajectory, report: ReplayReport, spec: TaskSpec | None,
          progress: Callable[[StepResult], None] | None) -> Reward | None:
     """Start the container, replay every turn into ``report``; the replayed reward when the task is known."""
     from forager.episode.environment import open_environment
@@ -140,7 +143,7 @@ def _run(traj: Trajectory, report: ReplayReport, spec: Any,
         return compute_reward(env, spec) if spec is not None else None
 
 
-def _conclude(report: ReplayReport, result: LoadResult, spec: Any, replayed: Reward | None) -> None:
+def _conclude(report: ReplayReport, result: LoadResult, spec: TaskSpec | None, replayed: Reward | None) -> None:
     """Fill in the first divergence, the reward comparison and the verdict."""
     recorded = result.trajectory.reward
     diverged = [s.index for s in report.steps if s.status == DIVERGED]
@@ -161,7 +164,7 @@ def reexecute(ref: str, progress: Callable[[StepResult], None] | None = None) ->
     observation (normalised) and exit status, then re-run the reward and compare it.
 
     The container, the task setup (its setup patch), the tools and the reward are the episode's own
-    (``forager.episode.agent``), so a replay does exactly what the agent's tools did."""
+    (``forager.episode``), so a replay does exactly what the agent's tools did."""
     from forager.runtime import get_runtime
 
     started = time.monotonic()
