@@ -1,4 +1,5 @@
-"""The Docker implementation of the runtime protocols (``DockerRuntime``, ``DockerSandbox``).
+"""The Docker implementation of ``Runtime`` (``DockerRuntime``; its sandboxes are
+``docker_sandbox.DockerSandbox``): starting containers, images, containers and volumes by label.
 
 Every container Forager starts goes through here, so the sandbox settings live in one place:
 all capabilities dropped, no-new-privileges, pids / memory / CPU limits, network off unless a
@@ -10,15 +11,8 @@ from outside by killing the container.
 from __future__ import annotations
 
 import contextlib
-import posixpath
-import shlex
-import shutil
-import subprocess
-import threading
-import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +23,8 @@ from docker.types import Mount
 
 from forager.config import Settings, get_settings
 from forager.errors import EngineError, ImageMissing
-from forager.runtime import tario
-from forager.runtime.base import ContainerInfo, ExecResult, LabelFilter, Limits, VolumeInfo, exec_result
+from forager.runtime.base import ContainerInfo, LabelFilter, Limits, VolumeInfo
+from forager.runtime.docker_sandbox import DockerSandbox
 from forager.runtime.pipcache import SHARED_CACHE_ROLES, pip_cache_mount
 
 CA_MOUNT = "/etc/forager/extra-ca.crt"
@@ -38,155 +32,13 @@ CA_MERGED = "/tmp/forager-ca.pem"
 CA_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE")
 
 
-def _docker_cli() -> str:
-    docker_cli = shutil.which("docker")
-    if not docker_cli:
-        raise EngineError("the docker command line client is not installed")
-    return docker_cli
-
-
 def _label_filter(labels: LabelFilter) -> dict[str, list[str]]:
     return {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
 
 
-@dataclass
-class DockerSandbox:
-    container: Container
-    client: docker.DockerClient
-    env: dict[str, str] = field(default_factory=dict)
-    tmpfs: tuple[str, ...] = ()
-    """Paths mounted as tmpfs: the engine's archive API cannot see into them, so files there
-    travel through ``tar`` inside the container."""
-    pid_namespace: bool = True
-
-    @property
-    def id(self) -> str:
-        return str(self.container.id)
-
-    @property
-    def name(self) -> str:
-        return str(self.container.name)
-
-    def path(self, path: str) -> str:
-        return path
-
-    def _in_tmpfs(self, path: str) -> bool:
-        return any(path == m or path.startswith(m.rstrip("/") + "/") for m in self.tmpfs)
-
-    def interactive(self, argv: Sequence[str], *, user: str = "root", env: Mapping[str, str] | None = None,
-                    workdir: str = "/") -> subprocess.Popen[bytes]:
-        cmd = [_docker_cli(), "exec", "-i", "-u", user, "-w", workdir]
-        for k, v in (env or {}).items():
-            cmd += ["-e", f"{k}={v}"]
-        cmd += [self.id, *argv]
-        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, bufsize=0)
-
-    def put_tar(self, data: bytes | Iterable[bytes], dest: str = "/", timeout: float = 600) -> None:
-        """Extract a tar stream at ``dest`` as root, through ``tar`` inside the container."""
-        cmd = [_docker_cli(), "exec", "-i", "-u", "root", self.id, "/bin/tar", "-x", "--no-same-owner", "-C", dest]
-        tario.feed(cmd, data, dest, timeout)
-
-    def get_tar(self, path: str, args: Sequence[str] = (), max_bytes: int | None = None,
-                timeout: float = 600) -> bytes:
-        """``tar -c`` of ``path``'s contents (``args`` add tar options such as excludes), read as
-        root through the container's own ``/bin/tar`` with an empty environment."""
-        cmd = [_docker_cli(), "exec", "-u", "root", self.id, "/usr/bin/env", "-i", "/bin/tar", "-c",
-               "-C", path, *args, "."]
-        return tario.drain(cmd, path, max_bytes, timeout)
-
-    def exec(self, command: str, timeout: float, workdir: str | None = None,
-             env: Mapping[str, str] | None = None, user: str | None = None) -> ExecResult:
-        wrapped = f"timeout -k 5 {int(max(1, timeout))} bash -c {shlex.quote(command)}"
-        merged = {**self.env, **(env or {})}
-        start = time.monotonic()
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["res"] = self.container.exec_run(
-                    ["bash", "-c", wrapped], workdir=workdir, environment=merged, user=user or "",
-                    demux=False,
-                )
-            except Exception as exc:  # noqa: BLE001 - surfaced below as a failed result
-                box["err"] = exc
-
-        worker = threading.Thread(target=target, daemon=True)
-        worker.start()
-        worker.join(timeout + 30)
-        duration = time.monotonic() - start
-        if worker.is_alive():  # the in-container timeout did not end it: kill the container
-            self.kill()
-            return ExecResult(137, "[forager: command killed after timeout; container stopped]",
-                              duration, timed_out=True)
-        if "err" in box:
-            return ExecResult(-1, f"[forager: exec failed: {box['err']}]", duration)
-        return _result(box["res"], duration, timeout)
-
-    def put_files(self, files: Mapping[str, bytes], dest: str = "/") -> None:
-        if any(self._in_tmpfs(posixpath.join(dest, name)) for name in files):
-            self.put_tar(tario.tar_bytes(files), dest)
-            return
-        self.container.put_archive(dest, tario.tar_bytes(files))
-
-    def put_dir(self, src: Path, dest: str) -> None:
-        self.exec(f"mkdir -p {shlex.quote(dest)}", 30)
-        self.container.put_archive(dest, tario.tar_dir(src))
-
-    def get_file(self, path: str) -> bytes | None:
-        if self._in_tmpfs(path):
-            res = self.container.exec_run(["/bin/cat", "--", path], user="root", demux=True)
-            return res.output[0] or b"" if res.exit_code == 0 else None
-        try:
-            stream, _ = self.container.get_archive(path)
-        except docker.errors.NotFound:
-            return None
-        return tario.first_file(b"".join(stream))
-
-    def disk_usage(self) -> int:
-        found = self.client.api.containers(all=True, filters={"id": self.id}, size=True)
-        return int((found[0].get("SizeRw") or 0) if found else 0)
-
-    def commit(self, tag: str, labels: Mapping[str, str] | None = None,
-               env: Mapping[str, str] | None = None, workdir: str | None = None) -> str:
-        changes = [f"LABEL {shlex.quote(k)}={shlex.quote(v)}" for k, v in (labels or {}).items()]
-        changes += [f"ENV {k}={shlex.quote(v)}" for k, v in (env or {}).items()]
-        if workdir:
-            changes.append(f"WORKDIR {workdir}")
-        changes.append('CMD ["/bin/bash"]')
-        repo, _, version = tag.rpartition(":")
-        image = self.container.commit(repository=repo or tag, tag=version if repo else "latest",
-                                      changes=changes)
-        return str(image.id)
-
-    def kill(self) -> None:
-        with contextlib.suppress(docker.errors.APIError):
-            self.container.kill()
-
-    def remove(self) -> None:
-        try:
-            self.container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError:
-            time.sleep(1)
-            with contextlib.suppress(docker.errors.APIError):
-                self.container.remove(force=True, v=True)
-
-    def __enter__(self) -> DockerSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-def _result(res: Any, duration: float, timeout: float) -> ExecResult:
-    """An ``exec_run`` answer as an ``ExecResult``."""
-    output = (res.output or b"").decode("utf-8", errors="replace")
-    return exec_result(int(res.exit_code if res.exit_code is not None else -1), output, duration, timeout)
-
-
 class DockerRuntime:
+    """The local Docker engine (``docker.from_env``); ``EngineError`` when it does not answer."""
+
     def __init__(self, client: docker.DockerClient | None = None) -> None:
         try:
             self.client = client or docker.from_env(timeout=600)
