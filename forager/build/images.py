@@ -1,23 +1,23 @@
-"""Base images (bootstrapped from Debian suites or official python images) and the image catalogue."""
+"""Base images: one per Python, a virtualenv at /opt/venv with git configured, made from a
+bootstrapped Debian suite (debootstrap + docker import) or an official python image."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, select
-
-from forager.config import get_settings
-from forager.errors import EngineError
-from forager.runtime import Limits, get_runtime
-from forager.store import db
+from forager.config import Settings, get_settings
+from forager.errors import EngineError, InvalidInput
+from forager.runtime import Limits, Runtime, get_runtime
 
 SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 PYTHON_OF_SUITE = {v: k for k, v in SUITES.items()}
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "images" / "bootstrap.sh"
 VENV = "/opt/venv"
+BASE_ENV = {"PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "VIRTUAL_ENV": VENV, "PYTHONDONTWRITEBYTECODE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "LANG": "C.UTF-8"}
 Log = Callable[[str], None]
 
 
@@ -36,10 +36,9 @@ def base_tag(python: str) -> str:
 def bootstrap(suite: str, force: bool = False, log: Log = _noop) -> str:
     """debootstrap a Debian suite and `docker import` it, then make the Forager base on top."""
     if suite not in PYTHON_OF_SUITE:
-        raise ValueError(f"unknown suite {suite!r}; choose from {', '.join(PYTHON_OF_SUITE)}")
-    rt = get_runtime()
+        raise InvalidInput(f"unknown suite {suite!r}; choose from {', '.join(PYTHON_OF_SUITE)}")
     tag = rootfs_tag(suite)
-    if force or not rt.image_exists(tag):
+    if force or not get_runtime().image_exists(tag):
         log(f"bootstrapping {suite} (debootstrap + docker import) ...")
         proc = subprocess.run(["bash", str(BOOTSTRAP), suite, tag], capture_output=True, text=True,
                               timeout=1800)
@@ -48,33 +47,25 @@ def bootstrap(suite: str, force: bool = False, log: Log = _noop) -> str:
     return ensure_base(PYTHON_OF_SUITE[suite], log=log, rebuild=force)
 
 
-def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
-    """The base image for a Python version: a virtualenv at /opt/venv, git configured."""
-    rt = get_runtime()
-    tag = base_tag(python)
-    if rt.image_exists(tag) and not rebuild:
-        return tag
-    settings = get_settings()
-    suite = SUITES.get(python)
-    source_image = rootfs_tag(suite) if suite else None
-    interpreter = "python3"
-    if source_image is None or not rt.image_exists(source_image):
-        if settings.base_images in ("official", "auto"):
-            official = f"python:{python}-slim"
-            try:
-                log(f"pulling {official} ...")
-                rt.pull(official)
-                source_image, interpreter = official, "python"
-            except Exception as exc:  # noqa: BLE001 - no registry: fall back to bootstrapping
-                if settings.base_images == "official":
-                    raise EngineError(f"cannot pull {official}: {exc}") from exc
-                source_image = None
-        if source_image is None:
-            if suite is None:
-                raise EngineError(f"no base for Python {python}: bootstrap supports {', '.join(SUITES)}")
-            return bootstrap(suite, log=log)
-    log(f"making base {tag} from {source_image} ...")
-    with rt.start(source_image, limits=Limits.from_settings(network=True), build_mounts=True,
+def _official(rt: Runtime, python: str, settings: Settings, log: Log) -> str | None:
+    """``python:X.Y-slim`` pulled from a registry, when the setting allows; None when it cannot
+    be pulled and bootstrapping may stand in."""
+    if settings.base_images not in ("official", "auto"):
+        return None
+    official = f"python:{python}-slim"
+    try:
+        log(f"pulling {official} ...")
+        rt.pull(official)
+        return official
+    except Exception as exc:  # noqa: BLE001 - no registry: fall back to bootstrapping
+        if settings.base_images == "official":
+            raise EngineError(f"cannot pull {official}: {exc}") from exc
+        return None
+
+
+def _make_base(rt: Runtime, tag: str, python: str, source_image: str, interpreter: str,
+               settings: Settings) -> None:
+    with rt.start(source_image, limits=Limits.from_settings(network=True, settings=settings), build_mounts=True,
                   labels={"forager.role": "build-base"}) as box:
         res = box.exec(
             f"{interpreter} -m venv {VENV} && {VENV}/bin/pip install -q --upgrade pip setuptools wheel && "
@@ -86,51 +77,26 @@ def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
         if not res.ok:
             raise EngineError(f"base image setup failed: {res.output[-2000:]}")
         box.exec("rm -rf /tmp/* /root/.cache/pip/* 2>/dev/null; true", 60)
-        box.commit(tag, labels={"forager.kind": "base", "forager.python": python,
-                                "forager.from": source_image},
-                   env={"PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "VIRTUAL_ENV": VENV, "PYTHONDONTWRITEBYTECODE": "1",
-                        "PIP_DISABLE_PIP_VERSION_CHECK": "1", "LANG": "C.UTF-8"})
+        box.commit(tag, labels={"forager.kind": "base", "forager.python": python, "forager.from": source_image},
+                   env=BASE_ENV)
+
+
+def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:
+    """The base image for a Python version, made on first use: from the suite's bootstrapped
+    root filesystem when there is one, else an official image, else bootstrapped now."""
+    rt = get_runtime()
+    tag = base_tag(python)
+    if rt.image_exists(tag) and not rebuild:
+        return tag
+    settings = get_settings()
+    suite = SUITES.get(python)
+    source_image, interpreter = (rootfs_tag(suite) if suite else None), "python3"
+    if source_image is None or not rt.image_exists(source_image):
+        source_image, interpreter = _official(rt, python, settings, log), "python"
+        if source_image is None:
+            if suite is None:
+                raise EngineError(f"no base for Python {python}: bootstrap supports {', '.join(SUITES)}")
+            return bootstrap(suite, log=log)
+    log(f"making base {tag} from {source_image} ...")
+    _make_base(rt, tag, python, source_image, interpreter, settings)
     return tag
-
-
-def list_images() -> list[dict[str, Any]]:
-    with db.session() as s:
-        rows = s.scalars(select(db.Image).order_by(db.Image.created_at.desc())).all()
-        out = []
-        for img in rows:
-            counts = dict(s.execute(
-                select(db.TestResult.outcome, func.count()).where(db.TestResult.build_id == img.build_id)
-                .group_by(db.TestResult.outcome)).all())
-            out.append({"id": img.id, "source": img.source, "commit": img.commit, "python": img.python,
-                        "status": img.status, "digest": img.digest, "size_bytes": img.size_bytes,
-                        "passed": counts.get("passed", 0), "total": sum(counts.values()),
-                        "created_at": img.created_at.isoformat()})
-        return out
-
-
-def show_image(image_id: str) -> dict[str, Any] | None:
-    with db.session() as s:
-        img = s.get(db.Image, image_id)
-        if img is None:
-            return None
-        build = s.get(db.Build, img.build_id)
-        tests = s.scalars(select(db.TestResult).where(db.TestResult.build_id == img.build_id)).all()
-        return {
-            "id": img.id, "digest": img.digest, "source": img.source, "commit": img.commit,
-            "python": img.python, "status": img.status, "size_bytes": img.size_bytes,
-            "test_command": img.test_command, "recipe": img.recipe, "build_id": img.build_id,
-            "tests": build.tests if build else {},
-            "results": [{"id": t.test_id, "outcome": t.outcome, "flaky": t.flaky} for t in tests],
-        }
-
-
-def passing_tests(image_id: str) -> list[str]:
-    """The PASS_TO_PASS baseline of an image: tests that passed in both validation runs."""
-    with db.session() as s:
-        img = s.get(db.Image, image_id)
-        if img is None:
-            raise KeyError(f"no image {image_id!r}")
-        return list(s.scalars(select(db.TestResult.test_id).where(
-            db.TestResult.build_id == img.build_id, db.TestResult.outcome == "passed",
-            db.TestResult.flaky.is_(False))).all())

@@ -12,7 +12,7 @@ from docker.types import Mount
 from typer.testing import CliRunner
 
 from forager.build.builder import build
-from forager.build.images import passing_tests, show_image
+from forager.build.catalogue import passing_tests, show_image
 from forager.cli.main import app
 from forager.config import reset_settings
 from forager.store import db

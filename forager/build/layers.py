@@ -1,0 +1,118 @@
+"""The dependency layer: the base image plus the repository's index requirements, tagged by a
+hash of what it holds, so commits of one repository (and repositories with the same needs)
+share it. It writes the shared pip cache, so it installs index packages only: no paths, URLs or
+VCS references, which would run someone's code there."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from pathlib import Path
+
+from forager.build.context import BuildContext
+from forager.build.detect.requirements import clean_requirement
+from forager.build.pip import pip_install
+from forager.runtime import Sandbox, get_runtime
+
+REQS_DIR = "/tmp/forager/reqs"
+INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$")
+
+
+def tag_part(text: str) -> str:
+    """``text`` as a piece of an image tag."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.")[:100] or "x"
+
+
+def index_requirement(line: str, python: str) -> str | None:
+    """``line`` when it names only a distribution from the package index; None for local paths,
+    URLs, VCS references and pip options."""
+    req = clean_requirement(line, python)
+    if req is None or "://" in req or " @ " in req or "@" in req.split(";")[0].replace(" ", ""):
+        return None
+    return req
+
+
+def filtered_requirement_files(root: Path, files: list[str], python: str) -> dict[str, bytes]:
+    """Requirement files (and the files they include, inside the repository) with everything but
+    index requirements removed, so they install without the repository itself."""
+    out: dict[str, bytes] = {}
+    queue = list(files)
+    top = root.resolve()
+    while queue:
+        rel = queue.pop(0)
+        path = (root / rel).resolve()
+        if rel in out or not path.is_file() or not path.is_relative_to(top):
+            continue
+        kept = []
+        for line in path.read_text(errors="replace").splitlines():
+            s = line.strip()
+            m = INCLUDE.match(s)
+            if m and "://" not in m.group(2) and not m.group(2).startswith("/"):
+                inc = str((Path(rel).parent / m.group(2)).as_posix())
+                if (root / inc).resolve().is_relative_to(top):
+                    queue.append(inc)
+                    kept.append(f"{m.group(1)} {m.group(2)}")
+            elif index_requirement(s, python) is not None:
+                kept.append(line.split(" #", 1)[0])
+        out[rel] = ("\n".join(kept) + "\n").encode()
+    return out
+
+
+def _deps_tag(ctx: BuildContext, base: str, req_files: dict[str, bytes]) -> str:
+    key = hashlib.sha256(json.dumps({
+        "base": get_runtime().image_digest(base), "deps": sorted(ctx.recipe.deps), "v": 2,
+        "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(req_files.items())},
+    }, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{ctx.settings.image_prefix}/deps:{tag_part(ctx.recipe.name or ctx.src.name)[:40]}-{key}"
+
+
+def _install_requirements(box: Sandbox, ctx: BuildContext, reqs: list[str]) -> list[str]:
+    """All at once, else one at a time keeping what installs; the ones skipped."""
+    timeout = ctx.settings.install_timeout_s
+    res = box.exec(pip_install("-r /tmp/forager/deps.txt"), timeout)
+    ctx.log.step("dependencies", pip_install("-r deps.txt") + f"  # {len(reqs)} requirement(s)", res)
+    if res.ok:
+        return []
+    installed: list[str] = []
+    skipped: list[str] = []
+    for req in reqs:
+        (installed if box.exec(pip_install(shlex.quote(req)), timeout).ok else skipped).append(req)
+    ctx.log.step("dependencies one by one", note=f"installed {len(installed)}, skipped {skipped}")
+    return skipped
+
+
+def _install_requirement_files(box: Sandbox, ctx: BuildContext, req_files: dict[str, bytes]) -> list[str]:
+    """Each (filtered) requirement file; the ``-r FILE`` that failed."""
+    skipped = []
+    for rel in ctx.recipe.requirement_files:
+        if rel not in req_files:
+            continue
+        res = box.exec(pip_install(f"-r {shlex.quote(rel)}"), ctx.settings.install_timeout_s, workdir=REQS_DIR)
+        ctx.log.step(f"requirements {rel}", pip_install(f"-r {rel}"), res)
+        if not res.ok:
+            skipped.append(f"-r {rel}")
+    return skipped
+
+
+def deps_layer(ctx: BuildContext, base: str) -> str:
+    """The dependency layer's tag: reused when it exists, else built on ``base``."""
+    recipe = ctx.recipe
+    req_files = filtered_requirement_files(ctx.src.path, recipe.requirement_files, recipe.python)
+    tag = _deps_tag(ctx, base, req_files)
+    rt = get_runtime()
+    if rt.image_exists(tag):
+        ctx.log.step("dependencies", note=f"reused {tag}")
+        return tag
+    with rt.start(base, name=ctx.container_name("deps"), limits=ctx.limits(network=True), build_mounts=True,
+                  labels=ctx.labels("build-deps")) as box, ctx.watch(box):
+        reqs = [r for r in recipe.deps if index_requirement(r, recipe.python)] + ["pytest-timeout"]
+        box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
+                       **{f"{REQS_DIR}/{k}": v for k, v in req_files.items()}})
+        skipped = _install_requirements(box, ctx, reqs) + _install_requirement_files(box, ctx, req_files)
+        box.exec("rm -rf /tmp/forager", 60)
+        box.commit(tag, labels={"forager.kind": "deps", "forager.base": base,
+                                "forager.skipped": json.dumps(skipped)[:2000]})
+    recipe.note(f"dependency layer {tag}" + (f"; skipped {skipped}" if skipped else ""))
+    return tag

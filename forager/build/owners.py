@@ -1,0 +1,95 @@
+"""Who owns a build: every build row and build container records its owner (``host:pid``), so
+what a dead process left behind (a CLI build killed with ``kill -9``) can be found and ended."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+
+from sqlalchemy import select, update
+
+from forager.clock import utcnow
+from forager.enums import BuildStatus
+from forager.errors import EngineError
+from forager.runtime import Runtime, get_runtime
+from forager.runtime.pipcache import OVERLAY_LABEL, discard_pip_overlay
+from forager.store import db
+
+BUILD_LABEL = "forager.build"
+OWNER_LABEL = "forager.owner"
+INTERRUPTED = "interrupted: owner process died"
+log = logging.getLogger("forager.builder")
+
+
+def owner() -> str:
+    """This process, as recorded on the build rows and containers it owns: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def labels(build_id: str, role: str) -> dict[str, str]:
+    """Labels of a build container: its role, its build and its owner."""
+    return {"forager.role": role, BUILD_LABEL: build_id, OWNER_LABEL: owner()}
+
+
+def is_dead(owner_: str | None) -> bool:
+    """True when ``owner_`` (host:pid) is a process of this host that no longer runs."""
+    host, _, pid = (owner_ or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _fail_dead_builds() -> list[str]:
+    """Mark failed the running builds of dead owners; each row changes only by a conditional
+    UPDATE (a build that started again under a new owner is left alone)."""
+    with db.session() as s:
+        running = s.scalars(select(db.Build).where(db.Build.status == BuildStatus.RUNNING)).all()
+    failed: list[str] = []
+    for b in running:
+        if not is_dead(b.owner):
+            continue
+        with db.session() as s:
+            res = s.execute(update(db.Build)
+                            .where(db.Build.id == b.id, db.Build.status == BuildStatus.RUNNING,
+                                   db.Build.owner == b.owner)
+                            .values(status=BuildStatus.FAILED, error=INTERRUPTED, finished_at=utcnow())
+                            .execution_options(synchronize_session=False))
+            if res.rowcount == 1:  # type: ignore[attr-defined]  # Result of an UPDATE is a CursorResult
+                s.add(db.BuildLog(build_id=b.id, step="failed", output=INTERRUPTED))
+                failed.append(b.id)
+    return failed
+
+
+def _remove_dead_containers(rt: Runtime) -> list[str]:
+    """Remove the build containers of dead owners, and their pip cache layers; their names."""
+    removed: list[str] = []
+    for c in rt.containers({BUILD_LABEL: None}):
+        if is_dead(c.labels.get(OWNER_LABEL)):
+            with contextlib.suppress(EngineError):
+                if rt.remove_container(c.id):
+                    removed.append(c.name)
+    for vol in rt.volumes({OVERLAY_LABEL: None}):
+        if is_dead(vol.labels.get(OWNER_LABEL)):
+            discard_pip_overlay(rt, vol.labels[OVERLAY_LABEL])
+    return removed
+
+
+def reap_dead_owners() -> dict[str, list[str]]:
+    """Fail the running builds whose owning process (on this host) died and remove their
+    containers and pip cache layers. Safe to call from any process at any time: a live owner's
+    work is never touched."""
+    failed = _fail_dead_builds()
+    try:
+        rt = get_runtime()
+    except EngineError as exc:
+        log.warning("no engine to look for dead builds' containers: %s", exc)
+        return {"builds": failed, "containers": []}
+    return {"builds": failed, "containers": _remove_dead_containers(rt)}

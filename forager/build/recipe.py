@@ -1,0 +1,85 @@
+"""The recipe: how to install and test one repository, and why.
+
+Detection makes a ``Recipe``; the builder and the repair loop change it only through its methods,
+so every change (a repair, an install mode, an extra pytest argument) is recorded the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+TEST_COMMAND = "python -m pytest -p no:cacheprovider --rootdir=/repo"
+"""``--rootdir`` pins test ids (paths relative to /repo) whatever else the command line holds."""
+
+
+class InstallMode(StrEnum):
+    EDITABLE = "editable"
+    PATH = "path"
+    """A .pth to the source tree, for backends without PEP 660 editable installs."""
+
+
+@dataclass
+class Recipe:
+    python: str = ""
+    name: str = ""
+    deps: list[str] = field(default_factory=list)
+    """Static requirement specs for the shared dependency layer (runtime + test)."""
+    requirement_files: list[str] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
+    install_mode: str = InstallMode.EDITABLE
+    test_command: str = "python -m pytest"
+    test_paths: list[str] = field(default_factory=list)
+    pytest_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Where each choice came from."""
+    repairs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def install_spec(self) -> str:
+        return f".[{','.join(self.extras)}]" if self.extras else "."
+
+    def full_test_command(self) -> str:
+        return " ".join([self.test_command, *self.pytest_args, *self.test_paths])
+
+    # ---- changes, each recorded
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def record_repair(self, round_no: int, fix: str, why: str, value: str | None = None,
+                      ok: bool | None = None, **extra: Any) -> None:
+        """Keep one applied fix (round 0: during the project install)."""
+        entry: dict[str, Any] = {"round": round_no, "fix": str(fix)}
+        if value is not None:
+            entry["value"] = value
+        entry["why"] = why
+        if ok is not None:
+            entry["ok"] = ok
+        self.repairs.append({**entry, **extra})
+
+    def tried(self) -> set[tuple[str, str]]:
+        """(fix, value) of every repair recorded so far."""
+        return {(r["fix"], r["value"]) for r in self.repairs if "value" in r}
+
+    def add_pytest_args(self, *args: str) -> None:
+        self.pytest_args.extend(args)
+
+    def has_pytest_arg(self, prefix: str) -> bool:
+        return any(a.startswith(prefix) for a in self.pytest_args)
+
+    def ignore(self, path: str) -> None:
+        """Leave a test file out of every run."""
+        self.pytest_args.append(f"--ignore={path}")
+
+    def ignores(self, path: str) -> bool:
+        return f"--ignore={path}" in self.pytest_args
+
+    def set_env(self, key: str, value: str) -> None:
+        self.env[key] = value
+
+    def installed_as(self, mode: InstallMode) -> None:
+        self.install_mode = mode

@@ -1,0 +1,177 @@
+"""Reading why tests fail to collect or run, and proposing fixes (pure: nothing runs here)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from forager.build.detect.project_files import pytest_option, read_toml
+from forager.build.recipe import Recipe
+from forager.build.repair.fixes import Fix, FixKind
+from forager.build.repair.tables import (
+    FIXTURE_TO_DIST,
+    INI_TO_DIST,
+    MARKER_TO_DIST,
+    OPTION_TO_DIST,
+    PY2_STDLIB,
+    dist_for_module,
+)
+from forager.build.testrun import TestRun
+
+TOO_NEW = re.compile(
+    r"PluginValidationError|has no attribute '(yield_fixture|funcargnames|_fillfuncargs|getfuncargvalue)'"
+    r"|unexpected keyword argument '(path|fspath)'|pytest\.warns\(None\)|Direct construction of \w+ has"
+    r"|no attribute 'from_parent'|'startdir'|py\.path|Unknown hook specification|TestReport\.fspath")
+"""The suite uses pytest APIs that newer pytest releases removed."""
+FAILED = ("failed", "error")
+
+
+def is_local(root: Path, module: str) -> bool:
+    """Whether ``module`` is the repository's own (its missing import is not a distribution's)."""
+    top = module.split(".")[0]
+    for base in (root, root / "src", root / "tests", root / "test", root / "lib"):
+        if (base / top).is_dir() or (base / f"{top}.py").exists():
+            return True
+    return False
+
+
+def addopts(root: Path) -> str:
+    """The ``addopts`` of the pytest configuration (pyproject first, then the ini files)."""
+    value = read_toml(root / "pyproject.toml").get("tool", {}).get("pytest", {}).get("ini_options", {}).get(
+        "addopts")
+    if value is not None:
+        return " ".join(value) if isinstance(value, list) else str(value)
+    return (pytest_option(root, "addopts") or "").replace("\n", " ")
+
+
+def _last_frame(output: str) -> str:
+    frames = re.findall(r'^\s*File "([^"]+)"', output, re.M)
+    return frames[-1] if frames else ""
+
+
+def _pytest_broken(output: str) -> bool:
+    """pytest fails to import or start (e.g. an old pin on a new Python)."""
+    last_line = output.strip().splitlines()[-1] if output.strip() else ""
+    return (output.lstrip().startswith("Traceback")
+            and re.search(r"site-packages/_?pytest", _last_frame(output)) is not None
+            and re.match(r"(ImportError|ModuleNotFoundError|SyntaxError|AttributeError|TypeError)", last_line)
+            is not None)
+
+
+def _start_up_fixes(output: str) -> list[Fix]:
+    """pytest itself cannot start or load the suite: fixed before anything else."""
+    if TOO_NEW.search(output):
+        return [Fix(FixKind.PYTEST_DOWNGRADE, "", "the suite uses pytest APIs that the installed pytest removed")]
+    if "site-packages/pytest_cov/" in output and output.lstrip().startswith("Traceback"):
+        return [Fix(FixKind.ARG, "--no-cov", "the coverage plugin fails at start-up; coverage is not needed")]
+    if _pytest_broken(output):
+        # pytest itself does not run on this Python (an old pin): upgrade it first
+        return [Fix(FixKind.INSTALL, "pytest>=7", "the installed pytest does not import")]
+    return []
+
+
+def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
+    """Distributions for the modules that ``output`` says are missing (local and Python 2
+    modules left out)."""
+    fixes = []
+    for mod in re.findall(r"No module named '?([\w.]+)'?", output):
+        if mod.startswith(("_", "forager_")) or mod.split(".")[0] in PY2_STDLIB or is_local(root, mod):
+            continue
+        if mod == "distutils":
+            fixes.append(Fix(FixKind.INSTALL, "setuptools", f"{why}: distutils (removed in Python 3.12)"))
+            continue
+        fixes.append(Fix(FixKind.INSTALL, dist_for_module(mod), f"{why}: no module {mod}"))
+    return fixes
+
+
+def _unknown_option_fixes(output: str, root: Path) -> list[Fix]:
+    """Unrecognised command-line options (from addopts): install their plugin, or drop them."""
+    m = re.search(r"error: unrecognized arguments: (.+)", output)
+    if not m:
+        return []
+    fixes, drop = [], []
+    for arg in m.group(1).split():
+        name = arg.split("=")[0]
+        dist = next((d for o, d in OPTION_TO_DIST.items() if name == o or name.startswith(o + "-")), "?")
+        if dist and dist != "?":
+            fixes.append(Fix(FixKind.INSTALL, dist, f"pytest option {name}"))
+        else:
+            drop.append(arg)
+    if drop:
+        dropped_names = {d.split("=")[0] for d in drop}
+        kept = [o for o in shlex.split(addopts(root)) if o not in drop and o.split("=")[0] not in dropped_names]
+        fixes.append(Fix(FixKind.ARG, f"-o addopts={shlex.quote(' '.join(kept))}",
+                         f"options without a plugin: {' '.join(drop)}"))
+    return fixes
+
+
+def _plugin_fixes(output: str) -> list[Fix]:
+    """Plugins the configuration requires, or whose markers and ini options it uses."""
+    fixes = [Fix(FixKind.INSTALL, dist, "required_plugins")
+             for plugin in re.findall(r"Missing required plugins?: (.+)", output)
+             for dist in re.split(r",\s*", plugin.strip())]
+    for marker in re.findall(r"'(\w+)' not found in `markers` configuration option", output):
+        if dist := MARKER_TO_DIST.get(marker):
+            fixes.append(Fix(FixKind.INSTALL, dist, f"marker {marker}"))
+    for opt in re.findall(r"Unknown config option: (\w+)", output):
+        if dist := INI_TO_DIST.get(opt):
+            fixes.append(Fix(FixKind.INSTALL, dist, f"ini option {opt}"))
+    return fixes
+
+
+def _deprecations_allowed() -> list[Fix]:
+    """Deprecation warnings that the suite's filterwarnings=error turns into failures on a newer
+    Python or pytest than it was written for (command-line -W filters win over the ini's)."""
+    why = "deprecation warnings turned into errors"
+    return [Fix(FixKind.ARG, "-W ignore::DeprecationWarning", why),
+            Fix(FixKind.ARG, "-W ignore::PendingDeprecationWarning", why)]
+
+
+def _uncollectable_fixes(output: str, recipe: Recipe) -> list[Fix]:
+    """Files that still cannot be collected: first install what they import (also optionally),
+    then leave them out so the rest of the suite runs."""
+    named = re.findall(r"ERROR collecting (\S+\.py)", output) + re.findall(r"^ERROR (\S+\.py)\b", output, re.M)
+    failing = [p for p in dict.fromkeys(named) if not recipe.ignores(p)]
+    fixes = _dedupe([Fix(FixKind.IMPORTS_OF, p, "optional imports of a file that cannot be collected")
+                     for p in failing], recipe)
+    return fixes or [Fix(FixKind.IGNORE, p, "cannot be collected") for p in failing]
+
+
+def _dedupe(fixes: list[Fix], recipe: Recipe) -> list[Fix]:
+    """Each fix once, and none the recipe has already tried."""
+    done = recipe.tried()
+    out: list[Fix] = []
+    for f in fixes:
+        if (f.kind, f.value) not in done and f not in out:
+            out.append(f)
+    return out
+
+
+def plan_collection(output: str, recipe: Recipe, root: Path) -> list[Fix]:
+    """Fixes for what ``pytest --collect-only`` printed."""
+    fixes = _start_up_fixes(output) or _module_fixes(output, root, "collection")
+    fixes += _unknown_option_fixes(output, root) + _plugin_fixes(output)
+    if re.search(r"^E\s+\S*(PytestRemovedIn\d+Warning|DeprecationWarning|PytestDeprecationWarning)", output, re.M):
+        fixes += _deprecations_allowed()
+    return _dedupe(fixes, recipe) or _uncollectable_fixes(output, recipe)
+
+
+def plan_run(run: TestRun, recipe: Recipe, root: Path) -> list[Fix]:
+    """Fixes for failures that show only when the tests run: fixtures, lazy imports, async tests."""
+    text = "\n".join(r.message for r in run.results.values() if r.outcome in FAILED)
+    fixes: list[Fix] = []
+    for fixture in set(re.findall(r"fixture '(\w+)' not found", text)):
+        if dist := FIXTURE_TO_DIST.get(fixture):
+            fixes.append(Fix(FixKind.INSTALL, dist, f"fixture {fixture}"))
+    fixes += _module_fixes(text, root, "test run")
+    failing = sum(r.outcome in FAILED for r in run.results.values())
+    if TOO_NEW.search(text) and failing > 0.05 * max(1, len(run.results)):
+        fixes.append(Fix(FixKind.PYTEST_DOWNGRADE, "", "tests use pytest APIs the installed pytest removed"))
+    if "async def functions are not natively supported" in text:
+        fixes.append(Fix(FixKind.INSTALL, "pytest-asyncio", "async tests"))
+        if "asyncio_mode" not in " ".join(recipe.pytest_args):
+            fixes.append(Fix(FixKind.ARG, "-o asyncio_mode=auto", "async tests without markers"))
+    if re.search(r"\b(Deprecation|PendingDeprecation)Warning\b", text):
+        fixes += _deprecations_allowed()
+    return _dedupe(fixes, recipe)

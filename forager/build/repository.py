@@ -1,0 +1,88 @@
+"""The repository layer: the code, the project install and the repairs, committed on top of the
+dependency layer. Built in a container where the repository's own code runs (its install, its
+tests, repairs): that container sees the shared pip cache only through a private copy-on-write
+layer, discarded after the build."""
+
+from __future__ import annotations
+
+import json
+
+from forager.build.context import BuildContext
+from forager.build.errors import BuildError
+from forager.build.install import hide_build_artifacts, install_project, prepare_repo
+from forager.build.repair.apply import apply
+from forager.build.repair.plan import plan_collection, plan_run
+from forager.build.steplog import tail
+from forager.build.testrun import TestRun, install_plugin
+from forager.build.validate import run_suite
+from forager.runtime import Sandbox, get_runtime
+from forager.runtime.pipcache import discard_pip_overlay
+from forager.store import db
+
+RUN_REPAIRS = 2
+"""Rounds of repairs for failures that show only when the tests run."""
+
+
+def _image_labels(ctx: BuildContext) -> dict[str, str]:
+    return {"forager.kind": "repository", "forager.source": ctx.src.spec, "forager.commit": ctx.src.commit,
+            "forager.farm": db.farm_id()}
+
+
+def _add_timeout(box: Sandbox, ctx: BuildContext) -> None:
+    """A per-test timeout, when pytest-timeout imports and the suite sets none itself."""
+    probe = box.exec("python -c 'import pytest_timeout' 2>/dev/null", 60)
+    if probe.ok and not ctx.recipe.has_pytest_arg("--timeout"):
+        ctx.recipe.add_pytest_args(f"--timeout={ctx.settings.per_test_timeout_s}")
+
+
+def _repair_collection(box: Sandbox, ctx: BuildContext) -> None:
+    """Collect the tests; fix what stops them from collecting, for a bounded number of rounds."""
+    recipe = ctx.recipe
+    for n in range(1, ctx.settings.repair_rounds + 1):
+        command = f"{recipe.full_test_command()} --collect-only -q"
+        res = box.exec(command, 600, workdir="/repo", env=recipe.env)
+        fixes = plan_collection(res.output, recipe, ctx.src.path)
+        ctx.log.step(f"collect (round {n})", command, res, note="; ".join(f.describe() for f in fixes))
+        if not fixes or not apply(box, fixes, recipe, n, ctx.log.step, ctx.settings.install_timeout_s):
+            break
+
+
+def _commit(box: Sandbox, ctx: BuildContext, image: str) -> None:
+    """Commit the image; its recipe label records the repairs made so far."""
+    box.commit(image, labels={**_image_labels(ctx), "forager.recipe": json.dumps(ctx.recipe.to_dict())[:60000]},
+               workdir="/repo")
+
+
+def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> TestRun:
+    """Install the project, repair what stops tests from collecting or running, commit the image,
+    and return its first validation run."""
+    prepare_repo(box, ctx)
+    install_project(box, ctx)
+    install_plugin(box)
+    _add_timeout(box, ctx)
+    _repair_collection(box, ctx)
+    hide_build_artifacts(box, ctx.log)
+    _commit(box, ctx, image)
+    run = run_suite(ctx, image, "validate (first run)")
+    for n in range(1, RUN_REPAIRS + 1):  # failures that show only at run time: fixtures, lazy imports
+        fixes = plan_run(run, ctx.recipe, ctx.src.path)
+        if not fixes or not apply(box, fixes, ctx.recipe, 100 + n, ctx.log.step, ctx.settings.install_timeout_s):
+            break
+        _commit(box, ctx, image)
+        run = run_suite(ctx, image, f"validate (after run repair {n})")
+    return run
+
+
+def repository_layer(ctx: BuildContext, deps: str, image: str) -> TestRun:
+    """Build ``image`` on the dependency layer ``deps``; its first validation run."""
+    rt = get_runtime()
+    name = ctx.container_name("repo")
+    try:
+        with rt.start(deps, name=name, limits=ctx.limits(network=True), build_mounts=True,
+                      labels=ctx.labels("build-repo")) as box, ctx.watch(box):
+            run = _install_and_repair(box, ctx, image)
+    finally:  # the container is gone: its private pip cache layer goes too
+        discard_pip_overlay(rt, name)
+    if not run.results:
+        raise BuildError(f"the test run produced no results: {tail(run.exec.output)}")
+    return run

@@ -1,0 +1,81 @@
+"""Validation: the tests run in fresh containers with the network off and the sandbox limits;
+tests whose outcome differs between two runs are flaky; the image is validated when tests ran
+and at least ``pass_threshold`` of the non-skipped ones passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forager.build.context import BuildContext
+from forager.build.steplog import tail
+from forager.build.testrun import TestRun, run_tests
+from forager.enums import BuildStatus
+from forager.runtime import get_runtime
+from forager.store import db
+
+NORMAL_EXITS = (0, 1, 5)
+"""pytest's exit codes for: all passed, some failed, none collected."""
+KILLED = (137, -9)
+
+
+def run_suite(ctx: BuildContext, image: str, label: str) -> TestRun:
+    """One validation run of ``image`` in a fresh container."""
+    recipe = ctx.recipe
+    with get_runtime().start(image, name=ctx.container_name("validate"), limits=ctx.limits(network=False),
+                             labels=ctx.labels("validate")) as box, ctx.watch(box):
+        run = run_tests(box, recipe.full_test_command(), timeout=ctx.settings.test_timeout_s, env=recipe.env)
+    c = run.counts
+    ctx.log.step(label, recipe.full_test_command(), run.exec,
+                 note=f"passed {c['passed']} failed {c['failed']} errors {c['error']} skipped {c['skipped']}")
+    return run
+
+
+def broken(run: TestRun) -> bool:
+    """The run timed out or was killed: it decides the build, a second run would only repeat it."""
+    return run.exec.timed_out or run.exec.exit_code not in NORMAL_EXITS
+
+
+@dataclass
+class Verdict:
+    status: BuildStatus
+    error: str | None
+    tests: dict[str, int]
+    flaky: list[str]
+
+
+def _failure(first: TestRun, counts: dict[str, int], pass_threshold: float) -> str | None:
+    """Why the first run does not validate the image, or None."""
+    ran = counts["passed"] + counts["failed"] + counts["error"]
+    if ran == 0:
+        return "no tests ran (all skipped or none collected)"
+    if first.exec.timed_out:
+        return "the test suite timed out"
+    code = first.exec.exit_code
+    if code not in NORMAL_EXITS:
+        return (f"the test run ended abnormally (exit {code}"
+                + (": killed, out of memory or processes" if code in KILLED else "")
+                + f"): {tail(first.exec.output, 500)}")
+    rate = counts["passed"] / ran
+    if rate < pass_threshold:
+        return f"pass rate {rate:.0%} below the {pass_threshold:.0%} threshold"
+    return None
+
+
+def judge(first: TestRun, second: TestRun, pass_threshold: float) -> Verdict:
+    """The build's status from its two runs (the first decides; the second finds flaky tests)."""
+    ids = [k for k, v in first.results.items() if not v.collection]
+    flaky = [t for t in ids if second.outcome(t) != first.outcome(t)]
+    counts = first.counts
+    counts["flaky"] = len(flaky)
+    counts["collection_errors"] = len(first.collection_errors)
+    error = _failure(first, counts, pass_threshold)
+    return Verdict(BuildStatus.FAILED if error else BuildStatus.VALIDATED, error, counts, flaky)
+
+
+def record_results(build_id: str, first: TestRun, flaky: list[str]) -> None:
+    """Per-test outcomes of the first run (collection errors left out), flaky ones marked."""
+    with db.session() as s:
+        for t, r in first.results.items():
+            if not r.collection:
+                s.add(db.TestResult(build_id=build_id, test_id=t, outcome=r.outcome, flaky=t in flaky,
+                                    duration_s=r.duration))
