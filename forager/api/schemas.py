@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from forager.enums import JobKind, JobState, Origin, Queue, Scope, TaskKind, TaskStatus
 from forager.redact import redact, redact_text
 
 T = TypeVar("T")
@@ -50,8 +51,8 @@ class BuildIn(BaseModel):
 
 class JobOut(Orm):
     id: str
-    kind: str
-    state: str = Field(description="queued | running | succeeded | failed")
+    kind: JobKind
+    state: JobState = Field(description="queued | running | succeeded | failed")
     params: ShownJSON
     result: ShownJSON = Field(description="While running: `heartbeat` and `history`; at the end, "
                                    "what the job produced, and `history`.")
@@ -123,7 +124,7 @@ class ImageDetail(ImageOut):
 class TasksIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image: str = Field(min_length=1, max_length=300, description="A validated image (its tag).")
-    kind: str = Field("mutate-fix", pattern="^(mutate-fix|implement-feature|from-history)$")
+    kind: TaskKind = TaskKind.MUTATE_FIX
     max_tasks: int = Field(5, ge=1, le=200, description="Stop after this many validated tasks.")
     max_candidates: int | None = Field(None, ge=1, le=5000, description="Candidates to try (8 x max).")
     seed: int = Field(0, ge=0, le=2**31)
@@ -132,9 +133,9 @@ class TasksIn(BaseModel):
 class TaskOut(Orm):
     id: str
     image_id: str
-    kind: str
+    kind: TaskKind
     family: str | None
-    status: str
+    status: TaskStatus
     fail_to_pass: list[Any]
     pass_to_pass: list[Any]
     fingerprint: str
@@ -174,7 +175,7 @@ class RunBatch(BaseModel):
 class NoopIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     duration: float = Field(0.0, ge=0, le=60)
-    queue: str = Field("tasks", pattern="^(build|tasks|agent)$")
+    queue: Queue = Queue.TASKS
 
 
 class TrajectorySummary(Orm):
@@ -190,7 +191,7 @@ class TrajectorySummary(Orm):
     steps: int
     exit_reason: str | None
     duration_s: float | None
-    origin: str
+    origin: Origin
     sha256: str
     created_at: datetime
 
@@ -205,13 +206,13 @@ class UploadOut(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    scope: str = Field("read", pattern="^(read|write|admin)$")
+    scope: Scope = Scope.READ
 
 
 class TokenOut(BaseModel):
     id: str
     name: str
-    scope: str
+    scope: Scope
     prefix: str
     revoked: bool = False
 

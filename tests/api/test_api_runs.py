@@ -20,8 +20,8 @@ from api_client import (
 )
 from sqlalchemy import select
 
-from forager import jobs
 from forager.config import reset_settings
+from forager.jobs import handlers
 from forager.model import keys
 from forager.store import db
 
@@ -94,7 +94,7 @@ def episodes_without_docker(monkeypatch: pytest.MonkeyPatch) -> str:
     spec = TaskSpec(id="task-k", image="forager/minipkg:k", setup_patch="", gold_patch=GOLD,
                     fail_to_pass=[], pass_to_pass=[], problem_statement="fix", test_command="pytest",
                     image_digest="sha256:k")
-    monkeypatch.setattr(jobs, "ensure_image", lambda tag: "present")
+    monkeypatch.setattr(handlers, "ensure_image", lambda tag: "present")
     monkeypatch.setattr(episode_run, "task_spec", lambda task_id: spec)
     monkeypatch.setattr(episode_run, "open_environment", _fake_environment)
     monkeypatch.setattr(episode_run, "setup_task", lambda env, spec: None)

@@ -29,7 +29,7 @@ def api() -> Iterator[Api]:
 
 
 def test_committed_examples_are_accepted(api: Api) -> None:
-    from forager.api.app import BuildIn, NoopIn, RepositoryIn, RunsIn, TasksIn, TokenIn
+    from forager.api.schemas import BuildIn, NoopIn, RepositoryIn, RunsIn, TasksIn, TokenIn
 
     models = {
         "repositories": RepositoryIn,

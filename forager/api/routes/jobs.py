@@ -40,5 +40,5 @@ def job_status(job_id: str, _: Read) -> JobOut:
 @router.post("/noop", response_model=JobOut, status_code=202,
              description="Diagnostic job that sleeps `duration` seconds on a queue (checks workers).")
 def start_noop(body: NoopIn, token: Admin, idempotency_key: IdemKey = None) -> JobOut:
-    job = submit(JobKind.NOOP, {"duration": body.duration, "queue": body.queue}, token, idempotency_key)
+    job = submit(JobKind.NOOP, {"duration": body.duration, "queue": body.queue.value}, token, idempotency_key)
     return JobOut.model_validate(job)

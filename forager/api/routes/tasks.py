@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 def generate_tasks(body: TasksIn, token: Write, idempotency_key: IdemKey = None) -> JobOut:
     with db.session() as s:
         images.get(s, body.image)  # NotFound: 404 before any job is made
-    job = submit(JobKind.TASKS, body.model_dump(), token, idempotency_key)
+    job = submit(JobKind.TASKS, body.model_dump(mode="json"), token, idempotency_key)
     return JobOut.model_validate(job)
 
 
