@@ -142,7 +142,7 @@ def build(source: str, commit: str | None = None, python: str | None = None,
     log = StepLog(result.build_id, progress)
     recipe: Recipe | None = None
     try:
-        src = resolve(source, commit)
+        src = resolve(source, commit, settings)
         result.source, result.commit = src.spec, src.commit
         log.step("source", note=f"{src.kind} {src.spec} @ {src.commit[:12]}")
         repository_id = _register_source(result.build_id, src)

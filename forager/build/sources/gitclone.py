@@ -20,7 +20,7 @@ from pathlib import Path
 import git
 
 from forager.build.sources.base import Source, SourceError, SourceKind, dir_size, slug, unreachable
-from forager.config import Settings, get_settings
+from forager.config import Settings
 from forager.redact import redact_text, redact_url
 
 CLONE_TIMEOUT_S = 900
@@ -86,9 +86,8 @@ class _Transfer:
         return b"".join(self.err).decode(errors="replace").strip()[-2000:]
 
 
-def git_transfer(args: list[str], cwd: Path | None, dest: Path, what: str) -> None:
+def git_transfer(args: list[str], cwd: Path | None, dest: Path, what: str, settings: Settings) -> None:
     """Run a git clone or fetch into ``dest`` with the source limits (see the module)."""
-    settings = get_settings()
     transfer = _Transfer(args, cwd, dest, settings)
     why = transfer.watch()
     if why == "too large" or (not why and dir_size(dest) > transfer.cap):
@@ -99,15 +98,16 @@ def git_transfer(args: list[str], cwd: Path | None, dest: Path, what: str) -> No
         raise unreachable(what)
 
 
-def _clone_or_fetch(url: str, dest: Path) -> git.Repo:
+def _clone_or_fetch(url: str, dest: Path, settings: Settings) -> git.Repo:
     if (dest / ".git").exists():
-        git_transfer(["fetch", "--progress", "--tags", "origin"], dest, dest, url)
+        git_transfer(["fetch", "--progress", "--tags", "origin"], dest, dest, url, settings)
     else:
         if dest.exists():
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            git_transfer(["clone", "--progress", "--no-checkout", "--", url, str(dest)], None, dest, url)
+            git_transfer(["clone", "--progress", "--no-checkout", "--", url, str(dest)], None, dest, url,
+                         settings)
         except SourceError:
             shutil.rmtree(dest, ignore_errors=True)
             raise
@@ -134,14 +134,14 @@ def _target_tree(repo: git.Repo, url: str, commit: str | None) -> tuple[str, str
         raise SourceError(f"no commit {commit or 'HEAD'} in {url}") from exc
 
 
-def from_git(url: str, commit: str | None) -> Source:
+def from_git(url: str, commit: str | None, settings: Settings) -> Source:
     name = slug(url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1])
-    dest = get_settings().sources_dir / f"{name}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"
-    repo = _clone_or_fetch(url, dest)
+    dest = settings.sources_dir / f"{name}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"
+    repo = _clone_or_fetch(url, dest, settings)
     target, tree = _target_tree(repo, url, commit)
     # the checkout's size, known before it is written (a small pack can hold a huge tree)
     sizes = [line.split()[3] for line in tree.splitlines() if len(line.split()) > 3]
-    limit_mb = get_settings().source_max_mb
+    limit_mb = settings.source_max_mb
     if dir_size(dest) + sum(int(n) for n in sizes if n.isdigit()) > limit_mb * 1024 * 1024:
         raise SourceError(f"{url} is larger than the {limit_mb} MB source limit")
     repo.git.checkout("--force", "--detach", target)

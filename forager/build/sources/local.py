@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 
 from forager.build.sources.base import Source, SourceError, SourceKind, slug
-from forager.config import get_settings
+from forager.config import Settings
 from forager.paths import SKIP_DIRS
 
 IGNORED_DIRS = SKIP_DIRS | {"build", "dist", ".git"}
@@ -27,9 +27,9 @@ def tree_hash(path: Path) -> str:
     return h.hexdigest()[:40]
 
 
-def _checkout(path: Path, name: str, commit: str) -> Source:
+def _checkout(path: Path, name: str, commit: str, sources_dir: Path) -> Source:
     """A clean clone of ``path`` at ``commit``, leaving the user's working tree alone."""
-    dest = get_settings().sources_dir / f"{name}-{commit[:12]}"
+    dest = sources_dir / f"{name}-{commit[:12]}"
     if not dest.exists():
         git.Repo.clone_from(str(path), str(dest))
     clone = git.Repo(dest)
@@ -51,14 +51,14 @@ def _work_tree(path: Path, name: str, repo: git.Repo) -> Source:
     return Source(str(path), SourceKind.LOCAL, name, path, sha)
 
 
-def from_local(path: Path, commit: str | None) -> Source:
+def from_local(path: Path, commit: str | None, settings: Settings) -> Source:
     name = slug(path.name)
     try:
         repo: git.Repo | None = git.Repo(path, search_parent_directories=False)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         repo = None
     if repo is not None and not repo.bare:
-        return _checkout(path, name, commit) if commit else _work_tree(path, name, repo)
+        return _checkout(path, name, commit, settings.sources_dir) if commit else _work_tree(path, name, repo)
     if commit:
         raise SourceError(f"{path} is not a git repository; --commit needs one")
     return Source(str(path), SourceKind.LOCAL, name, path, tree_hash(path))

@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from forager.build.sources.base import Source, SourceError, SourceKind, slug
 from forager.build.sources.sdist import extract
-from forager.config import get_settings
+from forager.config import Settings, get_settings
 from forager.redact import redact_text, redact_url
 
 PYPI_SIMPLE = "https://pypi.org/simple"
@@ -67,10 +67,10 @@ def pick_sdist(name: str, version: str | None) -> tuple[str, str, str]:
     return str(ver), fn, link
 
 
-def download(url: str, what: str, out: Path) -> str:
+def download(url: str, what: str, out: Path, settings: Settings | None = None) -> str:
     """Stream ``url`` into ``out`` (never whole in memory), at most ``source_max_mb``; returns the
     SHA-256 of what was written."""
-    settings = get_settings()
+    settings = settings or get_settings()
     cap = settings.source_max_mb * 1024 * 1024
     timeout = httpx.Timeout(settings.source_connect_timeout_s, read=settings.source_connect_timeout_s)
     h, size = hashlib.sha256(), 0
@@ -89,28 +89,28 @@ def download(url: str, what: str, out: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch(link: str, filename: str, dest: Path) -> str:
+def _fetch(link: str, filename: str, dest: Path, settings: Settings) -> str:
     """Download and unpack into ``dest``; the download's SHA-256."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, suffix=".download") as archive:
-        digest = download(link, filename, Path(archive.name))
+        digest = download(link, filename, Path(archive.name), settings)
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         try:
-            extract(Path(archive.name), filename, dest)
+            extract(Path(archive.name), filename, dest, settings.source_max_mb)
         except SourceError:
             shutil.rmtree(dest, ignore_errors=True)
             raise
     return digest
 
 
-def from_pypi(req: str) -> Source:
+def from_pypi(req: str, settings: Settings) -> Source:
     name, _, version = req.partition("==")
     name = name.strip()
     ver, filename, link = pick_sdist(name, version.strip() or None)
-    dest = get_settings().sources_dir / f"pypi-{slug(name)}-{ver}"
+    dest = settings.sources_dir / f"pypi-{slug(name)}-{ver}"
     marker = dest / MARKER
     if not marker.exists():
-        marker.write_text(_fetch(link, filename, dest))
+        marker.write_text(_fetch(link, filename, dest, settings))
     return Source(f"pypi:{name}=={ver}", SourceKind.PYPI, slug(name), dest, marker.read_text().strip()[:40])

@@ -56,12 +56,13 @@ def _untar(archive: Path, into: Path, budget: _Budget) -> None:
         tf.extractall(into, members=members, filter="data")
 
 
-def extract(archive: Path, filename: str, dest: Path) -> None:
+def extract(archive: Path, filename: str, dest: Path, max_mb: int | None = None) -> None:
     """Unpack an sdist into ``dest`` (its single top directory removed). Refused, before anything
     is written, when a member's path is absolute or climbs out with ``..``, a link points out of
     the tree, there are more than MAX_SDIST_FILES members, or the declared sizes add up to more
-    than ``source_max_mb``; written sizes are the declared ones (tarfile and zipfile enforce it)."""
-    budget = _Budget(filename, get_settings().source_max_mb)
+    than ``max_mb`` (default: ``source_max_mb``); written sizes are the declared ones (tarfile and
+    zipfile enforce it)."""
+    budget = _Budget(filename, get_settings().source_max_mb if max_mb is None else max_mb)
     tmp = dest.with_name(dest.name + ".unpack")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
