@@ -123,6 +123,7 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="forager-bench-"))
     os.environ["FORAGER_HOME"] = str(home)
+    os.environ["FORAGER_VIEWER_PUBLIC"] = "true"  # measures page rendering, not sign-in
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
     from rich.console import Console
