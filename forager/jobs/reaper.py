@@ -18,7 +18,7 @@ def reap() -> dict[str, int]:
     """Reap everything dead owners on this host left: episode containers and the trajectories
     they left ``running``; builds left ``running`` and their containers. Never raises (a missing
     engine or registry only means there is nothing this process can reap now)."""
-    from forager.build import builder
+    from forager.build.owners import reap_dead_owners
     from forager.episode.reaper import reap_orphans
 
     counts: dict[str, int] = {}
@@ -27,8 +27,8 @@ def reap() -> dict[str, int]:
     except Exception as exc:  # noqa: BLE001 - start-up must go on whatever the engine or registry says
         log.warning("could not reap dead episodes: %s", exc)
     try:
-        reaped = builder.reap_dead_owners()
+        reaped = reap_dead_owners()
         counts["builds_failed"], counts["build_containers"] = len(reaped["builds"]), len(reaped["containers"])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - likewise: start-up goes on
         log.warning("could not reap dead builds: %s", exc)
     return counts
