@@ -1,0 +1,110 @@
+"""``forager tasks``: generate tasks from an image, list and show stored tasks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forager.cli.app import console, emit_json, missing
+from forager.enums import TaskKind
+
+if TYPE_CHECKING:
+    from forager.store.models import Task
+
+app = typer.Typer(no_args_is_help=True, help="Tasks: broken states of an image, judged by its tests.")
+
+
+@app.command("generate")
+def tasks_generate(
+    image: Annotated[str, typer.Argument(help="a validated image (see `forager images list`)")],
+    kind: Annotated[str, typer.Option(help="mutate-fix | implement-feature | from-history")] = TaskKind.MUTATE_FIX,
+    max_tasks: Annotated[int, typer.Option("--max", help="stop after this many validated tasks")] = 5,
+    max_candidates: Annotated[int | None, typer.Option(help="candidates to try (default 8 x --max)")] = None,
+    seed: Annotated[int, typer.Option(help="seed for the candidate order")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per validated task")] = False,
+) -> None:
+    """Generate tasks of KIND from IMAGE, validate them in containers and store them."""
+    from forager.tasks.generate import generate, task_line
+
+    def on_task(task: Any) -> None:
+        if as_json:
+            emit_json(task_line(task))
+
+    result = generate(image, kind, max_tasks, max_candidates=max_candidates, seed=seed,
+                      progress=lambda m: console.print(m, markup=False, highlight=False), on_task=on_task)
+    if result.error:
+        console.print(f"[red]error:[/] {result.error}")
+    _print_generation_summary(result.summary())
+    if not as_json and result.tasks:
+        table = Table("task", "kind", "family", "F2P", "P2P")
+        for t in result.tasks:
+            table.add_row(t["id"], t["kind"], t.get("family") or "", str(len(t["fail_to_pass"])),
+                          str(t["pass_to_pass_count"]))
+        Console().print(table)
+    raise typer.Exit(0 if result.tasks else 1)
+
+
+def _print_generation_summary(s: dict[str, Any]) -> None:
+    console.print(f"{s['validated']} validated of {s['candidates']} candidates "
+                  f"({s['kept_share']:.0%} kept) in {s['duration_s']:.0f}s"
+                  + (f", {s['s_per_task']:.1f}s per task" if s["s_per_task"] else ""))
+    if s["discard_reasons"]:
+        console.print("discarded: " + ", ".join(f"{k} x{v}" for k, v in s["discard_reasons"].items()),
+                      markup=False)
+
+
+@app.command("list")
+def tasks_list(
+    image: Annotated[str | None, typer.Option(help="only tasks of this image")] = None,
+    kind: Annotated[str | None, typer.Option(help="only tasks of this kind")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List stored tasks."""
+    from forager.tasks.generate import list_tasks
+
+    rows = list_tasks(image, kind)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("task", "image", "kind", "family", "F2P", "P2P", "description")
+    for r in rows:
+        table.add_row(r["id"], r["image"], r["kind"], r["family"] or "", str(r["fail_to_pass"]),
+                      str(r["pass_to_pass"]), r["description"][:60])
+    Console().print(table)
+
+
+@app.command("show")
+def tasks_show(task_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a task: problem statement, patches, FAIL_TO_PASS and PASS_TO_PASS."""
+    from forager.tasks.generate import get_task
+
+    task = get_task(task_id)
+    if task is None:
+        missing("task", task_id)
+    if as_json:
+        emit_json({"id": task.id, "image": task.image_id, "kind": task.kind, "family": task.family,
+                   "status": task.status, "problem_statement": task.problem_statement,
+                   "setup_patch": task.setup_patch, "gold_patch": task.gold_patch,
+                   "test_patch": task.test_patch, "fail_to_pass": task.fail_to_pass,
+                   "pass_to_pass": task.pass_to_pass, "meta": task.meta})
+        return
+    _print_task(task)
+
+
+def _print_task(task: Task) -> None:
+    out = Console(highlight=False)
+    out.print(f"[bold]{task.id}[/]  {task.kind} {task.family or ''}  image {task.image_id}")
+    out.print("\n[bold]Problem statement[/]")
+    out.print(task.problem_statement, markup=False)
+    for title, patch in (("Setup patch (creates the task)", task.setup_patch),
+                         ("Gold patch (the fix)", task.gold_patch), ("Test patch", task.test_patch)):
+        if patch:
+            out.print(f"\n[bold]{title}[/]")
+            out.print(patch, markup=False)
+    for title, tests in (("FAIL_TO_PASS", task.fail_to_pass), ("PASS_TO_PASS", task.pass_to_pass)):
+        out.print(f"\n[bold]{title}[/] ({len(tests)})")
+        for t in tests:
+            out.print(f"  {t}", markup=False)
