@@ -47,7 +47,7 @@ def _raw_bytes(ctx, value):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def fuzzauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def fuzz_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """An admin token; jobs go to a Redis queue of their own that no worker reads (nothing runs)."""
     import redis
 
