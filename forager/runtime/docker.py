@@ -11,6 +11,7 @@ from outside by killing the container.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,8 @@ from forager.runtime.pipcache import SHARED_CACHE_ROLES, pip_cache_mount
 
 CA_MOUNT = "/etc/forager/extra-ca.crt"
 CA_MERGED = "/tmp/forager-ca.pem"
+REMOVAL_WAIT_S = 30.0
+"""How long ``remove_container`` waits for a removal another process started (the engine answers 409)."""
 CA_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE")
 
 
@@ -184,13 +187,26 @@ class DockerRuntime:
         return [ContainerInfo(str(c.id), str(c.name), dict(c.labels or {})) for c in found]
 
     def remove_container(self, ref: str) -> bool:
+        """Gone when this returns: a removal another process started is waited for (then False)."""
         try:
             self.client.containers.get(ref).remove(force=True, v=True)
         except docker.errors.NotFound:
             return False
         except docker.errors.APIError as exc:
+            if exc.status_code == 409 and self._gone(ref, REMOVAL_WAIT_S):
+                return False
             raise EngineError(f"could not remove container {ref}: {exc}") from exc
         return True
+
+    def _gone(self, ref: str, wait_s: float) -> bool:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                self.client.containers.get(ref)
+            except docker.errors.NotFound:
+                return True
+            time.sleep(0.2)
+        return False
 
     def volumes(self, labels: LabelFilter) -> list[VolumeInfo]:
         found = self.client.volumes.list(filters=_label_filter(labels))
