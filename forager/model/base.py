@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from forager.errors import ForagerError
+from forager.errors import ForagerError, InvalidInput
 
 if TYPE_CHECKING:
     from forager.config import Settings
@@ -19,6 +19,15 @@ Message = dict[str, Any]
 """One chat message in the OpenAI shape (``role``, ``content``, optional ``tool_calls``...)."""
 ToolSpec = dict[str, Any]
 """One tool in the OpenAI ``tools`` shape (``{"type": "function", "function": {...}}``)."""
+TOOL_MODES = ("native", "text")
+"""``native``: OpenAI tool calls; ``text``: the plain-text ``<function=...>`` markup."""
+
+
+def check_tool_mode(tool_mode: str) -> str:
+    """``tool_mode`` if it is one of ``TOOL_MODES``, else ``InvalidInput``."""
+    if tool_mode not in TOOL_MODES:
+        raise InvalidInput(f"tool_mode must be 'native' or 'text', not {tool_mode!r}")
+    return tool_mode
 
 
 class ModelError(ForagerError):

@@ -20,16 +20,10 @@ from typing import Any
 
 import httpx
 
-from forager.model.base import Completion, ModelConfig, ModelError, ToolCall
-from forager.model.text_actions import describe_tools_as_text, parse_text_action
-from forager.model.tokens import approx_tokens, messages_tokens
+from forager.model.base import Completion, ModelConfig, ModelError, check_tool_mode
 from forager.model.wire import chat_url, parse_completion
 
-__all__ = ["RETRY_STATUS", "ChatClient", "Completion", "ModelError", "ToolCall", "approx_tokens", "chat_url",
-           "describe_tools_as_text", "messages_tokens", "parse_text_action"]
-
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-TOOL_MODES = ("native", "text")
 
 
 class _Retry(Exception):
@@ -65,8 +59,7 @@ class ChatClient:
                    max_retries=config.retries, **kw)
 
     def __post_init__(self) -> None:
-        if self.tool_mode not in TOOL_MODES:
-            raise ValueError(f"tool_mode must be 'native' or 'text', not {self.tool_mode!r}")
+        check_tool_mode(self.tool_mode)
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         self._http = httpx.Client(timeout=httpx.Timeout(self.timeout_s, connect=10.0), headers=headers)
 

@@ -31,7 +31,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from forager.model.base import Completion, ModelError
+from forager.model.base import Completion, ModelError, check_tool_mode
 from forager.model.text_actions import format_text_action
 from forager.model.wire import parse_completion
 
@@ -67,8 +67,7 @@ class FakeModel:
     EXHAUSTED = "I am out of ideas."
 
     def __post_init__(self) -> None:
-        if self.tool_mode not in ("native", "text"):
-            raise ValueError(f"tool_mode must be 'native' or 'text', not {self.tool_mode!r}")
+        check_tool_mode(self.tool_mode)
         self._queue = list(self.script)
         self._lock = threading.Lock()
 

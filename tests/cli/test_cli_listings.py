@@ -40,3 +40,21 @@ def test_trajectory_repositories_are_redacted() -> None:
     result = CliRunner().invoke(app, ["trajectories", "list", "--json"])
     [row] = json.loads(result.stdout)
     assert result.exit_code == 0 and row["repository"] == "https://***@git.example/repo.git?token=***"
+
+
+def test_trajectories_newest_first_by_task_and_limit() -> None:
+    from datetime import datetime
+
+    with db.session() as s:
+        for n, task in enumerate(["task-a", "task-b", "task-a"]):
+            s.add(db.Trajectory(id=f"traj-{n}", task_id=task, path="/nowhere",
+                                created_at=datetime(2025, 1, 1 + n)))
+
+    def ids(*args: str) -> list[str]:
+        result = CliRunner().invoke(app, ["trajectories", "list", "--json", *args])
+        assert result.exit_code == 0
+        return [row["id"] for row in json.loads(result.stdout)]
+
+    assert ids() == ["traj-2", "traj-1", "traj-0"]
+    assert ids("--task", "task-a") == ["traj-2", "traj-0"]
+    assert ids("--limit", "1") == ["traj-2"]

@@ -9,7 +9,8 @@ import pytest
 from fake_model import FakeModel, text_call
 
 from forager.episode.tools import TOOLS
-from forager.model.client import ChatClient, ModelError
+from forager.model import ModelError
+from forager.model.client import ChatClient
 
 
 def client(url: str, **kw: object) -> ChatClient:
