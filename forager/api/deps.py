@@ -1,5 +1,5 @@
-"""What routes depend on: bearer-token authentication by scope, the pagination parameters, and the
-``Idempotency-Key`` header."""
+"""What routes depend on: bearer-token authentication by scope, the settings, the pagination
+parameters, and the ``Idempotency-Key`` header."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from forager.config import Settings, get_settings
 from forager.enums import Scope
 from forager.store import tokens
 
@@ -37,6 +38,9 @@ def need(scope: Scope) -> Callable[[HTTPAuthorizationCredentials | None], tokens
 Read = Annotated[tokens.TokenInfo, Depends(need(Scope.READ))]
 Write = Annotated[tokens.TokenInfo, Depends(need(Scope.WRITE))]
 Admin = Annotated[tokens.TokenInfo, Depends(need(Scope.ADMIN))]
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+"""The settings of this request (read once per request; tests change them with ``reset_settings``)."""
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 """Items per page."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import text
 
+from forager.api.deps import SettingsDep
 from forager.api.schemas import Health
 from forager.api.version import API_VERSION
-from forager.config import get_settings
 from forager.store import db
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(response: Response) -> Health:
+def healthz(response: Response, settings: SettingsDep) -> Health:
     try:
         with db.session() as s:
             s.execute(text("SELECT 1"))
@@ -23,4 +23,4 @@ def healthz(response: Response) -> Health:
         database = f"error: {type(exc).__name__}"
         response.status_code = 503
     return Health(status="ok" if database == "ok" else "degraded", database=database,
-                  executor=get_settings().executor, version=API_VERSION)
+                  executor=settings.executor, version=API_VERSION)

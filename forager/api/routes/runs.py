@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from forager.api.deps import Cursor, IdemKey, Limit, Read, Write
+from forager.api.deps import Cursor, IdemKey, Limit, Read, SettingsDep, Write
 from forager.api.routes.jobs import get_job
 from forager.api.schemas import JobOut, Page, RunBatch, RunsIn
 from forager.api.submit import submit
-from forager.config import Settings, get_settings
+from forager.config import Settings
 from forager.enums import JobKind
 from forager.model.keys import is_trusted_model_url
 from forager.store import db, tasks
@@ -45,14 +45,14 @@ def _run_params(body: RunsIn, task_id: str, episode: int, key_source: str) -> di
 @router.post("", response_model=RunBatch, status_code=202,
              description="Start `episodes` agent episodes on each task: one job of kind `run` per episode. "
                          "The server's model key is sent only to its trusted endpoints.")
-def start_runs(body: RunsIn, token: Write, idempotency_key: IdemKey = None) -> RunBatch:
+def start_runs(body: RunsIn, token: Write, settings: SettingsDep, idempotency_key: IdemKey = None) -> RunBatch:
     if len(body.task_ids) * body.episodes > MAX_EPISODES:
         raise HTTPException(422, f"at most {MAX_EPISODES} episodes per request")
     with db.session() as s:
         missing = tasks.missing(s, body.task_ids)
     if missing:
         raise HTTPException(404, f"no task(s): {', '.join(missing[:20])}")
-    key_source = model_key_source(body, get_settings())
+    key_source = model_key_source(body, settings)
     caller_key = body.model_api_key.get_secret_value() if key_source == "caller" and body.model_api_key else None
     out: list[db.Job] = []
     for task_id in body.task_ids:

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from forager.api.deps import Cursor, Limit, Read, UploadKey, Write
+from forager.api.deps import Cursor, Limit, Read, SettingsDep, UploadKey, Write
 from forager.api.schemas import Page, TrajectorySummary, TrajFilters, UploadOut
 from forager.api.serving import canonical_json, export_line
 from forager.api.uploads import UPLOAD_BODY, parse_upload, read_limited, store_upload, upload_id
-from forager.config import get_settings
 from forager.errors import NotFound
 from forager.store import db
 from forager.store import trajectories as stored
@@ -33,7 +32,8 @@ Filters = Annotated[TrajFilters, Query()]
                         413: {"description": "Body over the size limit"},
                         415: {"description": "Unsupported content type"},
                         422: {"description": "Not a valid trajectory; the body says what is wrong"}})
-async def upload_trajectory(request: Request, token: Write, idempotency_key: UploadKey = None) -> UploadOut:
+async def upload_trajectory(request: Request, token: Write, settings: SettingsDep,
+                            idempotency_key: UploadKey = None) -> UploadOut:
     """Store a trajectory produced anywhere. Accepts ``application/json`` (one Trajectory object,
     the schema ``GET /v1/trajectories/{id}`` answers), ``application/x-ndjson`` (the .jsonl file
     format), or ``application/gzip`` (.jsonl.gz). Unknown fields are refused. The whole upload is
@@ -50,7 +50,7 @@ async def upload_trajectory(request: Request, token: Write, idempotency_key: Upl
     (task_id, image, repository, kind, agent, exit_reason, model.name), and a missing
     ``schema_version``. With an ``Idempotency-Key``, a retry answers the same id and stores
     nothing twice; the same key with another trajectory is a 409."""
-    limit = get_settings().api_max_upload_bytes
+    limit = settings.api_max_upload_bytes
     body = await read_limited(request, limit)
     traj = await run_in_threadpool(parse_upload, body, request.headers.get("content-type", ""), limit)
     uploaded_id, traj.id = traj.id, upload_id(token, idempotency_key)
