@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 
@@ -20,9 +20,11 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 MAX_EPISODES = 1000
 """Most episodes one request may start."""
+KeySource = Literal["server", "caller", "none"]
+"""Whose key a run's model calls carry (recorded in the job's params as ``model_key``)."""
 
 
-def model_key_source(body: RunsIn, settings: Settings) -> str:
+def model_key_source(body: RunsIn, settings: Settings) -> KeySource:
     """Whose key a run's model calls carry: ``server`` (FORAGER_MODEL_API_KEY, trusted endpoints
     only), ``caller`` (``model_api_key``, held in memory) or ``none``. Recorded in the job's params
     (the key itself never is); 422 for what this server cannot do safely."""
@@ -37,7 +39,7 @@ def model_key_source(body: RunsIn, settings: Settings) -> str:
     return "caller"
 
 
-def _run_params(body: RunsIn, task_id: str, episode: int, key_source: str) -> dict[str, Any]:
+def _run_params(body: RunsIn, task_id: str, episode: int, key_source: KeySource) -> dict[str, Any]:
     return {"task_id": task_id, "episode": episode, "agent": body.agent, "model_url": body.model_url,
             "model_name": body.model_name, "max_steps": body.max_steps, "model_key": key_source}
 
