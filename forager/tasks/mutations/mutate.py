@@ -1,0 +1,117 @@
+"""From one file's source to mutated sources: every family's proposals, re-parsed and deduplicated;
+and the stub of one function (its body replaced by ``raise NotImplementedError``)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from forager.tasks.mutations.expressions import conditions_family, constants_family, operators_family
+from forager.tasks.mutations.families import (
+    Proposal,
+    arguments_family,
+    function_family,
+    statements_family,
+    variables_family,
+)
+from forager.tasks.mutations.functions import FuncNode, body_of, is_stub, iter_functions
+from forager.tasks.mutations.text import Text, apply_edits
+
+FAMILIES = ("function", "arguments", "variables", "statements", "operators", "constants", "conditions")
+
+Family = Callable[[Text, FuncNode, bool], Iterator[Proposal]]
+"""(text, function, is it a method) -> proposals."""
+
+FAMILY_OF: dict[str, Family] = {
+    "function": lambda text, node, _: function_family(text, node),
+    "arguments": arguments_family,
+    "variables": lambda text, node, _: variables_family(text, node),
+    "statements": lambda text, node, _: statements_family(text, node, node.name),
+    "operators": lambda text, node, _: operators_family(text, node),
+    "constants": lambda text, node, _: constants_family(text, node),
+    "conditions": lambda text, node, _: conditions_family(text, node),
+}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    family: str
+    description: str
+    function: str
+    """Qualified name of the mutated function (``Class.method``), or ``<module>``."""
+    lineno: int
+    source: str
+    """The whole mutated file."""
+
+
+def _normalised_dump(source: str) -> str | None:
+    try:
+        return ast.dump(ast.parse(source))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _proposals(tree: ast.Module, text: Text, functions: set[str] | None, families: tuple[str, ...],
+               include_module: bool) -> Iterator[tuple[str, Proposal]]:
+    """(qualified name, proposal) for every selected function and family, in source order."""
+    methods = {id(f) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef)
+               for f in cls.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)}
+    for qual, node in iter_functions(tree):
+        if functions is not None and qual not in functions:
+            continue
+        for fam in families:
+            yield from ((qual, p) for p in FAMILY_OF[fam](text, node, id(node) in methods))
+    if include_module and "statements" in families:
+        yield from (("<module>", p) for p in statements_family(text, tree, "<module>"))
+
+
+def mutate_source(
+    source: str,
+    *,
+    functions: set[str] | None = None,
+    families: tuple[str, ...] = FAMILIES,
+    include_module: bool = True,
+) -> list[Mutation]:
+    """Every candidate mutation of ``source``, restricted to functions whose qualified name is in
+    ``functions`` (all when None). Module-level import removals come when ``include_module``.
+    A mutation that does not parse, or whose AST does not change, is dropped."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    original = ast.dump(tree)
+    text = Text(source)
+    out: list[Mutation] = []
+    seen: set[str] = set()
+    for qual, (family, description, lineno, edits) in _proposals(tree, text, functions, families,
+                                                                 include_module):
+        mutated = apply_edits(source, edits)
+        dump = _normalised_dump(mutated)
+        if dump is None or dump == original or mutated in seen:
+            continue
+        seen.add(mutated)
+        out.append(Mutation(family, description, qual, lineno, mutated))
+    return out
+
+
+def stub_function(source: str, qualname: str) -> str | None:
+    """``source`` with the body of ``qualname`` replaced by ``raise NotImplementedError``
+    (signature and docstring kept); None when there is no such function or it is already a stub."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    text = Text(source)
+    for qual, node in iter_functions(tree):
+        if qual != qualname or is_stub(node):
+            continue
+        body = body_of(node)
+        a = text.line_span(body[0])
+        b = text.line_span(body[-1])
+        if a is None or b is None:
+            return None
+        new = f"{text.indent_of(body[0])}raise NotImplementedError{text.newline()}"
+        mutated = apply_edits(source, [(a[0], b[1], new)])
+        return mutated if _normalised_dump(mutated) is not None else None
+    return None
