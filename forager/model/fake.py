@@ -22,6 +22,9 @@ the HTTP client's answers (``wire.parse_completion``), so:
 
 ``Reply(error=ModelError(...))`` makes that call raise instead. Every call is recorded in
 ``requests`` (the messages and tools it was given).
+
+(Not to be confused with ``tests/fake_model.py``: a scripted HTTP *server* that tests the real
+``ChatClient`` over the wire. This one replaces the client altogether.)
 """
 
 from __future__ import annotations
