@@ -166,7 +166,7 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True, 
     try:
         runtime = runtime or get_runtime()
         sandbox = runtime.start(
-            image, name=name, limits=Limits.from_settings(network=False, disk=True),
+            image, name=name, limits=Limits.from_settings(network=False, disk=True, settings=settings),
             labels={EPISODE_LABEL: "1", OWNER_LABEL: current_owner()}, workspace=REPO)
     except EngineError as exc:
         raise SandboxError(str(exc)) from exc
