@@ -22,7 +22,9 @@ log = logging.getLogger("forager.jobs")
 class Embedded:
     """Thread pools inside this process, one per queue (``concurrency``: threads per queue)."""
 
-    def __init__(self, concurrency: dict[str, int], policy: JobPolicy) -> None:
+    def __init__(self, concurrency: dict[str, int], policy: JobPolicy | None = None) -> None:
+        """``policy``: fixed retry and lease rules, or None to read them from the settings at each
+        attempt (as the job rows' own workers do)."""
         self.pools = {q: ThreadPoolExecutor(n, thread_name_prefix=f"forager-{q}")
                       for q, n in concurrency.items()}
         self.policy = policy
@@ -33,11 +35,12 @@ class Embedded:
         self.pools[queue].submit(self._run, job_id, queue)
 
     def _run(self, job_id: str, queue: str) -> None:
+        policy = self.policy or JobPolicy.from_settings()
         try:
-            outcome = execute(job_id, self.name, self.policy)
+            outcome = execute(job_id, self.name, policy)
         except Exception:  # noqa: BLE001 - e.g. the database went away; try again shortly
             log.exception("job %s could not be executed", job_id)
-            outcome = Outcome(Verdict.RETRY, retry_in=self.policy.backoff(1))
+            outcome = Outcome(Verdict.RETRY, retry_in=policy.backoff(1))
         if outcome.retry_in is not None:
             timer = threading.Timer(outcome.retry_in, self.submit, args=(job_id, queue))
             timer.daemon = True
@@ -69,7 +72,7 @@ def embedded() -> Embedded:
     with _embedded_lock:
         if _embedded is None:
             s = get_settings()
-            _embedded = Embedded(s.embedded_threads, JobPolicy.from_settings(s))
+            _embedded = Embedded(s.embedded_threads)
         return _embedded
 
 
