@@ -111,12 +111,14 @@ def test_bad_sources_fail_cleanly(source: str, needle: str) -> None:
         assert s.get(db.Build, r.build_id).status == "failed"  # type: ignore[union-attr]
 
 
-def test_repo_without_tests_and_broken_setup(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_repo_without_tests_fails(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "mod.py").write_text("x = 1\n")
     r = build(str(tmp_path / "empty"))
     assert r.status == "failed" and "no tests" in (r.error or "")
 
+
+def test_broken_setup_fails_with_its_reason(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "setup.py").write_text("raise SystemExit('this setup.py is broken on purpose')\n")
@@ -126,19 +128,24 @@ def test_repo_without_tests_and_broken_setup(runtime, tmp_path: Path) -> None:  
     assert "broken on purpose" in (r.error or "")
 
 
-def test_hanging_fork_bombing_and_memory_hungry_suites_end(runtime, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def tight_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORAGER_PER_TEST_TIMEOUT_S", "5")
     monkeypatch.setenv("FORAGER_TEST_TIMEOUT_S", "40")
     monkeypatch.setenv("FORAGER_PIDS_LIMIT", "128")
     monkeypatch.setenv("FORAGER_MEMORY_LIMIT", "256m")
     reset_settings()
+
+
+def test_hanging_suite_ends(runtime, tmp_path: Path, tight_limits: None) -> None:  # type: ignore[no-untyped-def]
     hang = make_repo(tmp_path / "hang", "hangs",
                      "import signal, time\n\ndef test_hang():\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                      "    time.sleep(10_000)\n")
     r = build(str(hang))
     assert r.status == "failed" and "timed out" in (r.error or "")
 
+
+def test_fork_bombing_suite_ends(runtime, tmp_path: Path, tight_limits: None) -> None:  # type: ignore[no-untyped-def]
     bomb = make_repo(tmp_path / "bomb", "bombs",
                      "import os, time\n\ndef test_bomb():\n    n = 0\n    try:\n        while True:\n"
                      "            if os.fork() == 0:\n                time.sleep(3)\n                os._exit(0)\n"
@@ -147,6 +154,8 @@ def test_hanging_fork_bombing_and_memory_hungry_suites_end(runtime, tmp_path: Pa
     assert r.status == "validated", r.error  # the pids limit stopped the bomb; the suite finished
     assert r.tests["passed"] == 4
 
+
+def test_memory_hungry_suite_ends(runtime, tmp_path: Path, tight_limits: None) -> None:  # type: ignore[no-untyped-def]
     hog = make_repo(tmp_path / "hog", "hogs",
                     "def test_z_hog():\n    blocks = []\n    while True:\n"
                     "        blocks.append(bytearray(50_000_000))\n")
