@@ -30,14 +30,10 @@ from forager.build.testrun import run_tests  # noqa: E402
 from forager.config import get_settings  # noqa: E402
 from forager.runtime import Limits, get_runtime  # noqa: E402
 from forager.store import db  # noqa: E402
-from forager.tasks.generate import (  # noqa: E402
-    Workspace,
-    collect_baseline,
-    covered_functions,
-    generate,
-    load_image,
-    mutation_candidates,
-)
+from forager.tasks.baseline import collect_baseline, covered_functions, load_image  # noqa: E402
+from forager.tasks.candidates import mutation_candidates  # noqa: E402
+from forager.tasks.generate import generate  # noqa: E402
+from forager.tasks.workspace import Workspace  # noqa: E402
 
 
 def validated_images() -> list[str]:

@@ -63,7 +63,7 @@ def tasks_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List stored tasks."""
-    from forager.tasks.generate import list_tasks
+    from forager.store.tasks_db import list_tasks
 
     rows = list_tasks(image, kind)
     if as_json:
@@ -79,7 +79,7 @@ def tasks_list(
 @app.command("show")
 def tasks_show(task_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show a task: problem statement, patches, FAIL_TO_PASS and PASS_TO_PASS."""
-    from forager.tasks.generate import get_task
+    from forager.store.tasks_db import get_task
 
     task = get_task(task_id)
     if task is None:

@@ -1,51 +1,10 @@
-"""The mutation engine on small snippets: every family, text splicing, stubs and patches (pure, fast)."""
+"""The mutation driver: every family on a small module, the function filter, bad sources, stubs."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
+from mutation_samples import SNIPPET, by_family, changed_lines
 
-import pytest
-
-from forager.tasks.mutations import FAMILIES, list_functions, mutate_source, stub_function, unified_patch
-
-SNIPPET = '''\
-import math
-from os import path
-
-
-def area(radius, scale=1):
-    """Area of a circle."""
-    if radius < 0 and scale > 0:
-        raise ValueError("negative")
-    result = math.pi * radius ** 2
-    result = result * scale
-    return result
-
-
-class Box:
-    def __init__(self, width, height):
-        self.width = width
-        self.height = height
-
-    def fits(self, other):
-        return not self.width > other.width or self.height <= other.height
-
-    def join(self, sep):
-        return path.join(str(self.width), sep)
-'''
-
-
-def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
-    a, b = old.splitlines(), new.splitlines()
-    return [x for x in a if x not in b], [x for x in b if x not in a]
-
-
-def by_family(source: str, **kw: object) -> dict[str, list]:
-    out: dict[str, list] = {f: [] for f in FAMILIES}
-    for m in mutate_source(source, **kw):  # type: ignore[arg-type]
-        out[m.family].append(m)
-    return out
+from forager.tasks.mutations import FAMILIES, list_functions, mutate_source, stub_function
 
 
 def test_every_family_yields_parseable_distinct_mutations() -> None:
@@ -136,31 +95,11 @@ def test_constants_and_conditions() -> None:
     assert "if not (radius < 0 and scale > 0):" in cond.source
 
 
-def test_operator_found_through_parentheses_comments_and_line_breaks() -> None:
-    src = "def f(a, b):\n    return (a  # left\n            + b)\n"
-    (m,) = [m for m in mutate_source(src) if m.family == "operators"]
-    assert m.source == "def f(a, b):\n    return (a  # left\n            - b)\n"
-
-
-def test_unicode_columns_and_crlf_are_respected() -> None:
-    src = 'def f(x):\r\n    s = "héllo wörld"; return len(s) + x\r\n'
-    ms = [m for m in mutate_source(src) if m.family == "operators"]
-    assert [m.source for m in ms] == ['def f(x):\r\n    s = "héllo wörld"; return len(s) - x\r\n']
-
-
 def test_function_filter_and_bad_source() -> None:
     assert all(m.function in ("Box.fits", "<module>") for m in mutate_source(SNIPPET, functions={"Box.fits"}))
     assert mutate_source("def broken(:\n") == []
     assert mutate_source("") == []
     assert list_functions("x = (") == []
-
-
-def test_list_functions_reports_qualnames_and_decorated_first_line() -> None:
-    src = ("import functools\n\nclass A:\n    @functools.cache\n    def m(self):\n"
-           "        def inner():\n            return 1\n        return inner()\n")
-    info = {f.qualname: f for f in list_functions(src)}
-    assert set(info) == {"A.m", "A.m.<locals>.inner"}
-    assert info["A.m"].lineno == 4 and info["A.m"].def_lineno == 5
 
 
 def test_stub_keeps_signature_and_docstring() -> None:
@@ -171,41 +110,3 @@ def test_stub_keeps_signature_and_docstring() -> None:
     assert stub_function(out, "area") is None  # already a stub
     assert stub_function(SNIPPET, "missing") is None
     assert "raise NotImplementedError" in (stub_function(SNIPPET, "Box.fits") or "")
-
-
-@pytest.mark.parametrize("trailing_newline", [True, False])
-def test_patches_apply_with_git(tmp_path: Path, trailing_newline: bool) -> None:
-    src = SNIPPET if trailing_newline else SNIPPET.rstrip("\n")
-    (tmp_path / "pkg").mkdir()
-    target = tmp_path / "pkg" / "mod.py"
-    target.write_text(src)
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    for m in mutate_source(src)[:40]:
-        patch = unified_patch("pkg/mod.py", src, m.source)
-        (tmp_path / "p.diff").write_text(patch)
-        subprocess.run(["git", "apply", "p.diff"], cwd=tmp_path, check=True)
-        assert target.read_text() == m.source
-        subprocess.run(["git", "apply", "-R", "p.diff"], cwd=tmp_path, check=True)
-        assert target.read_text() == src
-    assert unified_patch("pkg/mod.py", src, src) == ""
-
-
-def test_patch_of_a_long_file_shows_only_the_changed_line() -> None:
-    block = "def f{i}(x):\n    if x:\n        return {i}\n    else:\n        return -x\n\n\n"
-    src = "".join(block.format(i=i) for i in range(120))
-    mutated = src.replace("        return 60\n", "        return 61\n")
-    patch = unified_patch("m.py", src, mutated)
-    changed = [ln for ln in patch.splitlines()[3:] if ln[:1] in "+-"]
-    assert changed == ["-        return 60", "+        return 61"]
-
-
-def test_unified_patch_of_a_long_file_matches_only_the_change() -> None:
-    """The matcher sees only the changed middle (it is quadratic on whole long files); the hunk is
-    the one a whole-file diff gives: three lines of context, the right line numbers."""
-    from forager.tasks.mutations import unified_patch
-
-    old = "".join(f"x = {i}\n" for i in range(20000))
-    new = old.replace("x = 12345\n", "x = -1\n")
-    patch = unified_patch("big.py", old, new)
-    assert patch.splitlines()[3:] == ["@@ -12343,7 +12343,7 @@", " x = 12342", " x = 12343", " x = 12344",
-                                      "-x = 12345", "+x = -1", " x = 12346", " x = 12347", " x = 12348"]

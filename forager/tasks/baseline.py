@@ -1,0 +1,139 @@
+"""What the image's passing tests exercise: the baseline run with the call collector, the source
+functions the tests call, and the timeouts a candidate's runs get from the baseline's durations."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from forager.enums import BuildStatus
+from forager.paths import is_test_like_path
+from forager.runtime import get_runtime
+from forager.store import db
+from forager.store.tasks_db import find_image, validation_results
+from forager.tasks.errors import TaskError
+from forager.tasks.mutations import list_functions
+from forager.tasks.trace_plugin import TRACE_PATH, TRACE_PLUGIN, TRACE_SOURCE
+from forager.tasks.workspace import Workspace
+
+NOT_SOURCE_NAMES = ("setup.py", "noxfile.py", "fabfile.py", "tasks.py", "conftest.py")
+"""Python files at any depth that are tooling, never a project's code."""
+
+
+@dataclass
+class Baseline:
+    passed: list[str]
+    durations: dict[str, float]
+    callers: dict[tuple[str, int], list[str]]
+    """(path, first line of a function) -> tests that call it."""
+    run_s: float
+
+
+@dataclass
+class SourceFunction:
+    path: str
+    qualname: str
+    lineno: int
+    tests: list[str]
+    """The passing tests that call it."""
+
+
+def is_source_path(path: str) -> bool:
+    """A Python file of the project's own code (not tests, docs, examples or tooling)."""
+    name = path.rsplit("/", 1)[-1]
+    return path.endswith(".py") and not is_test_like_path(path) and name not in NOT_SOURCE_NAMES
+
+
+def load_image(image: str) -> tuple[db.Image, list[str], dict[str, float]]:
+    """A validated image (id or unique prefix) in the registry and the engine, its passing tests
+    (flaky ones left out) and every test's duration."""
+    img = find_image(image)
+    if img is None:
+        raise TaskError(f"no image {image!r} in the registry (see `forager images list`)")
+    if img.status != BuildStatus.VALIDATED:
+        raise TaskError(f"image {img.id} is {img.status}, not validated; tasks need a validated image")
+    passed, durations = validation_results(img.build_id)
+    if not passed:
+        raise TaskError(f"image {img.id} has no passing tests recorded; nothing can judge a task")
+    if not get_runtime().image_exists(img.id):
+        raise TaskError(f"image {img.id} is in the registry but not in the Docker engine")
+    return img, passed, durations
+
+
+def _install_tracer(ws: Workspace) -> bool:
+    """Put the call collector into the image's site-packages; whether that worked."""
+    res = ws.sh("python -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"", 60)
+    if not res.ok:
+        return False
+    purelib = res.output.strip().splitlines()[-1]
+    ws.sandbox.put_files({f"{purelib}/{TRACE_PLUGIN}.py": TRACE_SOURCE.encode()})
+    return True
+
+
+def _read_callers(ws: Workspace, still: list[str]) -> dict[tuple[str, int], list[str]]:
+    raw = ws.sandbox.get_file(TRACE_PATH)
+    if not raw:
+        return {}
+    callers: dict[tuple[str, int], list[str]] = {}
+    try:
+        for key, tests in json.loads(raw).items():
+            path, _, line = key.rpartition(":")
+            callers[(path, int(line))] = [t for t in tests if t in set(still)]
+    except (ValueError, AttributeError):
+        return {}
+    return callers
+
+
+def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, float]) -> Baseline:
+    """Run the passing tests once with the call collector: who calls what, and do they still pass."""
+    traced = _install_tracer(ws)
+    extra = f"-p {TRACE_PLUGIN} --forager-trace={TRACE_PATH}" if traced else ""
+    start = time.monotonic()
+    run = ws.run(passed, None, extra)
+    if traced and not run.results:  # the collector itself got in the way: run plainly
+        run = ws.run(passed, None)
+        traced = False
+    run_s = time.monotonic() - start
+    still = [t for t in passed if run.outcome(t) == "passed"]
+    if not still:
+        raise TaskError(f"the baseline tests do not pass in a fresh container of {ws.image}: "
+                        f"{run.exec.output[-500:]}")
+    callers = _read_callers(ws, still) if traced else {}
+    return Baseline(still, durations, callers, run_s)
+
+
+def timeout_for(baseline: Baseline, tests: list[str] | None) -> float:
+    """Seconds a run of ``tests`` (None: the whole baseline) gets: a few times what they took in
+    the baseline, with a floor (the workspace caps it at the configured test timeout)."""
+    if tests is None:
+        return max(60.0, 3 * baseline.run_s + 20)
+    est = sum(baseline.durations.get(t, 0.5) for t in tests)
+    return max(30.0, 3 * est + 20, baseline.run_s + 20)
+
+
+def _tests_by_name(qualname: str, lowered: list[tuple[str, str]]) -> list[str]:
+    """Without a trace: the tests whose id mentions the function's name."""
+    name = qualname.rsplit(".", 1)[-1].lower().strip("_")
+    return [t for t, low in lowered if name and len(name) > 2 and name in low]
+
+
+def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str], list[SourceFunction]]:
+    """Source files and the functions the passing tests exercise (name matching as a fallback)."""
+    res = ws.sh("git ls-files -z -- '*.py'", 60)
+    paths = [p for p in res.output.split("\0") if p and is_source_path(p)] if res.ok else []
+    if baseline.callers:
+        traced_paths = {p for p, _ in baseline.callers}
+        paths = [p for p in paths if p in traced_paths]
+    sources = ws.read_files(paths)
+    out: list[SourceFunction] = []
+    lowered = [(t, t.lower()) for t in baseline.passed]
+    for path, text in sources.items():
+        for fn in list_functions(text):
+            if baseline.callers:
+                tests = baseline.callers.get((path, fn.lineno), [])
+            else:
+                tests = _tests_by_name(fn.qualname, lowered)
+            if tests and fn.body_statements > 0:
+                out.append(SourceFunction(path, fn.qualname, fn.lineno, tests))
+    return sources, out

@@ -1,0 +1,151 @@
+"""One candidate through the keep/discard rules, in the workspace.
+
+A mutation or stub is kept when previously passing tests now fail and the suite still collects (a
+first look at the tests that call the function when that is much cheaper than the whole baseline);
+a past commit when some tests fail before its code change and pass after. Duplicates (the setup
+patch's fingerprint) are discarded. A kept candidate is validated from the image state: setup patch,
+gold patch, and every FAIL_TO_PASS and PASS_TO_PASS test must pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from forager.build.testrun import TestRun
+from forager.enums import TaskKind
+from forager.model import Model
+from forager.tasks.baseline import Baseline, timeout_for
+from forager.tasks.candidates import Candidate, prepare_history
+from forager.tasks.fingerprint import fingerprint
+from forager.tasks.statements import model_statement, template_statement
+from forager.tasks.workspace import Workspace
+
+
+@dataclass
+class Judged:
+    """What the tests said about a kept candidate."""
+
+    fail_to_pass: list[str]
+    pass_to_pass: list[str]
+    messages: dict[str, str]
+    """Failure text per FAIL_TO_PASS test, for the statement."""
+
+
+def _failed(run: TestRun, tests: list[str]) -> list[str]:
+    return [t for t in tests if run.outcome(t) != "passed"]
+
+
+def _judge_history(ws: Workspace, cand: Candidate, baseline: Baseline) -> Judged | str:
+    """The whole suite in the task state, then with the gold patch."""
+    before = ws.run(None, timeout_for(baseline, None))
+    if before.exec.timed_out:
+        return "test suite timed out in the task state"
+    err = ws.apply(cand.gold_patch)
+    if err:
+        return f"gold patch does not apply: {err}"
+    after = ws.run(None, timeout_for(baseline, None))
+    if after.exec.timed_out:
+        return "test suite timed out with the gold patch"
+    fail_to_pass = sorted(t for t in after.passed if before.outcome(t) != "passed")
+    pass_to_pass = sorted(t for t in after.passed if before.outcome(t) == "passed")
+    if not fail_to_pass:
+        return "no test fails before and passes after"
+    messages = {t: before.results[t].message for t in fail_to_pass if t in before.results}
+    if not messages:  # tests missing before: their file did not collect; show why
+        why = " ".join(e.message for e in before.collection_errors)[-1000:]
+        messages = {t: why for t in fail_to_pass}
+    return Judged(fail_to_pass, pass_to_pass, messages)
+
+
+def _first_look(ws: Workspace, cand: Candidate, baseline: Baseline) -> str | None:
+    """Run only the tests that call the changed function when that is much cheaper than the whole
+    baseline; the reason to discard the candidate already, if any."""
+    quick_ids = cand.relevant_tests or baseline.passed
+    suite_s = sum(baseline.durations.get(t, 0.0) for t in baseline.passed)
+    if len(quick_ids) * 2 > len(baseline.passed) or suite_s <= 5:
+        return None
+    quick = ws.run(quick_ids, timeout_for(baseline, quick_ids))
+    if quick.exec.timed_out:
+        return f"hangs the tests: timed out after {quick.exec.duration_s:.0f}s"
+    if quick.collection_errors:
+        return "the suite no longer collects"
+    if not _failed(quick, quick_ids):
+        return "no test fails"
+    return None
+
+
+def _judge_injected(ws: Workspace, cand: Candidate, baseline: Baseline) -> Judged | str:
+    """The setup patch applied: which baseline tests now fail."""
+    err = ws.apply(cand.setup_patch)
+    if err:
+        return f"setup patch does not apply: {err}"
+    reason = _first_look(ws, cand, baseline)
+    if reason:
+        return reason
+    full = ws.run(baseline.passed, timeout_for(baseline, None))
+    if full.exec.timed_out:
+        return f"hangs the suite: timed out after {full.exec.duration_s:.0f}s"
+    if full.collection_errors:
+        return "the suite no longer collects"
+    fail_to_pass = _failed(full, baseline.passed)
+    pass_to_pass = [t for t in baseline.passed if t not in set(fail_to_pass)]
+    if not fail_to_pass:
+        return "no test fails"
+    messages = {t: full.results[t].message for t in fail_to_pass if t in full.results}
+    return Judged(fail_to_pass, pass_to_pass, messages)
+
+
+def _validate(ws: Workspace, cand: Candidate, judged: Judged, baseline: Baseline) -> str | None:
+    """From the image's state, setup patch then gold patch: every judged test must pass."""
+    ws.reset()
+    for label, patch in (("setup", cand.setup_patch), ("gold", cand.gold_patch)):
+        err = ws.apply(patch)  # plain `git apply`, as any consumer of the task would
+        if err:
+            return f"validation: {label} patch does not apply: {err}"
+    judged_tests = judged.fail_to_pass + judged.pass_to_pass
+    check = ws.run(judged_tests, timeout_for(baseline, None))
+    broken = _failed(check, judged_tests)
+    if check.exec.timed_out or broken:
+        return f"validation failed: {len(broken)} test(s) do not pass with the gold patch"
+    return None
+
+
+def _task_fields(ws: Workspace, cand: Candidate, judged: Judged, fp: str,
+                 writer: Model | None) -> dict[str, Any]:
+    """The columns of the task row."""
+    template = template_statement(cand, judged.fail_to_pass, judged.messages)
+    statement = model_statement(cand, judged.fail_to_pass, template, writer) if writer else None
+    return {
+        "kind": cand.kind, "family": cand.family, "setup_patch": cand.setup_patch,
+        "gold_patch": cand.gold_patch, "test_patch": cand.test_patch, "fail_to_pass": judged.fail_to_pass,
+        "pass_to_pass": judged.pass_to_pass, "problem_statement": statement or template, "fingerprint": fp,
+        "meta": {"description": cand.description, "path": cand.path, "function": cand.function,
+                 "commit": cand.commit, "parent": cand.parent, "base_commit": ws.head,
+                 "statement_source": "model" if statement else "template"},
+    }
+
+
+def evaluate(ws: Workspace, cand: Candidate, baseline: Baseline, seen: set[str],
+             writer: Model | None = None) -> tuple[dict[str, Any] | None, str]:
+    """Run one candidate; the task fields when it validates (its fingerprint then added to
+    ``seen``), else the reason to discard it. ``writer`` writes the statement (None: the template)."""
+    ws.reset()
+    if cand.kind == TaskKind.FROM_HISTORY:
+        reason = prepare_history(ws, cand)
+        if reason:
+            return None, reason
+    fp = fingerprint(cand.setup_patch)
+    if fp in seen:
+        return None, "duplicate of an earlier task"
+    if not cand.setup_patch.strip() or not cand.gold_patch.strip():
+        return None, "empty patch"
+    judge = _judge_history if cand.kind == TaskKind.FROM_HISTORY else _judge_injected
+    judged = judge(ws, cand, baseline)
+    if isinstance(judged, str):
+        return None, judged
+    reason = _validate(ws, cand, judged, baseline)
+    if reason:
+        return None, reason
+    seen.add(fp)
+    return _task_fields(ws, cand, judged, fp, writer), ""
