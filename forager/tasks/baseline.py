@@ -34,7 +34,6 @@ class Baseline:
 class SourceFunction:
     path: str
     qualname: str
-    lineno: int
     tests: list[str]
     """The passing tests that call it."""
 
@@ -135,5 +134,5 @@ def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str]
             else:
                 tests = _tests_by_name(fn.qualname, lowered)
             if tests and fn.body_statements > 0:
-                out.append(SourceFunction(path, fn.qualname, fn.lineno, tests))
+                out.append(SourceFunction(path, fn.qualname, tests))
     return sources, out
