@@ -5,46 +5,29 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 
 from sqlalchemy import select, update
 
 from forager.clock import utcnow
 from forager.enums import BuildStatus
 from forager.errors import EngineError
+from forager.owner import OWNER_LABEL, is_dead, this_process
 from forager.runtime import Runtime, get_runtime
 from forager.runtime.pipcache import OVERLAY_LABEL, discard_pip_overlay
 from forager.store import db
 
 BUILD_LABEL = "forager.build"
-OWNER_LABEL = "forager.owner"
 INTERRUPTED = "interrupted: owner process died"
 log = logging.getLogger("forager.builder")
 
 
-def owner() -> str:
-    """This process, as recorded on the build rows and containers it owns: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+owner = this_process
+"""This process, as recorded on the build rows and containers it owns."""
 
 
 def labels(build_id: str, role: str) -> dict[str, str]:
     """Labels of a build container: its role, its build and its owner."""
     return {"forager.role": role, BUILD_LABEL: build_id, OWNER_LABEL: owner()}
-
-
-def is_dead(owner_: str | None) -> bool:
-    """True when ``owner_`` (host:pid) is a process of this host that no longer runs."""
-    host, _, pid = (owner_ or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _fail_dead_builds() -> list[str]:

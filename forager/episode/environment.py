@@ -11,16 +11,15 @@ The agent's tools live in ``forager.episode.tools``; ``Environment.execute`` dis
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shlex
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from forager.config import Settings, get_settings
 from forager.errors import EngineError, SandboxError
+from forager.owner import OWNER_LABEL, this_process
 from forager.runtime import ExecResult, Limits, Runtime, Sandbox, get_runtime
 from forager.runtime.shell import STATE_DIR, Observation, Shell
 
@@ -32,7 +31,6 @@ USER_NAME = "forager"
 USER_ID = 7000
 USER_HOME = "/tmp/forager-home"
 EPISODE_LABEL = "forager.episode"
-OWNER_LABEL = "forager.owner"
 GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
 SAFE_GIT = ("git -c safe.directory='*' -c core.fsmonitor=false -c core.hooksPath=/dev/null "
             "-c core.untrackedCache=false --no-replace-objects")
@@ -48,11 +46,6 @@ MAKE_USER = (
     f"if command -v git >/dev/null; then git config --system --add safe.directory '*'; fi"
 )
 """Add the unprivileged user and open /repo to it (exit status not 0: the image will not)."""
-
-
-def current_owner() -> str:
-    """This process as an owner of containers and trajectories: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def user_home(user: str) -> str:
@@ -167,7 +160,7 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True, 
         runtime = runtime or get_runtime()
         sandbox = runtime.start(
             image, name=name, limits=Limits.from_settings(network=False, disk=True, settings=settings),
-            labels={EPISODE_LABEL: "1", OWNER_LABEL: current_owner()}, workspace=REPO)
+            labels={EPISODE_LABEL: "1", OWNER_LABEL: this_process()}, workspace=REPO)
     except EngineError as exc:
         raise SandboxError(str(exc)) from exc
     env: Environment | None = None

@@ -5,29 +5,11 @@ host that no longer runs is dead. Owners on other hosts are left to their own ho
 
 from __future__ import annotations
 
-import os
-import socket
-
 from forager.clock import utcnow
-from forager.episode.environment import EPISODE_LABEL, OWNER_LABEL
+from forager.episode.environment import EPISODE_LABEL
 from forager.errors import EngineError
+from forager.owner import OWNER_LABEL, is_dead
 from forager.runtime import get_runtime
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def owner_dead(owner: str) -> bool:
-    """True when ``owner`` (``host:pid``) names a process of this host that no longer runs."""
-    host, _, pid = owner.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
 
 def reap_orphans() -> list[str]:
@@ -37,7 +19,7 @@ def reap_orphans() -> list[str]:
     runtime = get_runtime()
     removed: list[str] = []
     for c in runtime.containers({EPISODE_LABEL: None}):
-        if not owner_dead(c.labels.get(OWNER_LABEL, "")):
+        if not is_dead(c.labels.get(OWNER_LABEL, "")):
             continue
         try:
             if runtime.remove_container(c.id):
@@ -63,7 +45,7 @@ def close_dead_trajectories() -> list[str]:
             traj = load_stored(traj_id).trajectory
         except LookupError:
             continue
-        if traj.exit_reason != "running" or not owner_dead(str(traj.meta.get("owner", ""))):
+        if traj.exit_reason != "running" or not is_dead(str(traj.meta.get("owner", ""))):
             continue
         traj.complete, traj.exit_reason, traj.finished_at = False, "interrupted", utcnow()
         traj.meta["error"] = "the process that ran the episode died"

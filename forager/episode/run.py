@@ -14,9 +14,10 @@ from forager.clock import utcnow
 from forager.config import Settings, get_settings
 from forager.episode.agents import Agent, AgentOptions, agent_factory
 from forager.episode.budget import Budget, EpisodeState, Interrupted
-from forager.episode.environment import current_owner, open_environment
+from forager.episode.environment import open_environment
 from forager.episode.spec import TaskSpec, setup_task, task_spec
 from forager.errors import ForagerError, SandboxError
+from forager.owner import this_process
 from forager.runtime import Runtime, get_runtime
 from forager.trajectory.schema import Trajectory
 
@@ -95,7 +96,7 @@ def new_trajectory(spec: TaskSpec, agent: str, actor: Agent, budget: Budget) -> 
         problem_statement=spec.problem_statement, complete=False, exit_reason="running",
         started_at=utcnow())
     traj.meta["budget"] = asdict(budget)
-    traj.meta["owner"] = current_owner()
+    traj.meta["owner"] = this_process()
     return traj
 
 

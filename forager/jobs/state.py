@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +27,7 @@ from forager.clock import utcnow
 from forager.config import Settings, get_settings
 from forager.enums import JobKind, JobState, Queue
 from forager.errors import ForagerError, InvalidInput
+from forager.owner import this_process
 from forager.store import db
 
 log = logging.getLogger("forager.jobs")
@@ -105,7 +104,8 @@ class JobPolicy:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as a worker: ``host:pid`` (the owner of the jobs it runs)."""
+    return this_process()
 
 
 def now_iso() -> str:

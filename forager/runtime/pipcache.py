@@ -4,8 +4,6 @@ only, a private copy-on-write overlay for every container that runs repository c
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import uuid
 from typing import TYPE_CHECKING
 
@@ -13,6 +11,7 @@ import docker.errors
 from docker.types import DriverConfig, Mount
 
 from forager.errors import EngineError
+from forager.owner import OWNER_LABEL, this_process
 
 if TYPE_CHECKING:
     from forager.runtime.base import Runtime
@@ -39,7 +38,7 @@ def pip_cache_mount(rt: DockerRuntime, volume: str, name: str | None, shared: bo
         lower = client.volumes.create(volume)
     name = name or f"forager-{uuid.uuid4().hex[:12]}"
     discard_pip_overlay(rt, name)  # left by an earlier attempt of the same build
-    labels = {OVERLAY_LABEL: name, "forager.owner": f"{socket.gethostname()}:{os.getpid()}"}
+    labels = {OVERLAY_LABEL: name, OWNER_LABEL: this_process()}
     upper = client.volumes.create(f"{name}-pip-upper", labels=labels)
     work = client.volumes.create(f"{name}-pip-work", labels=labels)
     options = {"type": "overlay", "device": "overlay",
