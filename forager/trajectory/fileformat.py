@@ -152,6 +152,8 @@ def _parse_lenient(raw: bytes) -> LoadResult:
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError(f"a line must be a JSON object, not {type(row).__name__}")
             kind = row.pop("type", None)
             if kind == "header":
                 header = row

@@ -56,3 +56,13 @@ def test_strict_refuses_what_cannot_be_stored() -> None:
         parse(gzip.compress(b" " * 10_000), strict=True, max_bytes=1000)
     with pytest.raises(FormatError, match="expected a header line"):
         parse("\n".join(lines[1:]).encode(), strict=True, form="lines")
+
+
+def test_lenient_stops_at_a_line_that_is_not_an_object() -> None:
+    """A damaged file with a JSON line that is not an object ([1]) crashed the lenient reader (and
+    the viewer with a 500); it stops there like at any other bad line."""
+    lines = to_lines(sample())
+    raw = "\n".join([*lines[:2], "[1]", *lines[2:]]).encode()
+    result = parse(raw, strict=False)
+    assert len(result.trajectory.turns) == 1 and not result.trajectory.complete
+    assert result.error == "line 3: a line must be a JSON object, not list"
