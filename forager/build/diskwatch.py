@@ -18,7 +18,8 @@ class DiskWatch:
     """Stops ``box`` when its writable layer grows past ``limit_mb`` and turns the step's outcome
     into a BuildError saying so. The layer is measured every DISK_POLL_S seconds, so it can
     overshoot the limit by what the container writes in one interval plus the time the engine
-    takes to measure it. Volumes (the pip cache overlay) are not measured."""
+    takes to measure it. The container's private pip cache overlay counts too (measured on this
+    host's disk, where the engine keeps its volumes)."""
 
     def __init__(self, box: Sandbox, limit_mb: int) -> None:
         self.box = box

@@ -5,6 +5,7 @@ container (tmpfs places), the interactive process through the ``docker exec -i``
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 import shlex
 import shutil
@@ -23,6 +24,7 @@ from docker.models.containers import Container
 from forager.errors import EngineError
 from forager.runtime import tario
 from forager.runtime.base import ExecResult, exec_result
+from forager.runtime.pipcache import OVERLAY_LABEL
 
 
 def _docker_cli() -> str:
@@ -129,8 +131,14 @@ class DockerSandbox:
         return tario.first_file(b"".join(stream))
 
     def disk_usage(self) -> int:
+        """Bytes this container wrote: its writable layer plus its private volumes (the pip cache
+        overlay's upper layer), the latter measured on this host's disk where it can be read."""
         found = self.client.api.containers(all=True, filters={"id": self.id}, size=True)
-        return int((found[0].get("SizeRw") or 0) if found else 0)
+        written = int((found[0].get("SizeRw") or 0) if found else 0)
+        for vol in self.client.volumes.list(filters={"label": f"{OVERLAY_LABEL}={self.name}"}):
+            if str(vol.name).endswith("-pip-upper"):
+                written += tree_size(Path(vol.attrs.get("Mountpoint") or "/nonexistent"))
+        return written
 
     def commit(self, tag: str, labels: Mapping[str, str] | None = None,
                env: Mapping[str, str] | None = None, workdir: str | None = None) -> str:
@@ -169,3 +177,13 @@ def _result(res: Any, duration: float, timeout: float) -> ExecResult:
     """An ``exec_run`` answer as an ``ExecResult``."""
     output = (res.output or b"").decode("utf-8", errors="replace")
     return exec_result(int(res.exit_code if res.exit_code is not None else -1), output, duration, timeout)
+
+
+def tree_size(root: Path) -> int:
+    """Bytes of the regular files under ``root`` (0 where it cannot be read)."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total

@@ -220,6 +220,21 @@ def test_repository_code_cannot_poison_or_wipe_the_shared_pip_cache(runtime, tmp
         runtime.client.volumes.get(volume).remove(force=True)
 
 
+def test_build_writing_its_pip_cache_past_the_disk_limit_is_stopped(runtime, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pip cache overlay of a build container is a volume outside its writable layer: writes
+    there escaped the disk limit; they count now."""
+    monkeypatch.setenv("FORAGER_BUILD_DISK_LIMIT_MB", "100")
+    reset_settings()
+    fill = ("import os, time\nfrom setuptools import setup\n"
+            "with open(os.path.expanduser('~/.cache/pip/fill.bin'), 'wb') as f:\n"
+            "    for _ in range(30):\n        f.write(b'x' * 10_000_000)\n"
+            "time.sleep(60)\nsetup()\n")
+    repo = make_repo(tmp_path / "r", "cachefiller", "def test_ok():\n    pass\n", {"setup.py": fill})
+    r = build(str(repo))
+    assert r.status == "failed" and "disk limit" in (r.error or ""), r.error
+
+
 def test_build_past_the_disk_limit_is_stopped_and_failed(runtime, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORAGER_BUILD_DISK_LIMIT_MB", "100")
