@@ -4,6 +4,7 @@ failure, never a skip."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -17,10 +18,23 @@ FIXTURES = Path(__file__).parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(scope="session")
+def migrated_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite registry at the newest schema, made once: each test starts from a copy
+    (migrating a new database costs four times as much as checking a copy)."""
+    from forager.store.session import upgrade
+
+    path = tmp_path_factory.mktemp("registry") / "forager.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def forager_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def forager_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                 migrated_registry: Path) -> Iterator[Path]:
     """Each test gets its own FORAGER_HOME (database, trajectories); Docker images are shared."""
     home = tmp_path_factory.mktemp("home")
+    shutil.copyfile(migrated_registry, home / "forager.db")
     monkeypatch.setenv("FORAGER_HOME", str(home))
     reset_settings()
     yield home
