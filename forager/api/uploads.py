@@ -18,7 +18,6 @@ from forager.api.schemas import UploadOut
 from forager.enums import Origin
 from forager.errors import InvalidInput
 from forager.redact import redact_url
-from forager.store import db
 from forager.store import trajectories as stored
 from forager.store.tokens import TokenInfo
 from forager.trajectory import fileformat
@@ -95,8 +94,7 @@ def upload_id(token: TokenInfo, key: str | None) -> str | None:
 def _stored_same(traj: Trajectory, traj_id: str) -> UploadOut | None:
     """For a retried upload (``traj_id`` fixed by the Idempotency-Key): the earlier answer if the
     same trajectory is stored under that id; 409 if another one is; None if nothing is."""
-    with db.session() as s:
-        row = stored.get(s, traj_id)
+    row = stored.find(traj_id)
     if row is None:
         return None
     if row.sha256 != hashlib.sha256(fileformat.dumps(traj)).hexdigest():
@@ -116,7 +114,6 @@ def store_upload(traj: Trajectory) -> UploadOut:
         if traj.id and (same := _stored_same(traj, traj.id)):
             return same
         raise
-    with db.session() as s:
-        row = stored.get(s, new_id)
-        digest = row.sha256 if row else ""
+    row = stored.find(new_id)
+    digest = row.sha256 if row else ""
     return UploadOut(id=new_id, sha256=digest, steps=len(traj.turns), uploaded_id=None)

@@ -21,16 +21,14 @@ app = typer.Typer(no_args_is_help=True, help="Stored agent trajectories.")
 
 def _rows(task: str | None, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` trajectories in the registry (of ``task`` only, if given)."""
-    from forager.store import db
-    from forager.store.trajectories import Filters, list_page
+    from forager.store.trajectories import Filters, list_trajectories
 
-    with db.session() as s:
-        rows, _ = list_page(s, Filters(task_id=task or None), limit, None)
-        return [{"id": r.id, "task_id": r.task_id, "agent": r.agent, "model": r.model,
-                 "resolved": r.resolved, "complete": r.complete, "steps": r.steps,
-                 "exit_reason": r.exit_reason, "duration_s": r.duration_s,
-                 "repository": redact_url(r.repository) if r.repository else r.repository,
-                 "created_at": r.created_at} for r in rows]
+    rows, _ = list_trajectories(Filters(task_id=task or None), limit, None)
+    return [{"id": r.id, "task_id": r.task_id, "agent": r.agent, "model": r.model,
+            "resolved": r.resolved, "complete": r.complete, "steps": r.steps,
+            "exit_reason": r.exit_reason, "duration_s": r.duration_s,
+            "repository": redact_url(r.repository) if r.repository else r.repository,
+            "created_at": r.created_at} for r in rows]
 
 
 @app.command("list")

@@ -34,3 +34,24 @@ def test_counts(s: Session, build_id: str) -> dict[str, int]:
     flaky = s.scalar(select(func.count()).where(db.TestResult.build_id == build_id,
                                                 db.TestResult.flaky.is_(True)))
     return {**counts, "flaky": flaky or 0}
+
+
+def list_images(limit: int, cursor: str | None, repository_id: str | None = None, status: str | None = None,
+                python: str | None = None) -> tuple[list[db.Image], str | None]:
+    """``list_page`` in a session of its own; the rows come back detached, their columns loaded."""
+    with db.session() as s:
+        return list_page(s, limit, cursor, repository_id=repository_id, status=status, python=python)
+
+
+def find(image_id: str) -> db.Image:
+    """The image tagged ``image_id`` (detached); NotFound if there is none. Opens its own session."""
+    with db.session() as s:
+        return get(s, image_id)
+
+
+def detail(image_id: str) -> tuple[db.Image, dict[str, int]]:
+    """The image tagged ``image_id`` (detached) and its build's ``test_counts``, read in one
+    session; NotFound if there is no such image."""
+    with db.session() as s:
+        row = get(s, image_id)
+        return row, test_counts(s, row.build_id)

@@ -46,3 +46,16 @@ def add(source: str, name: str, kind: str) -> tuple[db.Repository, bool]:
             raise
         return existing, False
     return row, True
+
+
+def list_repositories(limit: int, cursor: str | None,
+                      kind: str | None = None) -> tuple[list[db.Repository], str | None]:
+    """``list_page`` in a session of its own; the rows come back detached, their columns loaded."""
+    with db.session() as s:
+        return list_page(s, limit, cursor, kind=kind)
+
+
+def find(repository_id: str) -> db.Repository:
+    """The repository ``repository_id`` (detached); NotFound if there is none. Opens its own session."""
+    with db.session() as s:
+        return get(s, repository_id)

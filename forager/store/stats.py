@@ -153,3 +153,26 @@ def recent_builds(s: Session, limit: int = 10) -> list[db.Build]:
 def recent_trajectories(s: Session, limit: int = 10) -> list[db.Trajectory]:
     """The newest trajectories, newest first."""
     return list(s.scalars(select(db.Trajectory).order_by(db.Trajectory.created_at.desc()).limit(limit)))
+
+
+def read_farm_stats() -> FarmStats:
+    """``farm_stats`` in a session of its own."""
+    with db.session() as s:
+        return farm_stats(s)
+
+
+@dataclass
+class Overview:
+    """Everything the viewer's overview shows, read in one session (rows detached)."""
+
+    counts: FarmStats
+    activity: FarmActivity
+    recent_builds: list[db.Build]
+    recent_runs: list[db.Trajectory]
+
+
+def overview() -> Overview:
+    """The farm's counts, activity, newest builds and newest trajectories, in one session."""
+    with db.session() as s:
+        return Overview(counts=farm_stats(s), activity=farm_activity(s),
+                        recent_builds=recent_builds(s), recent_runs=recent_trajectories(s))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from forager.store import db
@@ -73,3 +73,27 @@ def iter_ids(filters: Filters, batch: int = 100) -> Iterator[str]:
 
 def get(s: Session, traj_id: str) -> db.Trajectory | None:
     return s.get(db.Trajectory, traj_id)
+
+
+def list_trajectories(filters: Filters, limit: int,
+                      cursor: str | None) -> tuple[list[db.Trajectory], str | None]:
+    """``list_page`` in a session of its own; the rows come back detached, their columns loaded."""
+    with db.session() as s:
+        return list_page(s, filters, limit, cursor)
+
+
+def find(traj_id: str) -> db.Trajectory | None:
+    """The trajectory row ``traj_id`` (detached), or None; opens its own session."""
+    with db.session() as s:
+        return get(s, traj_id)
+
+
+def offset_page(filters: Filters, limit: int, offset: int) -> tuple[int, list[db.Trajectory]]:
+    """How many trajectories ``filters`` allow, and ``limit`` of them from ``offset`` on, newest
+    first (ties by id): the viewer's numbered pages. Rows come back detached."""
+    stmt = selected(filters)
+    with db.session() as s:
+        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = s.scalars(stmt.order_by(db.Trajectory.created_at.desc(), db.Trajectory.id)
+                         .limit(limit).offset(offset))
+        return total, list(rows)

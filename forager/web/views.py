@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
 
 from forager.enums import Origin
 from forager.store import db, stats
+from forager.store import trajectories as stored
 from forager.trajectory.fileformat import LoadResult, read
 from forager.trajectory.schema import Trajectory, is_id
 from forager.web.auth import denied
@@ -42,10 +42,7 @@ def ui_trajectory(request: Request, traj_id: str, q: str = Query("", max_length=
                   start: int = Query(0, ge=0)) -> HTMLResponse:
     if (deny := denied(request)) is not None:
         return deny
-    row = None
-    if is_id(traj_id):  # an id, never a path
-        with db.session() as s:
-            row = s.get(db.Trajectory, traj_id)
+    row = stored.find(traj_id) if is_id(traj_id) else None  # an id, never a path
     if row is None:
         return page("error.html", 404, title="Not found",
                     message=f"No trajectory {traj_id!r} in the registry.")
@@ -66,17 +63,9 @@ def ui_trajectories(
 ) -> HTMLResponse:
     if (deny := denied(request)) is not None:
         return deny
-    stmt = select(db.Trajectory)
-    if repository:
-        stmt = stmt.where(db.Trajectory.repository == repository)
-    if resolved:
-        stmt = stmt.where(db.Trajectory.resolved.is_(resolved == "yes"))
-    if origin:
-        stmt = stmt.where(db.Trajectory.origin == origin)
-    with db.session() as s:
-        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = list(s.scalars(stmt.order_by(db.Trajectory.created_at.desc(), db.Trajectory.id)
-                              .limit(limit).offset(offset)))
+    chosen = stored.Filters(repository=repository or None, resolved=(resolved == "yes") if resolved else None,
+                            origin=origin or None)
+    total, rows = stored.offset_page(chosen, limit, offset)
     filters = {"repository": repository, "resolved": resolved, "origin": origin}
 
     def page_query(new_offset: int) -> str:
@@ -92,13 +81,9 @@ def ui_trajectories(
 def ui_overview(request: Request) -> HTMLResponse:
     if (deny := denied(request)) is not None:
         return deny
-    with db.session() as s:
-        counts = stats.farm_stats(s)
-        activity = stats.farm_activity(s)
-        recent_builds = stats.recent_builds(s)
-        recent_runs = stats.recent_trajectories(s)
-    return page("overview.html", title="Farm overview", s=counts, per_repository=activity.per_repository,
-                recent_builds=recent_builds, rows=recent_runs, plots=overview_plots(activity.series))
+    o = stats.overview()
+    return page("overview.html", title="Farm overview", s=o.counts, per_repository=o.activity.per_repository,
+                recent_builds=o.recent_builds, rows=o.recent_runs, plots=overview_plots(o.activity.series))
 
 
 @router.get("/ui/static/{name}", include_in_schema=False)

@@ -29,23 +29,20 @@ def start_build(body: BuildIn, token: Write, idempotency_key: IdemKey = None) ->
 @router.get("", response_model=Page[BuildOut])
 def list_builds(_: Read, limit: Limit = 50, cursor: Cursor = None, status: str | None = None,
                 repository_id: str | None = None) -> Page[BuildOut]:
-    with db.session() as s:
-        rows, nxt = builds.list_page(s, limit, cursor, status=status, repository_id=repository_id)
+    rows, nxt = builds.list_builds(limit, cursor, status=status, repository_id=repository_id)
     return Page(items=[BuildOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 
 def find_build(build_or_job_id: str) -> tuple[db.Job | None, db.Build | None]:
     """``(None, build)`` for a build id; ``(job, its build or None)`` for the id of a build job
     (the build's id is fixed by the job's); NotFound for anything else."""
-    with db.session() as s:
-        build = builds.get(s, build_or_job_id)
+    build = builds.find(build_or_job_id)
     if build is not None:
         return None, build
     job = jobs.get_job(build_or_job_id)
     if job is None or job.kind != JobKind.BUILD:
         raise NotFound(f"no build or build job {build_or_job_id!r}")
-    with db.session() as s:
-        return job, builds.get(s, (job.result or {}).get("build_id") or jobs.build_id_for(job.id))
+    return job, builds.find((job.result or {}).get("build_id") or jobs.build_id_for(job.id))
 
 
 @router.get("/{build_id}", response_model=BuildStatus,
@@ -62,7 +59,6 @@ def build_logs(build_id: str, _: Read, after: Annotated[int, Query(ge=0)] = 0,
     _job, build = find_build(build_id)
     if build is None:
         return BuildLogs(build_id=None, items=[], next_after=after)
-    with db.session() as s:
-        rows = builds.logs(s, build.id, after, limit)
+    rows = builds.log_lines(build.id, after, limit)
     items = [BuildLogOut.model_validate(r) for r in rows]
     return BuildLogs(build_id=build.id, items=items, next_after=items[-1].id if items else after)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import text
 
 from forager.api.deps import SettingsDep
 from forager.api.schemas import Health
 from forager.api.version import API_VERSION
-from forager.store import db
+from forager.store.health import ping
 
 router = APIRouter(tags=["health"])
 
@@ -16,8 +15,7 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health)
 def healthz(response: Response, settings: SettingsDep) -> Health:
     try:
-        with db.session() as s:
-            s.execute(text("SELECT 1"))
+        ping()
         database = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure to reach the registry is "degraded", not a 500
         database = f"error: {type(exc).__name__}"

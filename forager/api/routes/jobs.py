@@ -27,8 +27,7 @@ def get_job(job_id: str, kind: JobKind | None = None) -> db.Job:
 @router.get("", response_model=Page[JobOut])
 def list_jobs(_: Read, limit: Limit = 50, cursor: Cursor = None, kind: str | None = None,
               state: str | None = None) -> Page[JobOut]:
-    with db.session() as s:
-        rows, nxt = stored_jobs.list_page(s, limit, cursor, kind=kind, state=state)
+    rows, nxt = stored_jobs.list_jobs(limit, cursor, kind=kind, state=state)
     return Page(items=[JobOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from forager.api.deps import Cursor, Limit, Read, Write
 from forager.api.schemas import Page, RepositoryIn, RepositoryOut
 from forager.api.sources import check_source
-from forager.store import db, repositories
+from forager.store import repositories
 
 router = APIRouter(prefix="/v1/repositories", tags=["repositories"])
 
@@ -15,8 +15,7 @@ router = APIRouter(prefix="/v1/repositories", tags=["repositories"])
 @router.get("", response_model=Page[RepositoryOut])
 def list_repositories(_: Read, limit: Limit = 50, cursor: Cursor = None,
                       kind: str | None = None) -> Page[RepositoryOut]:
-    with db.session() as s:
-        rows, nxt = repositories.list_page(s, limit, cursor, kind=kind)
+    rows, nxt = repositories.list_repositories(limit, cursor, kind=kind)
     return Page(items=[RepositoryOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 
@@ -32,5 +31,4 @@ def add_repository(body: RepositoryIn, token: Write, response: Response) -> Repo
 
 @router.get("/{repository_id}", response_model=RepositoryOut)
 def show_repository(repository_id: str, _: Read) -> RepositoryOut:
-    with db.session() as s:
-        return RepositoryOut.model_validate(repositories.get(s, repository_id))
+    return RepositoryOut.model_validate(repositories.find(repository_id))

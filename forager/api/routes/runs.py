@@ -50,8 +50,7 @@ def _run_params(body: RunsIn, task_id: str, episode: int, key_source: KeySource)
 def start_runs(body: RunsIn, token: Write, settings: SettingsDep, idempotency_key: IdemKey = None) -> RunBatch:
     if len(body.task_ids) * body.episodes > MAX_EPISODES:
         raise HTTPException(422, f"at most {MAX_EPISODES} episodes per request")
-    with db.session() as s:
-        missing = tasks.missing(s, body.task_ids)
+    missing = tasks.missing_ids(body.task_ids)
     if missing:
         raise HTTPException(404, f"no task(s): {', '.join(missing[:20])}")
     key_source = model_key_source(body, settings)
@@ -66,8 +65,7 @@ def start_runs(body: RunsIn, token: Write, settings: SettingsDep, idempotency_ke
 
 @router.get("", response_model=Page[JobOut])
 def list_runs(_: Read, limit: Limit = 50, cursor: Cursor = None, state: str | None = None) -> Page[JobOut]:
-    with db.session() as s:
-        rows, nxt = stored_jobs.list_page(s, limit, cursor, kind=JobKind.RUN, state=state)
+    rows, nxt = stored_jobs.list_jobs(limit, cursor, kind=JobKind.RUN, state=state)
     return Page(items=[JobOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 

@@ -7,8 +7,7 @@ from fastapi import APIRouter
 from forager.api.deps import Read
 from forager.api.schemas import Stats
 from forager.enums import BuildStatus
-from forager.store import db
-from forager.store.stats import FarmStats, farm_stats
+from forager.store.stats import FarmStats, read_farm_stats
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -34,5 +33,4 @@ def as_stats(f: FarmStats) -> Stats:
 
 @router.get("", response_model=Stats)
 def stats(_: Read) -> Stats:
-    with db.session() as s:
-        return as_stats(farm_stats(s))
+    return as_stats(read_farm_stats())

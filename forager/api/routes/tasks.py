@@ -8,7 +8,7 @@ from forager.api.deps import Cursor, IdemKey, Limit, Read, Write
 from forager.api.schemas import JobOut, Page, TaskDetail, TaskOut, TasksIn
 from forager.api.submit import submit
 from forager.enums import JobKind
-from forager.store import db, images, tasks
+from forager.store import images, tasks
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -16,8 +16,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 @router.post("", response_model=JobOut, status_code=202,
              description="Generate tasks from a validated image (a job of kind `tasks`).")
 def generate_tasks(body: TasksIn, token: Write, idempotency_key: IdemKey = None) -> JobOut:
-    with db.session() as s:
-        images.get(s, body.image)  # NotFound: 404 before any job is made
+    images.find(body.image)  # NotFound: 404 before any job is made
     job = submit(JobKind.TASKS, body.model_dump(mode="json"), token, idempotency_key)
     return JobOut.model_validate(job)
 
@@ -25,12 +24,10 @@ def generate_tasks(body: TasksIn, token: Write, idempotency_key: IdemKey = None)
 @router.get("", response_model=Page[TaskOut])
 def list_tasks(_: Read, limit: Limit = 50, cursor: Cursor = None, image: str | None = None,
                kind: str | None = None, family: str | None = None, status: str | None = None) -> Page[TaskOut]:
-    with db.session() as s:
-        rows, nxt = tasks.list_page(s, limit, cursor, image=image, kind=kind, family=family, status=status)
+    rows, nxt = tasks.list_tasks(limit, cursor, image=image, kind=kind, family=family, status=status)
     return Page(items=[TaskOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 
 @router.get("/{task_id}", response_model=TaskDetail)
 def show_task(task_id: str, _: Read) -> TaskDetail:
-    with db.session() as s:
-        return TaskDetail.model_validate(tasks.get(s, task_id))
+    return TaskDetail.model_validate(tasks.find(task_id))

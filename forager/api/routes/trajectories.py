@@ -15,7 +15,6 @@ from forager.api.schemas import Page, TrajectorySummary, TrajFilters, UploadOut
 from forager.api.serving import canonical_json, export_line
 from forager.api.uploads import UPLOAD_BODY, parse_upload, read_limited, store_upload, upload_id
 from forager.errors import NotFound
-from forager.store import db
 from forager.store import trajectories as stored
 from forager.trajectory.schema import is_id
 from forager.trajectory.store import load_stored
@@ -62,8 +61,7 @@ async def upload_trajectory(request: Request, token: Write, settings: SettingsDe
 @router.get("", response_model=Page[TrajectorySummary])
 def list_trajectories(_: Read, filters: Filters, limit: Limit = 50,
                       cursor: Cursor = None) -> Page[TrajectorySummary]:
-    with db.session() as s:
-        rows, nxt = stored.list_page(s, stored.Filters(**filters.model_dump()), limit, cursor)
+    rows, nxt = stored.list_trajectories(stored.Filters(**filters.model_dump()), limit, cursor)
     return Page(items=[TrajectorySummary.model_validate(r) for r in rows], next_cursor=nxt)
 
 
@@ -106,10 +104,7 @@ def get_trajectory(trajectory_id: str, _: Read) -> Response:
             responses={200: {"content": {"application/gzip": {"schema": BINARY}},
                              "description": "The stored .jsonl.gz file, byte for byte"}})
 def get_trajectory_raw(trajectory_id: str, _: Read) -> Response:
-    row = None
-    if is_id(trajectory_id):
-        with db.session() as s:
-            row = stored.get(s, trajectory_id)
+    row = stored.find(trajectory_id) if is_id(trajectory_id) else None
     if row is None or not Path(row.path).is_file():
         raise NotFound(f"no trajectory {trajectory_id!r}")
     return Response(Path(row.path).read_bytes(), media_type="application/gzip",
