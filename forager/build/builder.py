@@ -29,11 +29,10 @@ from forager.build.repository import repository_layer
 from forager.build.sources import Source, SourceError, resolve
 from forager.build.steplog import StepLog
 from forager.build.validate import broken, judge, record_results, run_suite
-from forager.clock import utcnow
 from forager.config import Settings, get_settings
 from forager.enums import BuildStatus
 from forager.errors import EngineError
-from forager.store import db
+from forager.store import build_records, db
 
 # the owner names are re-exported: the reaper and its tests know the builder by them
 __all__ = ["BUILD_LABEL", "INTERRUPTED", "OWNER_LABEL", "BuildError", "BuildResult", "build", "owner",
@@ -63,39 +62,19 @@ class BuildResult:
 
 def _start_row(build_id: str | None, source: str, commit: str | None) -> str:
     """The build row, new or (a job delivered again) started afresh: old logs and results dropped."""
-    with db.session() as s:
-        row = s.get(db.Build, build_id) if build_id else None
-        if row is None:
-            row = db.Build(id=build_id or db.new_id("build"), source=source, commit=commit)
-            s.add(row)
-        else:
-            s.query(db.BuildLog).filter_by(build_id=row.id).delete()
-            s.query(db.TestResult).filter_by(build_id=row.id).delete()
-        row.status, row.error, row.created_at, row.owner = BuildStatus.RUNNING, None, utcnow(), owner()
-        return str(row.id)
+    return build_records.start_build(build_id, source, commit, owner())
 
 
 def _register_source(build_id: str, src: Source) -> str:
     """The repository row of ``src`` (made on first sight), linked to the build; its id."""
-    with db.session() as s:
-        repo = s.query(db.Repository).filter_by(source=src.spec).one_or_none()
-        if repo is None:
-            repo = db.Repository(source=src.spec, name=src.name, kind=src.kind)
-            s.add(repo)
-            s.flush()
-        b = s.get(db.Build, build_id)
-        assert b is not None
-        b.repository_id, b.source, b.commit = repo.id, src.spec, src.commit
-        return str(repo.id)
+    return build_records.register_source(build_id, src.spec, src.name, src.kind, src.commit)
 
 
 def _finish_row(result: BuildResult) -> None:
-    with db.session() as s:
-        b = s.get(db.Build, result.build_id)
-        assert b is not None
-        b.status, b.error, b.duration_s = result.status, result.error, result.duration_s
-        b.python, b.install, b.test_command = result.python, result.install, result.test_command
-        b.tests, b.image, b.finished_at = result.tests, result.image, utcnow()
+    build_records.finish_build(result.build_id, {
+        "status": result.status, "error": result.error, "duration_s": result.duration_s,
+        "python": result.python, "install": result.install, "test_command": result.test_command,
+        "tests": result.tests, "image": result.image})
 
 
 def _detect(src: Source, python: str | None, log: StepLog, settings: Settings) -> Recipe:

@@ -6,15 +6,11 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from sqlalchemy import select, update
-
-from forager.clock import utcnow
-from forager.enums import BuildStatus
 from forager.errors import EngineError
 from forager.owner import OWNER_LABEL, is_dead, this_process
 from forager.runtime import Runtime, get_runtime
 from forager.runtime.pipcache import OVERLAY_LABEL, discard_pip_overlay
-from forager.store import db
+from forager.store.build_records import fail_if_still_owned, running_builds
 
 BUILD_LABEL = "forager.build"
 INTERRUPTED = "interrupted: owner process died"
@@ -33,21 +29,10 @@ def labels(build_id: str, role: str) -> dict[str, str]:
 def _fail_dead_builds() -> list[str]:
     """Mark failed the running builds of dead owners; each row changes only by a conditional
     UPDATE (a build that started again under a new owner is left alone)."""
-    with db.session() as s:
-        running = s.scalars(select(db.Build).where(db.Build.status == BuildStatus.RUNNING)).all()
     failed: list[str] = []
-    for b in running:
-        if not is_dead(b.owner):
-            continue
-        with db.session() as s:
-            res = s.execute(update(db.Build)
-                            .where(db.Build.id == b.id, db.Build.status == BuildStatus.RUNNING,
-                                   db.Build.owner == b.owner)
-                            .values(status=BuildStatus.FAILED, error=INTERRUPTED, finished_at=utcnow())
-                            .execution_options(synchronize_session=False))
-            if res.rowcount == 1:  # type: ignore[attr-defined]  # Result of an UPDATE is a CursorResult
-                s.add(db.BuildLog(build_id=b.id, step="failed", output=INTERRUPTED))
-                failed.append(b.id)
+    for build_id, build_owner in running_builds():
+        if is_dead(build_owner) and fail_if_still_owned(build_id, build_owner, INTERRUPTED):
+            failed.append(build_id)
     return failed
 
 

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from forager.redact import redact_text
 from forager.runtime import ExecResult
-from forager.store import db
+from forager.store.build_records import add_log
 from forager.text import truncate
 
 LOG_LIMIT = 20000
@@ -28,11 +28,8 @@ class StepLog:
 
     def step(self, step: str, command: str = "", res: ExecResult | None = None, note: str = "") -> None:
         """Record one step: a command and its result, or only a note."""
-        with db.session() as s:
-            s.add(db.BuildLog(build_id=self.build_id, step=step, command=redact_text(command),
-                              exit_code=res.exit_code if res else None,
-                              output=redact_text(truncate(res.output if res else note, LOG_LIMIT)),
-                              duration_s=res.duration_s if res else 0.0))
+        add_log(self.build_id, step, redact_text(command), res.exit_code if res else None,
+                redact_text(truncate(res.output if res else note, LOG_LIMIT)), res.duration_s if res else 0.0)
         if self.progress is not None:
             mark = "" if res is None else (" [green]ok[/]" if res.ok else f" [red]exit {res.exit_code}[/]")
             extra = f" ({res.duration_s:.1f}s)" if res else ""

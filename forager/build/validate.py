@@ -11,7 +11,7 @@ from forager.build.steplog import tail
 from forager.build.testrun import TestRun, run_tests
 from forager.enums import BuildStatus
 from forager.runtime import get_runtime
-from forager.store import db
+from forager.store.build_records import TestOutcome, add_test_results
 
 NORMAL_EXITS = (0, 1, 5)
 """pytest's exit codes for: all passed, some failed, none collected."""
@@ -74,8 +74,5 @@ def judge(first: TestRun, second: TestRun, pass_threshold: float) -> Verdict:
 
 def record_results(build_id: str, first: TestRun, flaky: list[str]) -> None:
     """Per-test outcomes of the first run (collection errors left out), flaky ones marked."""
-    with db.session() as s:
-        for t, r in first.results.items():
-            if not r.collection:
-                s.add(db.TestResult(build_id=build_id, test_id=t, outcome=r.outcome, flaky=t in flaky,
-                                    duration_s=r.duration))
+    add_test_results(build_id, [TestOutcome(t, r.outcome, t in flaky, r.duration)
+                                for t, r in first.results.items() if not r.collection])

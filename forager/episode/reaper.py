@@ -32,15 +32,11 @@ def reap_orphans() -> list[str]:
 
 def close_dead_trajectories() -> list[str]:
     """Trajectories still ``running`` whose episode's process died: marked ``interrupted``."""
-    from sqlalchemy import select
-
-    from forager.store import db
+    from forager.store.episodes import running_trajectory_ids
     from forager.trajectory.store import load_stored, save
 
-    with db.session() as s:
-        running = list(s.scalars(select(db.Trajectory.id).where(db.Trajectory.exit_reason == "running")))
     closed = []
-    for traj_id in running:
+    for traj_id in running_trajectory_ids():
         try:
             traj = load_stored(traj_id).trajectory
         except LookupError:

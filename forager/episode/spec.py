@@ -31,34 +31,13 @@ class TaskSpec:
     """Environment variables the image's recipe sets for its tests."""
 
 
-@dataclass
-class _ImageFacts:
-    test_command: str = ""
-    source: str = ""
-    digest: str = ""
-    env: dict[str, str] = field(default_factory=dict)
-
-
-def _image_facts(image_id: str) -> _ImageFacts:
-    """What the registry knows of an image (empty when it is not there)."""
-    from forager.store import db
-
-    with db.session() as s:
-        img = s.get(db.Image, image_id)
-        if img is None:
-            return _ImageFacts()
-        env = {str(k): str(v) for k, v in ((img.recipe or {}).get("env") or {}).items()}
-        return _ImageFacts(img.test_command, img.source, img.digest, env)
-
-
 def _from_registry(task_id: str) -> TaskSpec:
-    from forager.store import db
+    from forager.store.tasks_db import get_task
 
-    with db.session() as s:
-        row = s.get(db.Task, task_id)
-        if row is None:
-            raise NotFound(f"no task {task_id!r}")
-        return task_spec(row)
+    row = get_task(task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id!r}")
+    return task_spec(row)
 
 
 def task_spec(task: Any) -> TaskSpec:
@@ -69,12 +48,14 @@ def task_spec(task: Any) -> TaskSpec:
         return task
     if isinstance(task, str):
         return _from_registry(task)
+    from forager.store.episodes import ImageFacts, image_facts
+
     get: Callable[..., Any] = task.get if isinstance(task, Mapping) else lambda k, d=None: getattr(task, k, d)
     image_id = str(get("image_id") or get("image") or "")
     test_command = str(get("test_command") or "")
     repository = str(get("repository") or "")
     env = dict(get("env") or {})
-    facts = _image_facts(image_id) if image_id else _ImageFacts()
+    facts = image_facts(image_id) if image_id else ImageFacts()
     return TaskSpec(
         id=str(get("id") or ""), image=image_id, setup_patch=str(get("setup_patch") or ""),
         gold_patch=str(get("gold_patch") or ""), fail_to_pass=list(get("fail_to_pass") or []),

@@ -8,8 +8,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from forager.clock import utcnow
 from forager.config import get_settings
 from forager.enums import JobState
@@ -18,6 +16,7 @@ from forager.jobs.embedded import embedded
 from forager.jobs.reaper import reap
 from forager.jobs.state import JobPolicy, create, queue_of
 from forager.store import db
+from forager.store.job_rows import jobs_in
 
 log = logging.getLogger("forager.jobs")
 
@@ -50,8 +49,7 @@ def requeue_orphans() -> int:
     """Hand over again the running jobs whose lease lapsed and that no message will bring back (e.g.
     a job killed by the hard time limit). Harmless if a message for them is still on its way."""
     policy = JobPolicy.from_settings()
-    with db.session() as s:
-        running = s.scalars(select(db.Job).where(db.Job.state == JobState.RUNNING)).all()
+    running = jobs_in((JobState.RUNNING,))
     orphans = [j for j in running if policy.lease_remaining(j) == 0]
     for job in orphans:
         dispatch(job)
@@ -63,8 +61,7 @@ def requeue_queued(min_age_s: float = 0.0) -> int:
     backoff): those recorded while the broker was down never reached it. A job whose message is
     still in the broker runs once anyway (``execute`` claims it by compare-and-set)."""
     cutoff = utcnow() - timedelta(seconds=min_age_s)
-    with db.session() as s:
-        queued = s.scalars(select(db.Job).where(db.Job.state == JobState.QUEUED, db.Job.created_at <= cutoff)).all()
+    queued = jobs_in((JobState.QUEUED,), created_before=cutoff)
     now = utcnow().isoformat()
     due = [j for j in queued if (j.result or {}).get("retry_at", "") <= now]
     for job in due:

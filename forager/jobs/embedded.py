@@ -8,13 +8,11 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
-
 from forager.config import get_settings
 from forager.enums import JobState
 from forager.jobs.attempt import execute
 from forager.jobs.state import JobPolicy, Outcome, Verdict, queue_of, worker_name
-from forager.store import db
+from forager.store.job_rows import jobs_in
 
 log = logging.getLogger("forager.jobs")
 
@@ -49,8 +47,7 @@ class Embedded:
 
     def recover(self) -> int:
         """Hand over again every unfinished job (after a restart of the process)."""
-        with db.session() as s:
-            jobs = s.scalars(select(db.Job).where(db.Job.state.in_((JobState.QUEUED, JobState.RUNNING)))).all()
+        jobs = jobs_in((JobState.QUEUED, JobState.RUNNING))
         for job in jobs:
             self.submit(job.id, queue_of(job))
         return len(jobs)

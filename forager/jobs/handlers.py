@@ -13,7 +13,7 @@ from forager.errors import InvalidInput, NotFound, TransientError
 from forager.jobs.images import ensure_image, publish_image
 from forager.jobs.state import JobContext, JobFailed
 from forager.model.keys import held_model_key
-from forager.store import db
+from forager.store.tasks_db import get_task
 
 Handler = Callable[[dict[str, Any], JobContext], dict[str, Any]]
 NOOP_MAX_S = 600.0
@@ -72,12 +72,10 @@ def job_tasks(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     from forager.episode.run import run_episode
 
-    with db.session() as s:
-        task = s.get(db.Task, params["task_id"])
-        if task is None:
-            raise NotFound(f"no task {params['task_id']!r}")
-        image = task.image_id
-    image_source = ensure_image(image)
+    task = get_task(params["task_id"])
+    if task is None:
+        raise NotFound(f"no task {params['task_id']!r}")
+    image_source = ensure_image(task.image_id)
     api_key = None
     if params.get("model_key") == "caller":
         api_key = held_model_key(ctx.job_id)

@@ -10,7 +10,7 @@ from forager.config import get_settings
 from forager.enums import BuildStatus
 from forager.errors import ForagerError, NotFound
 from forager.runtime.registry import get_runtime
-from forager.store import db
+from forager.store.build_records import get_image
 
 log = logging.getLogger("forager.jobs")
 
@@ -52,12 +52,10 @@ def _pull(tag: str) -> bool:
 def _rebuild(tag: str) -> None:
     from forager.build import builder
 
-    with db.session() as s:
-        image = s.get(db.Image, tag)
-        if image is None:
-            raise NotFound(f"no image {tag!r} in the registry database")
-        source, commit, python = image.source, image.commit, image.python
-    result = builder.build(source, commit=commit, python=python)
+    image = get_image(tag)
+    if image is None:
+        raise NotFound(f"no image {tag!r} in the registry database")
+    result = builder.build(image.source, commit=image.commit, python=image.python)
     if getattr(result, "status", None) != BuildStatus.VALIDATED:
         raise RebuildFailed(f"rebuilding {tag} failed: {getattr(result, 'error', result)}")
     if result.image and result.image != tag:

@@ -20,7 +20,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from forager.clock import utcnow
@@ -29,6 +28,7 @@ from forager.enums import JobKind, JobState, Queue
 from forager.errors import ForagerError, InvalidInput
 from forager.owner import this_process
 from forager.store import db
+from forager.store.job_rows import cas, get_job, insert_job  # cas, get_job: the executors' names for them
 
 log = logging.getLogger("forager.jobs")
 
@@ -120,23 +120,6 @@ def event(attempt: int, worker: str, what: str, detail: str = "") -> dict[str, A
     return e
 
 
-def cas(job_id: str, state: str, attempts: int, /, **values: Any) -> bool:
-    """Set ``values`` only if the job is still in ``state`` at ``attempts``; True when it was."""
-    with db.session() as s:
-        res = s.execute(
-            update(db.Job)
-            .where(db.Job.id == job_id, db.Job.state == state, db.Job.attempts == attempts)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(getattr(res, "rowcount", 0) == 1)
-
-
-def get_job(job_id: str) -> db.Job | None:
-    with db.session() as s:
-        return s.get(db.Job, job_id)
-
-
 def queue_of(job: db.Job) -> Queue:
     """The queue a job runs on: its kind's, or for a diagnostic job the queue it names."""
     named = (job.params or {}).get("queue") if job.kind == JobKind.NOOP else None
@@ -156,11 +139,7 @@ def create(kind: str, params: dict[str, Any], job_id: str | None = None) -> tupl
     existing = get_job(job_id)
     if existing is None:
         try:
-            with db.session() as s:
-                row = db.Job(id=job_id, kind=JobKind(kind).value, params=params, state=JobState.QUEUED.value,
-                             result={})
-                s.add(row)
-            return row, True
+            return insert_job(job_id, JobKind(kind).value, params, JobState.QUEUED.value), True
         except IntegrityError:
             existing = get_job(job_id)
             if existing is None:

@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select as sql_select
-
 from forager.errors import InvalidInput
-from forager.store import db
 from forager.trajectory.dedup import THRESHOLD, dedup
 from forager.trajectory.fileformat import read
 from forager.trajectory.records import to_record
 from forager.trajectory.schema import Trajectory
+from forager.trajectory.store import indexed_paths
 from forager.trajectory.writers import WRITERS
 
 FORMATS = tuple(WRITERS)
@@ -49,26 +47,10 @@ class ExportStats:
                 "tokens": self.tokens, "unreadable_ids": sorted(self.problems)}
 
 
-def _selected_rows(resolved_only: bool, kind: str | None, repository: str | None,
-                   include_incomplete: bool) -> list[tuple[str, str]]:
-    """(id, path) of the stored trajectories matching the filters, by id."""
-    with db.session() as s:
-        q = sql_select(db.Trajectory.id, db.Trajectory.path).order_by(db.Trajectory.id)
-        if resolved_only:
-            q = q.where(db.Trajectory.resolved.is_(True))
-        if not include_incomplete:
-            q = q.where(db.Trajectory.complete.is_(True))
-        if kind:
-            q = q.where(db.Trajectory.kind == kind)
-        if repository:
-            q = q.where(db.Trajectory.repository.contains(repository))
-        return [(traj_id, path) for traj_id, path in s.execute(q)]
-
-
 def select(resolved_only: bool = False, kind: str | None = None, repository: str | None = None,
            include_incomplete: bool = False) -> Iterator[tuple[str, Trajectory | str]]:
     """Stored trajectories matching the filters, as (id, trajectory, or why it cannot be exported)."""
-    for traj_id, path in _selected_rows(resolved_only, kind, repository, include_incomplete):
+    for traj_id, path in indexed_paths(resolved_only, kind, repository, include_incomplete):
         try:
             loaded = read(Path(path))
         except Exception as exc:  # noqa: BLE001 - one bad record is reported, the export goes on

@@ -1,4 +1,6 @@
 """Stored trajectories: the file under ``FORAGER_HOME/trajectories`` and its row in the registry.
+This module is the trajectory's side of the registry (its index rows are read and written only here
+and in ``forager.store.trajectories``).
 
 ``save`` writes the file atomically and indexes it; ``load_stored`` finds a trajectory by registry
 id only (what the API and the viewer use: an id can never name a file); ``load`` also accepts a
@@ -8,6 +10,8 @@ file path, for the command line.
 from __future__ import annotations
 
 from pathlib import Path
+
+from sqlalchemy import select
 
 from forager.config import get_settings
 from forager.enums import Origin
@@ -94,6 +98,23 @@ def load_stored(traj_id: str) -> LoadResult:
             raise NotFound(f"no trajectory {traj_id!r}")
         path = Path(row.path)
     return read(path)
+
+
+def indexed_paths(resolved_only: bool, kind: str | None, repository: str | None,
+                  include_incomplete: bool) -> list[tuple[str, str]]:
+    """(id, path) of the indexed trajectories matching the export filters, by id: resolved ones
+    only if asked, complete ones unless incomplete are asked for, ``repository`` a substring."""
+    with db.session() as s:
+        q = select(db.Trajectory.id, db.Trajectory.path).order_by(db.Trajectory.id)
+        if resolved_only:
+            q = q.where(db.Trajectory.resolved.is_(True))
+        if not include_incomplete:
+            q = q.where(db.Trajectory.complete.is_(True))
+        if kind:
+            q = q.where(db.Trajectory.kind == kind)
+        if repository:
+            q = q.where(db.Trajectory.repository.contains(repository))
+        return [(traj_id, path) for traj_id, path in s.execute(q)]
 
 
 def load(ref: str) -> LoadResult:

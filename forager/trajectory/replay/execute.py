@@ -95,13 +95,11 @@ def _task_spec(task_id: str | None) -> TaskSpec | None:
 
 
 def _image_test_command(image: str | None) -> str:
-    from forager.store import db
+    from forager.store.episodes import image_test_command
 
     if not image:
         return ""
-    with db.session() as s:
-        row = s.get(db.Image, image)
-        return row.test_command if row is not None else ""
+    return image_test_command(image)
 
 
 def replay_turn(env: Any, turn: Turn) -> StepResult:
