@@ -7,15 +7,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from minipkg_task import task  # noqa: F401 - the minipkg task fixture, shared by test modules
+from needs import unavailable
 
 from forager.config import reset_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +38,6 @@ def forager_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     reset_settings()
     yield home
     reset_settings()
-
-
-def unavailable(what: str) -> NoReturn:
-    """A real engine, server or program a test needs is missing: a failure with CI=true (CI must
-    run every test for real), a skip on a developer's machine without it."""
-    if IN_CI:
-        pytest.fail(f"CI=true and {what}")
-    pytest.skip(what)
 
 
 def _engine_or_fail():  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ container (tmpfs places), the interactive process through the ``docker exec -i``
 from __future__ import annotations
 
 import contextlib
-import os
 import posixpath
 import shlex
 import shutil
@@ -22,6 +21,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from forager.errors import EngineError
+from forager.files import tree_size
 from forager.runtime import tario
 from forager.runtime.base import ExecResult, exec_result
 from forager.runtime.pipcache import OVERLAY_LABEL
@@ -177,13 +177,3 @@ def _result(res: Any, duration: float, timeout: float) -> ExecResult:
     """An ``exec_run`` answer as an ``ExecResult``."""
     output = (res.output or b"").decode("utf-8", errors="replace")
     return exec_result(int(res.exit_code if res.exit_code is not None else -1), output, duration, timeout)
-
-
-def tree_size(root: Path) -> int:
-    """Bytes of the regular files under ``root`` (0 where it cannot be read)."""
-    total = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total

@@ -13,20 +13,13 @@ from api_client import (
     ROOT,
     Api,
     auth,
-    open_api,
 )
-from conftest import unavailable
 from hypothesis import HealthCheck, settings
+from needs import unavailable
 from schemathesis.checks import not_a_server_error
 
 from forager.api.app import create_app, openapi_document
 from forager.config import reset_settings
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 def test_served_openapi_matches_the_committed_schema(api: Api) -> None:

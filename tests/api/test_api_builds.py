@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from api_client import Api, open_api
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
+from api_client import Api
 
 
 def test_builds_of_bad_sources_are_422(api: Api) -> None:

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from api_client import (
     Api,
-    open_api,
 )
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 def test_health_is_open_and_everything_else_needs_a_token(api: Api) -> None:

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from api_client import (
     Api,
-    open_api,
 )
 
 from forager import jobs
 from forager.config import reset_settings
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 def wait_job(api: Api, job_id: str, timeout: float = 30) -> dict:

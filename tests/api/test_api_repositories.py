@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from api_client import (
     Api,
-    open_api,
 )
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 def test_repositories_add_list_show_and_paginate(api: Api, tmp_path: Path) -> None:

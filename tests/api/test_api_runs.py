@@ -16,7 +16,6 @@ import pytest
 from api_client import (
     GOLD,
     Api,
-    open_api,
 )
 from sqlalchemy import select
 
@@ -24,12 +23,6 @@ from forager.config import reset_settings
 from forager.jobs import handlers
 from forager.model import keys
 from forager.store import db
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 class ModelServer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 from api_client import (
@@ -12,7 +11,6 @@ from api_client import (
     JSON,
     SECRET_SOURCE,
     Api,
-    open_api,
     traj,
 )
 
@@ -20,12 +18,6 @@ from forager import jobs
 from forager.redact import redact_text, redact_url
 from forager.store import db
 from forager.trajectory.schema import ModelInfo
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 def test_committed_examples_are_accepted(api: Api) -> None:

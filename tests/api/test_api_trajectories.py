@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from api_client import (
     Api,
     make_traj,
     n_trajectories,
-    open_api,
     traj,
 )
 
@@ -25,12 +23,6 @@ from forager.trajectory import fileformat
 from forager.trajectory import store as trajstore
 from forager.trajectory.export import export
 from forager.trajectory.schema import Trajectory
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 def test_upload_json_roundtrips_byte_for_byte(api: Api) -> None:

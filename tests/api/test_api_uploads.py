@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from api_client import (
     Api,
     make_traj,
     n_trajectories,
-    open_api,
     stored_files,
     traj,
 )
@@ -22,12 +20,6 @@ from api_client import (
 from forager.config import reset_settings
 from forager.trajectory import fileformat
 from forager.trajectory import store as trajstore
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 @pytest.mark.parametrize(

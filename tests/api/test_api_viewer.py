@@ -3,26 +3,17 @@ HttpOnly cookie, never redirects off-site."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from api_client import (
     JSON,
     SECRET_SOURCE,
     Api,
-    open_api,
     traj,
 )
 
 from forager.config import reset_settings
 from forager.store import db, tokens
 from forager.trajectory.schema import ModelInfo
-
-
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with open_api() as opened:
-        yield opened
 
 
 @pytest.fixture

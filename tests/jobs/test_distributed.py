@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import unavailable
+from needs import unavailable
 
 from forager import jobs
 from forager.config import reset_settings

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
-from conftest import unavailable
+from needs import unavailable
 from web_seed import make_app, seed_registry
 
 from forager.config import reset_settings

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,13 +45,3 @@ def unreachable(spec: str) -> SourceError:
     HTTP or other server that is not a git server, a timeout, ...): the cause would tell a caller
     what listens where. The detail goes to the server log only."""
     return SourceError(f"could not fetch {spec}: unreachable or not a repository")
-
-
-def dir_size(path: Path) -> int:
-    """Bytes of the files under ``path`` (links not followed)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, f)).st_size
-    return total

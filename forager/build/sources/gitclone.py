@@ -19,8 +19,9 @@ from pathlib import Path
 
 import git
 
-from forager.build.sources.base import Source, SourceError, SourceKind, dir_size, slug, unreachable
+from forager.build.sources.base import Source, SourceError, SourceKind, slug, unreachable
 from forager.config import Settings
+from forager.files import tree_size
 from forager.redact import redact_text, redact_url
 
 CLONE_TIMEOUT_S = 900
@@ -66,7 +67,7 @@ class _Transfer:
         start, size, why = time.monotonic(), 0, ""
         while self.proc.poll() is None:
             time.sleep(0.2)
-            now_size = dir_size(self.dest)
+            now_size = tree_size(self.dest)
             if now_size != size:
                 size, self.last = now_size, time.monotonic()
             if size > self.cap:
@@ -90,7 +91,7 @@ def git_transfer(args: list[str], cwd: Path | None, dest: Path, what: str, setti
     """Run a git clone or fetch into ``dest`` with the source limits (see the module)."""
     transfer = _Transfer(args, cwd, dest, settings)
     why = transfer.watch()
-    if why == "too large" or (not why and dir_size(dest) > transfer.cap):
+    if why == "too large" or (not why and tree_size(dest) > transfer.cap):
         raise SourceError(f"{what} is larger than the {settings.source_max_mb} MB source limit")
     if why or transfer.proc.returncode != 0:
         log.warning("git %s of %s failed (%s): %s", args[0], redact_url(what),
@@ -142,7 +143,7 @@ def from_git(url: str, commit: str | None, settings: Settings) -> Source:
     # the checkout's size, known before it is written (a small pack can hold a huge tree)
     sizes = [line.split()[3] for line in tree.splitlines() if len(line.split()) > 3]
     limit_mb = settings.source_max_mb
-    if dir_size(dest) + sum(int(n) for n in sizes if n.isdigit()) > limit_mb * 1024 * 1024:
+    if tree_size(dest) + sum(int(n) for n in sizes if n.isdigit()) > limit_mb * 1024 * 1024:
         raise SourceError(f"{url} is larger than the {limit_mb} MB source limit")
     repo.git.checkout("--force", "--detach", target)
     repo.git.clean("-fdxq")
