@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from forager.build.testrun import site_packages
 from forager.enums import BuildStatus
 from forager.paths import is_test_like_path
 from forager.runtime import get_runtime
@@ -62,10 +63,9 @@ def load_image(image: str) -> tuple[db.Image, list[str], dict[str, float]]:
 
 def _install_tracer(ws: Workspace) -> bool:
     """Put the call collector into the image's site-packages; whether that worked."""
-    res = ws.sh("python -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"", 60)
-    if not res.ok:
+    purelib = site_packages(ws.sandbox)
+    if not purelib:
         return False
-    purelib = res.output.strip().splitlines()[-1]
     ws.sandbox.put_files({f"{purelib}/{TRACE_PLUGIN}.py": TRACE_SOURCE.encode()})
     return True
 
