@@ -83,9 +83,9 @@ SLOW_FIXTURES = {"runtime", "minipkg_build", "task", "services", "workers", "fuz
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``fast`` every test that needs no engine and no services: ``pytest -m fast`` runs them
-    alone, in seconds. A test that reaches Docker or services another way is marked ``docker`` or
-    ``services`` by hand."""
+    alone, in seconds. A test that reaches Docker, services or a browser another way is marked
+    ``docker``, ``services`` or ``browser`` by hand."""
     for item in items:
-        slow = item.get_closest_marker("docker") or item.get_closest_marker("services")
+        slow = any(item.get_closest_marker(m) for m in ("docker", "services", "browser"))
         if not slow and not SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.fast)

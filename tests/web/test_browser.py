@@ -22,6 +22,8 @@ from web_seed import make_app, seed_registry
 
 from forager.config import reset_settings
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def seeded(forager_home: Path) -> dict[str, str]:
