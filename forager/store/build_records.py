@@ -13,6 +13,7 @@ from forager.clock import utcnow
 from forager.enums import BuildStatus
 from forager.errors import NotFound
 from forager.store import db
+from forager.store.session import get_detached
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,7 @@ def save_image(fields: dict[str, Any]) -> None:
 
 def get_image(image_id: str) -> db.Image | None:
     """The catalogue row of ``image_id`` (detached), or None."""
-    with db.session() as s:
-        img = s.get(db.Image, image_id)
-        if img is not None:
-            s.expunge(img)
-        return img
+    return get_detached(db.Image, image_id)
 
 
 def running_builds() -> list[tuple[str, str | None]]:

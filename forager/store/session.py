@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,6 +79,18 @@ def session() -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+RowT = TypeVar("RowT")
+
+
+def get_detached(model: type[RowT], key: str) -> RowT | None:
+    """The row of ``model`` with primary key ``key``, detached from its session, or None."""
+    with session() as s:
+        row = s.get(model, key)
+        if row is not None:
+            s.expunge(row)
+        return row
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from forager.store import db
+from forager.store.session import get_detached
 
 
 def find_image(image: str) -> db.Image | None:
@@ -61,8 +62,4 @@ def list_tasks(image: str | None = None, kind: str | None = None) -> list[dict[s
 
 def get_task(task_id: str) -> db.Task | None:
     """A stored task (detached), or None."""
-    with db.session() as s:
-        task = s.get(db.Task, task_id)
-        if task is not None:
-            s.expunge(task)
-        return task
+    return get_detached(db.Task, task_id)

@@ -5,19 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 
-import pytest
 from api_client import (
     EXAMPLES,
-    JSON,
     SECRET_SOURCE,
     Api,
-    traj,
 )
 
 from forager import jobs
 from forager.redact import redact_text, redact_url
-from forager.store import db
-from forager.trajectory.schema import ModelInfo
 
 
 def test_committed_examples_are_accepted(api: Api) -> None:
@@ -52,20 +47,6 @@ def test_committed_examples_are_accepted(api: Api) -> None:
     )
     assert r.status_code == 201, r.text
     assert checked >= 6
-
-
-@pytest.fixture
-def secrets_stored(api: Api) -> str:
-    """A build from a source with credentials and an oracle trajectory showing a gold patch."""
-    with db.session() as s:
-        s.add(db.Build(id="build-secret", source=SECRET_SOURCE, status="failed",
-                       error=f"fatal: unable to access '{SECRET_SOURCE}/': 403"))
-        s.add(db.BuildLog(build_id="build-secret", step="clone", command=f"git clone {SECRET_SOURCE}",
-                          output=f"Cloning into '{SECRET_SOURCE}'", duration_s=0.1))
-    r = api.client.post("/v1/trajectories", headers={**api.write, **JSON},
-                        content=traj(model=ModelInfo(name="m", url="https://u:model-pw@llm.example/v1"),
-                                     agent="oracle").model_dump_json())
-    return r.json()["id"]
 
 
 def test_credentials_in_urls_are_never_shown(api: Api, secrets_stored: str) -> None:

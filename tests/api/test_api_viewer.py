@@ -5,29 +5,11 @@ from __future__ import annotations
 
 import pytest
 from api_client import (
-    JSON,
-    SECRET_SOURCE,
     Api,
-    traj,
 )
 
 from forager.config import reset_settings
-from forager.store import db, tokens
-from forager.trajectory.schema import ModelInfo
-
-
-@pytest.fixture
-def secrets_stored(api: Api) -> str:
-    """A build from a source with credentials and an oracle trajectory showing a gold patch."""
-    with db.session() as s:
-        s.add(db.Build(id="build-secret", source=SECRET_SOURCE, status="failed",
-                       error=f"fatal: unable to access '{SECRET_SOURCE}/': 403"))
-        s.add(db.BuildLog(build_id="build-secret", step="clone", command=f"git clone {SECRET_SOURCE}",
-                          output=f"Cloning into '{SECRET_SOURCE}'", duration_s=0.1))
-    r = api.client.post("/v1/trajectories", headers={**api.write, **JSON},
-                        content=traj(model=ModelInfo(name="m", url="https://u:model-pw@llm.example/v1"),
-                                     agent="oracle").model_dump_json())
-    return r.json()["id"]
+from forager.store import tokens
 
 
 def test_the_viewer_needs_a_token(api: Api, secrets_stored: str) -> None:
