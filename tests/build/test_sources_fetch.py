@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from needs import unavailable
 
 from forager.build.sources import SourceError, pypi, resolve
 from forager.config import reset_settings
@@ -88,7 +89,7 @@ def redis_port() -> int:
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=2).close()
     except OSError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
+        unavailable("no Redis on 127.0.0.1:6379")
     return 6379
 
 
@@ -107,6 +108,7 @@ def test_silent_server_is_given_up_after_the_connect_timeout(limits: None, silen
     assert time.monotonic() - start < 10  # connect timeout 2 s, not the 900 s whole-clone limit
 
 
+@pytest.mark.services
 def test_closed_port_http_server_and_redis_look_the_same(limits: None, http_server: tuple[int, type]) -> None:
     urls = [f"http://127.0.0.1:{closed_port()}/repo.git", f"http://127.0.0.1:{http_server[0]}/repo.git",
             f"http://127.0.0.1:{redis_port()}/repo.git", f"git://127.0.0.1:{redis_port()}/repo.git"]
