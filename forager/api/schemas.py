@@ -234,16 +234,3 @@ class Stats(BaseModel):
     tasks: dict[str, Any]
     trajectories: dict[str, Any]
     jobs: dict[str, Any]
-
-
-class TrajFilters(BaseModel):
-    task_id: str | None = None
-    repository: str | None = None
-    kind: str | None = None
-    model: str | None = None
-    agent: str | None = None
-    resolved: bool | None = None
-    complete: bool | None = None
-    origin: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None

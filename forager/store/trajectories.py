@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -15,10 +15,10 @@ from forager.store import db
 from forager.store.paging import page
 
 
-@dataclass
-class Filters:
+class Filters(BaseModel):
     """Which trajectories: each field given (not None) must match; ``since`` and ``until`` bound
-    ``created_at`` (``since`` included, ``until`` not; aware times are taken as UTC)."""
+    ``created_at`` (``since`` included, ``until`` not; aware times are taken as UTC). The API takes
+    it as its query parameters."""
 
     task_id: str | None = None
     repository: str | None = None

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from forager.api.deps import Cursor, Limit, Read, SettingsDep, UploadKey, Write
-from forager.api.schemas import Page, TrajectorySummary, TrajFilters, UploadOut
+from forager.api.schemas import Page, TrajectorySummary, UploadOut
 from forager.api.serving import canonical_json, export_line
 from forager.api.uploads import UPLOAD_BODY, parse_upload, read_limited, store_upload, upload_id
 from forager.errors import NotFound
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/trajectories", tags=["trajectories"])
 
 TRAJ_REF = {"$ref": "#/components/schemas/Trajectory"}
 BINARY = {"type": "string", "format": "binary"}
-Filters = Annotated[TrajFilters, Query()]
+Filters = Annotated[stored.Filters, Query()]
 
 
 @router.post("", response_model=UploadOut, status_code=201, openapi_extra={"requestBody": UPLOAD_BODY},
@@ -61,7 +61,7 @@ async def upload_trajectory(request: Request, token: Write, settings: SettingsDe
 @router.get("", response_model=Page[TrajectorySummary])
 def list_trajectories(_: Read, filters: Filters, limit: Limit = 50,
                       cursor: Cursor = None) -> Page[TrajectorySummary]:
-    rows, nxt = stored.list_trajectories(stored.Filters(**filters.model_dump()), limit, cursor)
+    rows, nxt = stored.list_trajectories(filters, limit, cursor)
     return Page(items=[TrajectorySummary.model_validate(r) for r in rows], next_cursor=nxt)
 
 
@@ -72,11 +72,10 @@ def list_trajectories(_: Read, filters: Filters, limit: Limit = 50,
                                             '`{"id": ..., "export_error": ...}` (no `schema_version`).'}})
 def export_trajectories(_: Read, filters: Filters,
                         limit: Annotated[int | None, Query(ge=1)] = None) -> StreamingResponse:
-    chosen = stored.Filters(**filters.model_dump())
 
     def lines() -> Iterator[bytes]:
         sent = 0
-        for traj_id in stored.iter_ids(chosen):
+        for traj_id in stored.iter_ids(filters):
             if limit is not None and sent >= limit:
                 return
             if line := export_line(traj_id):
