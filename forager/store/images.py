@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forager.errors import NotFound
 from forager.store import db
 from forager.store.paging import page, where_equal
+from forager.store.session import get_or_missing
 
 
 def list_page(s: Session, limit: int, cursor: str | None, repository_id: str | None = None,
@@ -20,10 +20,7 @@ def list_page(s: Session, limit: int, cursor: str | None, repository_id: str | N
 
 def get(s: Session, image_id: str) -> db.Image:
     """The image whose tag is ``image_id``; NotFound if there is none."""
-    row = s.get(db.Image, image_id)
-    if row is None:
-        raise NotFound(f"no image {image_id!r}")
-    return row
+    return get_or_missing(s, db.Image, image_id, "image")
 
 
 def test_counts(s: Session, build_id: str) -> dict[str, int]:

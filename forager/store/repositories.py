@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from forager.errors import NotFound
 from forager.store import db
 from forager.store.paging import page, where_equal
+from forager.store.session import get_or_missing
 
 
 def list_page(s: Session, limit: int, cursor: str | None,
@@ -18,10 +18,7 @@ def list_page(s: Session, limit: int, cursor: str | None,
 
 
 def get(s: Session, repository_id: str) -> db.Repository:
-    row = s.get(db.Repository, repository_id)
-    if row is None:
-        raise NotFound(f"no repository {repository_id!r}")
-    return row
+    return get_or_missing(s, db.Repository, repository_id, "repository")
 
 
 def by_source(s: Session, source: str) -> db.Repository | None:

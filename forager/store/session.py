@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from forager.config import get_settings
+from forager.errors import NotFound
 from forager.store.models import Farm
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "registry"
@@ -82,6 +83,14 @@ def session() -> Iterator[Session]:
 
 
 RowT = TypeVar("RowT")
+
+
+def get_or_missing(s: Session, model: type[RowT], key: str, what: str) -> RowT:
+    """The row of ``model`` with primary key ``key``; ``NotFound("no WHAT 'KEY'")`` if there is none."""
+    row = s.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key!r}")
+    return row
 
 
 def get_detached(model: type[RowT], key: str) -> RowT | None:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forager.errors import NotFound
 from forager.store import db
 from forager.store.paging import page, where_equal
+from forager.store.session import get_or_missing
 
 
 def list_page(s: Session, limit: int, cursor: str | None, image: str | None = None, kind: str | None = None,
@@ -21,10 +21,7 @@ def list_page(s: Session, limit: int, cursor: str | None, image: str | None = No
 
 
 def get(s: Session, task_id: str) -> db.Task:
-    row = s.get(db.Task, task_id)
-    if row is None:
-        raise NotFound(f"no task {task_id!r}")
-    return row
+    return get_or_missing(s, db.Task, task_id, "task")
 
 
 def missing(s: Session, task_ids: Iterable[str]) -> list[str]:
