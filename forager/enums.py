@@ -56,3 +56,11 @@ class Scope(StrEnum):
 class Origin(StrEnum):
     LOCAL = "local"
     UPLOAD = "upload"
+
+
+class TaskOrigin(StrEnum):
+    """Where a task came from (``meta.origin``; generated tasks carry none)."""
+
+    GENERATED = "generated"
+    IMPORTED = "imported"
+    """Imported from a SWE-bench-format file (``forager tasks import``)."""

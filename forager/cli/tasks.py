@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from forager.cli.app import console, emit_json, missing
+from forager.cli.app import console, emit_json, fail, missing
 from forager.enums import TaskKind
 
 if TYPE_CHECKING:
@@ -108,3 +108,77 @@ def _print_task(task: Task) -> None:
         out.print(f"\n[bold]{title}[/] ({len(tests)})")
         for t in tests:
             out.print(f"  {t}", markup=False)
+
+
+@app.command("export")
+def tasks_export(
+    out: Annotated[str, typer.Argument(help="OUT.jsonl or OUT.parquet")],
+    fmt: Annotated[str, typer.Option("--format", help="swebench (the SWE-bench instance format)")] = "swebench",
+    tasks: Annotated[str, typer.Option(help="which tasks: all, or kind=, repo=, image=, limit= terms")] = "all",
+    exclude_contaminated: Annotated[bool, typer.Option(
+        "--exclude-contaminated", help="leave out repositories of public evaluation sets")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON line")] = False,
+) -> None:
+    """Write stored tasks as SWE-bench instances (loadable with `datasets`)."""
+    from pathlib import Path
+
+    from forager.errors import InvalidInput
+    from forager.tasks.swebench_export import export_swebench
+
+    if fmt != "swebench":
+        fail(f"unknown format {fmt!r}; use swebench", 2)
+    try:
+        result = export_swebench(Path(out), tasks, exclude_contaminated)
+    except InvalidInput as exc:
+        fail(exc, 2)
+    summary = result.summary()
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(f"{summary['exported']} task(s) written to {out}; "
+                      f"{summary['excluded_contaminated']} left out as contaminated", markup=False)
+        for task_id, reason in result.skipped.items():
+            console.print(f"skipped {task_id}: {reason}", markup=False, highlight=False)
+    raise typer.Exit(0 if not result.skipped else 1)
+
+
+def _sources(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        repo, eq, spec = pair.partition("=")
+        if not eq or not repo.strip() or not spec.strip():
+            fail(f"--source takes REPO=SPEC (e.g. owner/name=https://github.com/owner/name), not {pair!r}", 2)
+        out[repo.strip()] = spec.strip()
+    return out
+
+
+@app.command("import")
+def tasks_import(
+    file: Annotated[str, typer.Argument(help="SWE-bench instances: .jsonl, .json or .parquet")],
+    source: Annotated[list[str] | None, typer.Option(
+        help="REPO=SPEC: build the repository REPO from SPEC (git URL, local path, pypi:NAME==VERSION)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON line")] = False,
+) -> None:
+    """Import SWE-bench instances as Forager tasks, each validated in its image (exit 1 when a row
+    was rejected)."""
+    from pathlib import Path
+
+    from forager.errors import InvalidInput
+    from forager.tasks.swebench_import import import_swebench
+
+    sources = _sources(source or [])
+    try:
+        result = import_swebench(Path(file), sources,
+                                 progress=lambda m: console.print(m, markup=False, highlight=False))
+    except InvalidInput as exc:
+        fail(exc, 2)
+    summary = result.summary()
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(f"{summary['imported']} imported, {summary['duplicate']} already stored, "
+                      f"{summary['rejected']} rejected of {summary['rows']} row(s)", markup=False)
+        for o in result.outcomes:
+            if o.status == "rejected":
+                console.print(f"rejected {o.row}: {o.reason}", markup=False, highlight=False)
+    raise typer.Exit(0 if result.count("rejected") == 0 else 1)
