@@ -207,7 +207,7 @@ def import_swebench(path: Path, sources: dict[str, str] | None = None,
         else:
             seen_ids.add(parsed.instance_id)
             rows.append(parsed)
-    for plan in resolve_images(rows, sources or {}, log):
+    for plan in resolve_images(rows, sources or {}, log) if rows else []:
         if plan.image is None:
             result.outcomes += [RowOutcome(r.instance_id, "rejected", plan.reason) for r in plan.rows]
         else:
