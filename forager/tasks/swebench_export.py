@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forager.contamination import evaluation_sets, owner_and_name
-from forager.errors import InvalidInput
+from forager.errors import EngineError, InvalidInput
 from forager.runtime import Limits, Runtime, get_runtime
 from forager.store import db
 from forager.store.swebench_db import tasks_with_images
@@ -84,28 +84,51 @@ def _row(task: db.Task, image: db.Image, env_commit: str, base: str, version: st
         image_digest=image.digest, contaminated=bool(sets), evaluation_sets=sets)
 
 
+ATTEMPTS = 2
+"""Containers tried per image: one lost on the way (removed or killed by the engine) is replaced once."""
+
+
+def _in_container(runtime: Runtime, image: db.Image, tasks: list[db.Task], result: ExportResult,
+                  rows: list[SwebenchRow]) -> None:
+    """Rows of ``tasks`` made in one container; a task whose patches do not make a state is skipped
+    with the reason, a lost container raises EngineError."""
+    with runtime.start(image.id, name=f"forager-export-{uuid.uuid4().hex[:10]}",
+                       limits=Limits.from_settings(network=False), labels={"forager.role": "tasks"}) as box:
+        env_commit, version = g.head(box), _version(image.source, g.describe(box))
+        if not env_commit and g.alive(box):
+            result.skipped.update({t.id: f"/repo in {image.id} is not a git repository" for t in tasks})
+            return
+        for task in tasks:
+            try:
+                base = g.base_commit(box, env_commit, task.setup_patch, task.test_patch or "",
+                                     (task.meta or {}).get("parent"))
+            except ValueError as exc:
+                if not g.alive(box):
+                    raise EngineError(f"the container of {image.id} was lost: {exc}") from None
+                result.skipped[task.id] = str(exc)
+                continue
+            rows.append(_row(task, image, env_commit, base, version))
+            result.exported.append(task.id)
+
+
 def _rows_of_image(runtime: Runtime, image: db.Image, tasks: list[db.Task],
                    result: ExportResult) -> list[SwebenchRow]:
     """The rows of one image's tasks, their base commits computed in one container."""
     if not runtime.image_exists(image.id):
         result.skipped.update({t.id: f"image {image.id} is not in the Docker engine" for t in tasks})
         return []
-    rows = []
-    with runtime.start(image.id, name=f"forager-export-{uuid.uuid4().hex[:10]}",
-                       limits=Limits.from_settings(network=False), labels={"forager.role": "tasks"}) as box:
-        env_commit, version = g.head(box), _version(image.source, g.describe(box))
-        if not env_commit:
-            result.skipped.update({t.id: f"/repo in {image.id} is not a git repository" for t in tasks})
-            return []
-        for task in tasks:
-            try:
-                base = g.base_commit(box, env_commit, task.setup_patch, task.test_patch or "",
-                                     (task.meta or {}).get("parent"))
-            except ValueError as exc:
-                result.skipped[task.id] = str(exc)
-                continue
-            rows.append(_row(task, image, env_commit, base, version))
-            result.exported.append(task.id)
+    rows: list[SwebenchRow] = []
+    error = ""
+    for _ in range(ATTEMPTS):
+        left = [t for t in tasks if t.id not in result.skipped and t.id not in set(result.exported)]
+        if not left:
+            break
+        try:
+            _in_container(runtime, image, left, result, rows)
+        except Exception as exc:  # noqa: BLE001 - a lost container (engine or API error): try once more
+            error = f"{type(exc).__name__}: {exc}"[:300]
+    done = set(result.exported) | set(result.skipped)
+    result.skipped.update({t.id: f"no container of {image.id} lasted: {error}" for t in tasks if t.id not in done})
     return rows
 
 

@@ -35,6 +35,14 @@ def _last_line(res: ExecResult) -> str:
     return lines[-1].strip() if res.ok and lines else ""
 
 
+def alive(box: Sandbox) -> bool:
+    """Whether the container still answers."""
+    try:
+        return box.exec("true", 30).ok
+    except Exception:  # noqa: BLE001 - a container the engine lost answers with an API error
+        return False
+
+
 def head(box: Sandbox) -> str:
     return _last_line(git(box, "git rev-parse HEAD", 60))
 

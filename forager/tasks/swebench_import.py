@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forager.build.testrun import TestRun
 from forager.enums import TaskKind, TaskOrigin
 from forager.errors import EngineError
 from forager.store.swebench_db import store_task, task_contents
@@ -31,6 +32,8 @@ from forager.tasks.workspace import Workspace, WorkspaceConfig
 Progress = Callable[[str], None]
 SHOWN = 3
 """Test ids named in a rejection."""
+ATTEMPTS = 2
+"""Tries per row: a row whose container was lost (an engine error) is tried once more."""
 
 
 @dataclass
@@ -94,6 +97,14 @@ def task_state(ws: Workspace, row: SwebenchRow) -> str:
     return diff.output
 
 
+def _run(ws: Workspace, tests: list[str]) -> TestRun:
+    """The tests run; EngineError when the container was lost meanwhile (never a verdict on the row)."""
+    run = ws.run(tests)
+    if ws.suspect and not ws.alive():
+        raise EngineError(f"the container of {ws.image} was lost during the tests")
+    return run
+
+
 def validate(ws: Workspace, setup: str, row: SwebenchRow) -> str | None:
     """From the image's state: FAIL_TO_PASS fail and PASS_TO_PASS pass with the setup patch, all
     pass with the gold patch too; the reason when not."""
@@ -104,7 +115,7 @@ def validate(ws: Workspace, setup: str, row: SwebenchRow) -> str | None:
     if err:
         return f"the task state does not apply: {err}"
     tests = row.FAIL_TO_PASS + row.PASS_TO_PASS
-    before = ws.run(tests)
+    before = _run(ws, tests)
     if before.exec.timed_out:
         return "the tests timed out in the task state"
     passing = [t for t in row.FAIL_TO_PASS if before.outcome(t) == "passed"]
@@ -116,7 +127,7 @@ def validate(ws: Workspace, setup: str, row: SwebenchRow) -> str | None:
     err = ws.apply(row.patch)
     if err:
         return f"the gold patch does not apply: {err}"
-    after = ws.run(tests)
+    after = _run(ws, tests)
     broken = [t for t in tests if after.outcome(t) != "passed"]
     if after.exec.timed_out or broken:
         return f"{len(broken)} test(s) do not pass with the gold patch: {_names(broken)}"
@@ -164,25 +175,39 @@ def _import_row(ws: Workspace, row: SwebenchRow, seen: dict[str, str], source_fi
     return out
 
 
+def _attempt(ws: Workspace, row: SwebenchRow, seen: dict[str, str], source_file: str) -> RowOutcome:
+    """One row; tried once more when its container was lost (the next reset replaces it)."""
+    error = ""
+    for _ in range(ATTEMPTS):
+        try:
+            return _import_row(ws, row, seen, source_file)
+        except Exception as exc:  # noqa: BLE001 - one bad row never ends the import
+            error = f"error: {type(exc).__name__}: {exc}"[:1000]
+            ws.suspect = True
+    return RowOutcome(row.instance_id, "rejected", error, image=ws.image)
+
+
 def _run_image(plan: ImagePlan, result: ImportResult, source_file: str, log: Progress) -> None:
     """The rows planned on one image, in one workspace container."""
     img = plan.image
     assert img is not None
-    try:
-        ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
-                       WorkspaceConfig.from_settings())
-    except (TaskError, EngineError) as exc:
-        result.outcomes += [RowOutcome(r.instance_id, "rejected", f"no workspace: {exc}", image=img.id)
+    ws: Workspace | None = None
+    error = ""
+    for _ in range(ATTEMPTS):
+        try:
+            ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
+                           WorkspaceConfig.from_settings())
+            break
+        except (TaskError, EngineError) as exc:
+            error = str(exc)
+    if ws is None:
+        result.outcomes += [RowOutcome(r.instance_id, "rejected", f"no workspace: {error}", image=img.id)
                             for r in plan.rows]
         return
     seen = {task_key(setup, gold, f2p, p2p): tid for tid, setup, gold, f2p, p2p in task_contents(img.id)}
     try:
         for row in plan.rows:
-            try:
-                outcome = _import_row(ws, row, seen, source_file)
-            except Exception as exc:  # noqa: BLE001 - one bad row never ends the import
-                outcome = RowOutcome(row.instance_id, "rejected", f"error: {type(exc).__name__}: {exc}",
-                                     image=img.id)
+            outcome = _attempt(ws, row, seen, source_file)
             log(f"{outcome.status:9} {outcome.row}: {outcome.task_id or outcome.reason}")
             result.outcomes.append(outcome)
     finally:
