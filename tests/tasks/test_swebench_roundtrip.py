@@ -125,3 +125,18 @@ def test_tampered_rows_are_rejected_with_their_reason(task: Any, tmp_path: Path)
     assert all(status == "rejected" for status, _ in reasons.values())
     with db.session() as s:
         assert s.query(db.Task).count() == 0
+
+
+def test_contaminated_repositories_are_marked_and_can_be_left_out(task: Any, tmp_path: Path) -> None:
+    with db.session() as s:  # the minipkg image, as if built from a repository of SWE-bench
+        image = s.get(db.Image, task.image_id)
+        assert image is not None
+        image.source = "https://github.com/psf/requests.git"
+    out = tmp_path / "all.parquet"
+    assert export_swebench(out).exported == [task.id]
+    [row] = _rows(out)
+    assert row.repo == "psf/requests" and row.contaminated is True
+    assert row.evaluation_sets == ["swe-bench", "swe-bench-verified"]
+    assert row.instance_id == f"psf__requests-{task.id}"
+    clean = export_swebench(tmp_path / "clean.jsonl", exclude_contaminated=True)
+    assert (clean.exported, clean.excluded) == ([], [task.id]) and _rows(tmp_path / "clean.jsonl") == []
