@@ -1,7 +1,7 @@
 """SWE-bench round trip on a farm's real tasks: export from one FORAGER_HOME, import into another
 (holding the same images, no tasks), and compare task by task.
 
-    .venv/bin/python benchmarks/swebench_roundtrip.py SOURCE_HOME FRESH_HOME [--tasks FILTER]
+    .venv/bin/python benchmarks/swebench_roundtrip.py SOURCE_HOME FRESH_HOME [--tasks FILTER] [--source REPO=SPEC]
 
 Both homes are used through the ``forager`` command line (each its own process and settings). Per
 repository: tasks exported, imported, rejected (with the reasons), and whether each imported task
@@ -72,13 +72,15 @@ def main() -> None:
     parser.add_argument("source_home", type=Path)
     parser.add_argument("fresh_home", type=Path)
     parser.add_argument("--tasks", default="all")
+    parser.add_argument("--source", action="append", default=[], help="REPO=SPEC, passed to the import")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "swebench_roundtrip.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="swebench-roundtrip-"))
     exported_file, parquet_file, again_file = work / "tasks.jsonl", work / "tasks.parquet", work / "again.jsonl"
     _, export, export_s = forager(args.source_home, "tasks", "export", str(exported_file), "--tasks", args.tasks)
     forager(args.source_home, "tasks", "export", str(parquet_file), "--tasks", args.tasks)
-    _, imported, import_s = forager(args.fresh_home, "tasks", "import", str(exported_file))
+    sources = [x for pair in args.source for x in ("--source", pair)]
+    _, imported, import_s = forager(args.fresh_home, "tasks", "import", str(exported_file), *sources)
     forager(args.fresh_home, "tasks", "export", str(again_file))
     before, after = tasks(args.source_home), tasks(args.fresh_home)
     out_rows, again_rows = rows(exported_file), rows(again_file)

@@ -24,6 +24,8 @@ LIST_COLUMNS = ("FAIL_TO_PASS", "PASS_TO_PASS", "evaluation_sets")
 """Columns holding a list, written as a JSON string."""
 MAX_TEST_ID = 2000
 """Longest test id a row may name."""
+MAX_TEXT = 5_000_000
+"""Longest patch or problem statement a row may carry (characters)."""
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 
 
@@ -91,6 +93,15 @@ class SwebenchRow(BaseModel):
     def _not_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("is empty")
+        return value
+
+    @field_validator("patch", "test_patch", "setup_patch", "problem_statement", "hints_text")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"longer than {MAX_TEXT} characters")
+        if "\0" in value:
+            raise ValueError("holds a NUL character")
         return value
 
     def to_record(self) -> dict[str, Any]:

@@ -46,6 +46,8 @@ def test_a_published_style_row_parses_with_lists_as_json_strings() -> None:
     ({"base_commit": ""}, "base_commit"),
     ({"patch": "   "}, "patch: Value error, is empty"),
     ({"repo": 7}, "repo: Input should be a valid string"),
+    ({"test_patch": "x" * 5_000_001}, "test_patch: Value error, longer than 5000000 characters"),
+    ({"patch": "diff\0"}, "patch: Value error, holds a NUL character"),
 ])
 def test_malformed_rows_are_refused_with_the_field_and_reason(changes: dict[str, object], said: str) -> None:
     reason = parse_row(raw(**changes))
