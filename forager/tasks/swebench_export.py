@@ -93,7 +93,7 @@ def _in_container(runtime: Runtime, image: db.Image, tasks: list[db.Task], resul
     """Rows of ``tasks`` made in one container; a task whose patches do not make a state is skipped
     with the reason, a lost container raises EngineError."""
     with runtime.start(image.id, name=f"forager-export-{uuid.uuid4().hex[:10]}",
-                       limits=Limits.from_settings(network=False), labels={"forager.role": "tasks"}) as box:
+                       limits=Limits.from_settings(network=False), labels={"forager.role": "swebench-export"}) as box:
         env_commit, version = g.head(box), _version(image.source, g.describe(box))
         if not env_commit and g.alive(box):
             result.skipped.update({t.id: f"/repo in {image.id} is not a git repository" for t in tasks})
