@@ -84,8 +84,8 @@ def _row(task: db.Task, image: db.Image, env_commit: str, base: str, version: st
         image_digest=image.digest, contaminated=bool(sets), evaluation_sets=sets)
 
 
-ATTEMPTS = 2
-"""Containers tried per image: one lost on the way (removed or killed by the engine) is replaced once."""
+ATTEMPTS = 3
+"""Containers tried per image: one lost on the way (removed or killed from outside) is replaced."""
 
 
 def _in_container(runtime: Runtime, image: db.Image, tasks: list[db.Task], result: ExportResult,

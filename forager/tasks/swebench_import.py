@@ -32,8 +32,8 @@ from forager.tasks.workspace import Workspace, WorkspaceConfig
 Progress = Callable[[str], None]
 SHOWN = 3
 """Test ids named in a rejection."""
-ATTEMPTS = 2
-"""Tries per row: a row whose container was lost (an engine error) is tried once more."""
+ATTEMPTS = 3
+"""Tries per row (and per workspace): a row whose container was lost is tried again."""
 
 
 @dataclass
@@ -97,12 +97,24 @@ def task_state(ws: Workspace, row: SwebenchRow) -> str:
     return diff.output
 
 
+def _check_alive(ws: Workspace, what: str) -> None:
+    """EngineError when the workspace's container was lost: a failure then says nothing of the row."""
+    if not ws.alive():
+        ws.suspect = True
+        raise EngineError(f"the container of {ws.image} was lost ({what})")
+
+
 def _run(ws: Workspace, tests: list[str]) -> TestRun:
-    """The tests run; EngineError when the container was lost meanwhile (never a verdict on the row)."""
     run = ws.run(tests)
-    if ws.suspect and not ws.alive():
-        raise EngineError(f"the container of {ws.image} was lost during the tests")
+    _check_alive(ws, "during the tests")
     return run
+
+
+def _apply(ws: Workspace, patch: str) -> str | None:
+    err = ws.apply(patch)
+    if err:
+        _check_alive(ws, f"git apply failed: {err[-200:]}")
+    return err
 
 
 def validate(ws: Workspace, setup: str, row: SwebenchRow) -> str | None:
@@ -111,7 +123,7 @@ def validate(ws: Workspace, setup: str, row: SwebenchRow) -> str | None:
     if set(row.FAIL_TO_PASS) & set(row.PASS_TO_PASS):
         return "a test is both in FAIL_TO_PASS and PASS_TO_PASS"
     ws.reset()
-    err = ws.apply(setup)
+    err = _apply(ws, setup)
     if err:
         return f"the task state does not apply: {err}"
     tests = row.FAIL_TO_PASS + row.PASS_TO_PASS
@@ -124,7 +136,7 @@ def validate(ws: Workspace, setup: str, row: SwebenchRow) -> str | None:
     failing = [t for t in row.PASS_TO_PASS if before.outcome(t) != "passed"]
     if failing:
         return f"PASS_TO_PASS does not pass in the task state: {_names(failing)}"
-    err = ws.apply(row.patch)
+    err = _apply(ws, row.patch)
     if err:
         return f"the gold patch does not apply: {err}"
     after = _run(ws, tests)
@@ -159,6 +171,7 @@ def _import_row(ws: Workspace, row: SwebenchRow, seen: dict[str, str], source_fi
     try:
         setup = task_state(ws, row)
     except ValueError as exc:
+        _check_alive(ws, str(exc)[-200:])
         out.reason = str(exc)
         return out
     key = task_key(setup, row.patch, row.FAIL_TO_PASS, row.PASS_TO_PASS)
