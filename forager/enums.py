@@ -56,3 +56,15 @@ class Scope(StrEnum):
 class Origin(StrEnum):
     LOCAL = "local"
     UPLOAD = "upload"
+    SESSION = "session"
+
+
+class SessionState(StrEnum):
+    """A session over the API (``forager.sessions``): ``active`` until it is submitted (reward
+    judged), ended by its client, expired (idle past the timeout) or failed (its container died)."""
+
+    ACTIVE = "active"
+    SUBMITTED = "submitted"
+    ENDED = "ended"
+    EXPIRED = "expired"
+    FAILED = "failed"
