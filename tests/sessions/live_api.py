@@ -58,6 +58,7 @@ class ApiProcess:
     """``forager api`` as its own process (uvicorn), with the given FORAGER_* environment."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         forager = str(Path(sys.executable).parent / "forager")

@@ -19,12 +19,12 @@ from forager.trajectory.replay.execute import reexecute
 from forager.trajectory.store import load_stored
 
 pytestmark = pytest.mark.docker
-SCRIPT = [
-    {"content": "THOUGHT: find the bug", "tool_calls": [tool_call("bash", {"command": "grep -n 'len(values)' src/minipkg/calc.py"})]},
-    {"content": "THOUGHT: fix it", "tool_calls": [tool_call("bash", {"command": "sed -i 's/(len(values) + 1)/len(values)/' src/minipkg/calc.py"})]},
-    {"content": "THOUGHT: check", "tool_calls": [tool_call("bash", {"command": "git diff --stat && pwd"})]},
-    {"content": "THOUGHT: done", "tool_calls": [tool_call("bash", {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"})]},
-]
+COMMANDS = ["grep -n 'len(values)' src/minipkg/calc.py",
+            "sed -i 's/(len(values) + 1)/len(values)/' src/minipkg/calc.py",
+            "git diff --stat && pwd",
+            "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"]
+SCRIPT = [{"content": f"THOUGHT: step {i}", "tool_calls": [tool_call("bash", {"command": c})]}
+          for i, c in enumerate(COMMANDS)]
 
 
 def _mini_agent(model_url: str, env: Any) -> Any:
