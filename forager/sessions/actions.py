@@ -18,8 +18,8 @@ from forager.episode.environment import Environment
 from forager.errors import EngineError, SandboxError
 from forager.runtime.shell import SHELL_GRACE_S, Observation
 from forager.sessions import recorder
-from forager.sessions.attach import SHELL_OWNER, SHELLS
-from forager.sessions.limits import ActionsSpent, SessionBusy, SessionEnded
+from forager.sessions.attach import SHELL_OWNER, SHELLS, ContainerGone
+from forager.sessions.limits import ActionsSpent, SessionBusy, SessionEnded, SessionUnavailable
 from forager.sessions.manager import SUBMIT_HOLD_S, close, container_alive, fail
 from forager.store import sessions as stored
 from forager.trajectory.schema import Action, Reward
@@ -55,11 +55,17 @@ def _claim(session_id: str, token_id: str, hold_s: float, step: bool) -> stored.
 
 
 def _environment(row: stored.SessionRow, settings: Settings) -> Environment:
+    """The session's environment; a container found gone ends the session ``failed``, a container
+    that is there but would not start a shell is a 503 (the session stays, the action may be retried)."""
     try:
         return SHELLS.environment(row, settings)
     except (SandboxError, EngineError) as exc:
-        fail(row, f"the session's container is gone: {exc}")
-        raise SessionEnded(f"session {row.id} failed: its container is gone") from exc
+        if isinstance(exc, ContainerGone) or not container_alive(row):
+            fail(row, f"the session's container is gone: {exc}")
+            raise SessionEnded(f"session {row.id} failed: its container is gone") from exc
+        stored.release(row.id)
+        raise SessionUnavailable(f"session {row.id}: the container did not answer ({exc}); retry",
+                                 retry_after=2) from exc
 
 
 def act(session_id: str, token_id: str, tool: str, arguments: dict[str, Any],
@@ -94,6 +100,11 @@ def _run(env: Environment, row: stored.SessionRow, action: Action) -> Observatio
     try:
         obs = env.execute(action)
     except (SandboxError, EngineError) as exc:
+        SHELLS.drop(row.id)
+        if container_alive(row):  # the shell could not be restarted now: nothing ran, retry
+            stored.release(row.id)
+            raise SessionUnavailable(f"session {row.id}: the container did not answer ({exc}); retry",
+                                     retry_after=2) from exc
         fail(row, f"the session's container died: {exc}")
         raise SessionEnded(f"session {row.id} failed: its container died") from exc
     if obs.exit_code is None and not container_alive(row):

@@ -11,6 +11,7 @@ other process's shell.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from typing import Protocol
 
@@ -27,6 +28,14 @@ FARM_LABEL = "forager.session-farm"
 """Label of a session's container: the registry's farm id (a reaper touches only its farm's)."""
 SHELL_OWNER = f"{this_process()}:{uuid.uuid4().hex[:8]}"
 """This process as the owner of a session's shell (a pid reused later is another owner)."""
+
+
+SHELL_TRIES = 3
+"""Tries to start a shell in a running container before the action fails."""
+
+
+class ContainerGone(SandboxError):
+    """The session's container is gone or stopped."""
 
 
 class Attachable(Protocol):
@@ -86,11 +95,7 @@ class Shells:
         if env is not None and row.shell_owner == SHELL_OWNER and env.shell.alive:
             return env
         self.drop(row.id)
-        box = attach(row.container, runtime)
-        if box is None:
-            raise SandboxError(f"the container of session {row.id} is gone")
-        env = Environment(box, settings=session_settings(settings, row.action_timeout_s), runtime=runtime,
-                          known_user=row.user)
+        env = _new_environment(row, settings, runtime)
         env.test_command = row.test_command
         self.put(row.id, env)
         return env
@@ -104,6 +109,22 @@ class Shells:
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._envs)
+
+
+def _new_environment(row: SessionRow, settings: Settings, runtime: Runtime | None) -> Environment:
+    """The session's container with a new shell of this process (``SHELL_TRIES`` tries)."""
+    for attempt in range(SHELL_TRIES):
+        box = attach(row.container, runtime)
+        if box is None:
+            raise ContainerGone(f"the container of session {row.id} is gone")
+        try:
+            return Environment(box, settings=session_settings(settings, row.action_timeout_s),
+                               runtime=runtime, known_user=row.user)
+        except SandboxError:  # the engine may refuse an exec now and then under load
+            if attempt == SHELL_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 SHELLS = Shells()

@@ -6,6 +6,7 @@ container and writes the trajectory."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,14 @@ from forager.episode.spec import TaskSpec, setup_task, task_spec
 from forager.errors import EngineError, SandboxError
 from forager.runtime import Runtime, get_runtime
 from forager.sessions import recorder
-from forager.sessions.attach import SHELL_OWNER, SHELLS, attach, session_settings, start_container
+from forager.sessions.attach import (
+    SHELL_OWNER,
+    SHELL_TRIES,
+    SHELLS,
+    attach,
+    session_settings,
+    start_container,
+)
 from forager.sessions.limits import (
     Budgets,
     SessionBusy,
@@ -90,7 +98,14 @@ def _start(session_id: str, spec: TaskSpec, settings: Settings, runtime: Runtime
            action_timeout_s: int) -> Environment:
     box = start_container(spec.image, session_id, db.farm_id(), settings, runtime)
     try:
-        env = Environment(box, settings=session_settings(settings, action_timeout_s), runtime=runtime)
+        for attempt in range(SHELL_TRIES):
+            try:
+                env = Environment(box, settings=session_settings(settings, action_timeout_s), runtime=runtime)
+                break
+            except SandboxError:  # the engine may refuse an exec now and then under load
+                if attempt == SHELL_TRIES - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         setup_task(env, spec)
         return env
     except BaseException:
