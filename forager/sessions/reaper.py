@@ -39,6 +39,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             if (now - row.created_at).total_seconds() > STARTING_GRACE_S:
                 counts["failed"] += close(row, SessionState.FAILED, "the sandbox never started")
         elif not container_alive(row):
+            log.info("session %s: its container %s is gone", row.id, row.container)
             counts["failed"] += close(row, SessionState.FAILED, "the session's container is gone")
     counts["orphans"] = _remove_orphans()
     states = stored.ids_with_state(SHELLS.ids())
@@ -50,14 +51,18 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
 
 
 def _remove_orphans() -> int:
-    """Remove this farm's session containers whose session is not active (or has no row)."""
+    """Remove this farm's session containers whose session has ended. A container whose session
+    this registry does not know is left alone: a copy of a FORAGER_HOME has the same farm id, and
+    its sessions are not this registry's to end."""
     runtime = get_runtime()
     found = runtime.containers({SESSION_LABEL: None, FARM_LABEL: db.farm_id()})
     states = stored.ids_with_state([c.labels.get(SESSION_LABEL, "") for c in found])
     removed = 0
     for c in found:
-        if states.get(c.labels.get(SESSION_LABEL, "")) == SessionState.ACTIVE:
+        state = states.get(c.labels.get(SESSION_LABEL, ""))
+        if state is None or state == SessionState.ACTIVE:
             continue
+        log.info("removing the container %s of session %s (%s)", c.name, c.labels.get(SESSION_LABEL), state)
         try:
             removed += runtime.remove_container(c.id)
         except EngineError as exc:
