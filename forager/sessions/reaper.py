@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from forager.clock import utcnow
@@ -21,6 +22,8 @@ from forager.store import db
 from forager.store import sessions as stored
 
 log = logging.getLogger(__name__)
+RECHECK_S = 2.0
+"""How long the sweep waits before it looks at a container it found gone again."""
 STARTING_GRACE_S = 600.0
 """A session still without a container this long after it opened is taken as failed to start."""
 
@@ -38,7 +41,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
         elif not row.container:
             if (now - row.created_at).total_seconds() > STARTING_GRACE_S:
                 counts["failed"] += close(row, SessionState.FAILED, "the sandbox never started")
-        elif not container_alive(row):
+        elif not container_alive(row) and _still_gone(row):
             log.info("session %s: its container %s is gone", row.id, row.container)
             counts["failed"] += close(row, SessionState.FAILED, "the session's container is gone")
     counts["orphans"] = _remove_orphans()
@@ -48,6 +51,12 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             SHELLS.drop(session_id)
             counts["shells"] += 1
     return counts
+
+
+def _still_gone(row: stored.SessionRow) -> bool:
+    """A second look a moment later: a sweep ends a session only on two observations."""
+    time.sleep(RECHECK_S)
+    return not container_alive(row)
 
 
 def _remove_orphans() -> int:
