@@ -127,7 +127,11 @@ def start_api(home: str, port: int) -> subprocess.Popen[bytes]:
 def latency(client: httpx.Client, task_id: str, image: str, repeat: int) -> dict[str, Any]:
     from forager.episode.environment import open_environment
 
-    sid = client.post("/v1/sessions", json={"task_id": task_id}).raise_for_status().json()["id"]
+    for _ in range(3):  # an engine under load may refuse a start now and then (503): tried again
+        opened = client.post("/v1/sessions", json={"task_id": task_id})
+        if opened.status_code == 201:
+            break
+    sid = opened.raise_for_status().json()["id"]
     shell: list[float] = []
     http: list[float] = []
     with open_environment(image) as env:
