@@ -18,9 +18,9 @@ from forager.episode.environment import Environment
 from forager.errors import EngineError, SandboxError
 from forager.runtime.shell import SHELL_GRACE_S, Observation
 from forager.sessions import recorder
-from forager.sessions.attach import SHELL_OWNER, SHELLS, ContainerGone
+from forager.sessions.attach import SHELL_OWNER, SHELLS
 from forager.sessions.limits import ActionsSpent, SessionBusy, SessionEnded, SessionUnavailable
-from forager.sessions.manager import SUBMIT_HOLD_S, close, container_alive, fail
+from forager.sessions.manager import SUBMIT_HOLD_S, close, container_gone, fail
 from forager.store import sessions as stored
 from forager.trajectory.schema import Action, Reward
 
@@ -60,8 +60,9 @@ def _environment(row: stored.SessionRow, settings: Settings) -> Environment:
     try:
         return SHELLS.environment(row, settings)
     except (SandboxError, EngineError) as exc:
-        if isinstance(exc, ContainerGone) or not container_alive(row):
-            fail(row, f"the session's container is gone: {exc}")
+        why = container_gone(row)
+        if why:
+            fail(row, f"the session's container is gone: {why} ({exc})")
             raise SessionEnded(f"session {row.id} failed: its container is gone") from exc
         stored.release(row.id)
         raise SessionUnavailable(f"session {row.id}: the container did not answer ({exc}); retry",
@@ -101,14 +102,16 @@ def _run(env: Environment, row: stored.SessionRow, action: Action) -> Observatio
         obs = env.execute(action)
     except (SandboxError, EngineError) as exc:
         SHELLS.drop(row.id)
-        if container_alive(row):  # the shell could not be restarted now: nothing ran, retry
+        why = container_gone(row)
+        if not why:  # the shell could not be restarted now: nothing ran, retry
             stored.release(row.id)
             raise SessionUnavailable(f"session {row.id}: the container did not answer ({exc}); retry",
                                      retry_after=2) from exc
-        fail(row, f"the session's container died: {exc}")
+        fail(row, f"the session's container died: {why} ({exc})")
         raise SessionEnded(f"session {row.id} failed: its container died") from exc
-    if obs.exit_code is None and not container_alive(row):
-        fail(row, "the session's container died during an action")
+    why = container_gone(row) if obs.exit_code is None else ""
+    if why:
+        fail(row, f"the session's container died during an action: {why}")
         raise SessionEnded(f"session {row.id} failed: its container died during the action")
     return obs
 
@@ -124,8 +127,9 @@ def submit(session_id: str, token_id: str, settings: Settings | None = None) -> 
     started = time.monotonic()
     try:
         env = _environment(row, settings)
-        if not container_alive(row):
-            raise SandboxError("the container is not running")
+        why = container_gone(row)
+        if why:
+            raise SandboxError(why)
         judged = judge(env, task_spec(row.task_id))
     except SessionEnded:
         raise

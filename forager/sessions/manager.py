@@ -158,3 +158,22 @@ def container_alive(row: stored.SessionRow) -> bool:
         return attach(row.container) is not None if row.container else False
     except EngineError:
         return True  # the engine did not answer: not a proof that the container is gone
+
+
+def container_gone(row: stored.SessionRow, recheck_s: float = 1.0) -> str:
+    """Why the session's container is gone ('' when it is there): two looks ``recheck_s`` apart,
+    so a single odd answer of a loaded engine never ends a session."""
+    if container_alive(row):
+        return ""
+    time.sleep(recheck_s)
+    if container_alive(row):
+        return ""
+    return f"the container {row.container} is {_status(row.container)}"
+
+
+def _status(container: str) -> str:
+    client = getattr(get_runtime(), "client", None)
+    try:
+        return f"{client.containers.get(container).status}" if client and container else "gone"
+    except Exception:  # noqa: BLE001 - only words for a message: any failure to look means gone
+        return "gone"

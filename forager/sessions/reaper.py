@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 from forager.clock import utcnow
@@ -17,7 +16,7 @@ from forager.enums import SessionState
 from forager.errors import EngineError
 from forager.runtime import get_runtime
 from forager.sessions.attach import FARM_LABEL, SESSION_LABEL, SHELLS
-from forager.sessions.manager import close, container_alive
+from forager.sessions.manager import close, container_gone
 from forager.store import db
 from forager.store import sessions as stored
 
@@ -41,9 +40,9 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
         elif not row.container:
             if (now - row.created_at).total_seconds() > STARTING_GRACE_S:
                 counts["failed"] += close(row, SessionState.FAILED, "the sandbox never started")
-        elif not container_alive(row) and _still_gone(row):
-            log.info("session %s: its container %s is gone", row.id, row.container)
-            counts["failed"] += close(row, SessionState.FAILED, "the session's container is gone")
+        elif why := container_gone(row, RECHECK_S):
+            log.info("session %s: %s", row.id, why)
+            counts["failed"] += close(row, SessionState.FAILED, f"the session's container is gone: {why}")
     counts["orphans"] = _remove_orphans()
     states = stored.ids_with_state(SHELLS.ids())
     for session_id in SHELLS.ids():
@@ -51,12 +50,6 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             SHELLS.drop(session_id)
             counts["shells"] += 1
     return counts
-
-
-def _still_gone(row: stored.SessionRow) -> bool:
-    """A second look a moment later: a sweep ends a session only on two observations."""
-    time.sleep(RECHECK_S)
-    return not container_alive(row)
 
 
 def _remove_orphans() -> int:
