@@ -6,7 +6,7 @@
 FORAGER_HOME must hold a registry with the image (default: the first validated image there; copy
 ``/root/farm-home`` first, never use it directly). A benchmark task with empty patches is added on the
 image (what an action costs does not depend on the task). ``forager api`` (uvicorn, one process)
-is started on 127.0.0.1 with that home, its session sweep once an hour (the sweep is not measured).
+is started on 127.0.0.1 with that home (the session sweep at its default interval).
 
 1. Latency of one ``true`` action: through HTTP (``POST /v1/sessions/{id}/actions``: auth, the row's
    claim, the container's persistent shell, the turn recorded) beside the in-process shell
@@ -109,8 +109,7 @@ def _free_port() -> int:
 
 def start_api(home: str, port: int) -> subprocess.Popen[bytes]:
     env = {"FORAGER_HOME": home, "FORAGER_SESSION_MAX_ACTIONS": "100000",
-           "FORAGER_SESSION_MAX_PER_TOKEN": "128", "FORAGER_SESSION_MAX_TOTAL": "128",
-           "FORAGER_SESSION_REAP_INTERVAL_S": "3600", **os.environ}
+           "FORAGER_SESSION_MAX_PER_TOKEN": "128", "FORAGER_SESSION_MAX_TOTAL": "128", **os.environ}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "forager"), "api", "--host", "127.0.0.1",
                              "--port", str(port)], env=env, stdout=(Path(home) / "bench-api.log").open("wb"),
                             stderr=subprocess.STDOUT)

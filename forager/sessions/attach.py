@@ -18,7 +18,7 @@ from typing import Protocol
 from forager.config import Settings
 from forager.episode.environment import REPO, Environment
 from forager.errors import EngineError, SandboxError
-from forager.owner import this_process
+from forager.owner import OWNER_LABEL, this_process
 from forager.runtime import Limits, Runtime, Sandbox, get_runtime
 from forager.store.sessions import SessionRow
 
@@ -48,12 +48,17 @@ def container_name(session_id: str) -> str:
 
 def start_container(image: str, session_id: str, farm: str, settings: Settings,
                     runtime: Runtime | None = None) -> Sandbox:
-    """The session's sandbox: network off, the limits and tmpfs places of an episode's."""
+    """The session's sandbox: network off, the limits and tmpfs places of an episode's. Its owner
+    label is set empty: a container inherits its image's labels, and a Forager image carries the
+    ``forager.build`` and ``forager.owner`` of the build that made it, so without this every
+    process's reaper of dead builds would remove the session's container once that build's process
+    is gone. A session's container belongs to its registry row, never to a process."""
     runtime = runtime or get_runtime()
     try:
         return runtime.start(image, name=container_name(session_id),
                              limits=Limits.from_settings(network=False, disk=True, settings=settings),
-                             labels={SESSION_LABEL: session_id, FARM_LABEL: farm}, workspace=REPO)
+                             labels={SESSION_LABEL: session_id, FARM_LABEL: farm, OWNER_LABEL: ""},
+                             workspace=REPO)
     except EngineError as exc:
         raise SandboxError(str(exc)) from exc
 
