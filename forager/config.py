@@ -114,6 +114,22 @@ class Settings(BaseSettings):
     viewer_public: bool = False
     """Serve the /ui viewer without a token (only on a trusted network)."""
 
+    # --- sessions (agents acting through the API) -------------------------------------------
+    session_max_actions: int = Field(default=500, gt=0)
+    """Actions one session may take (a request's ``budgets`` may only lower it)."""
+    session_action_timeout_s: int = Field(default=120, gt=0)
+    """Seconds one action may run (its whole process tree is killed then); ``budgets`` may lower it."""
+    session_max_payload_bytes: int = Field(default=1_000_000, gt=0)
+    """Largest request body a session endpoint accepts; 413 above."""
+    session_max_per_token: int = Field(default=8, gt=0)
+    """Active sessions one token may hold; 429 with Retry-After above."""
+    session_max_total: int = Field(default=64, gt=0)
+    """Active sessions on the farm; 429 with Retry-After above."""
+    session_idle_timeout_s: float = Field(default=900.0, gt=0)
+    """A session with no action for this long is ended (``expired``) by the reaper."""
+    session_reap_interval_s: float = Field(default=30.0, gt=0)
+    """How often each API process sweeps sessions (idle ones, dead containers, orphans)."""
+
     # --- checks at load -------------------------------------------------------------------------
     @field_validator("memory_limit")
     @classmethod

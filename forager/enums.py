@@ -56,6 +56,7 @@ class Scope(StrEnum):
 class Origin(StrEnum):
     LOCAL = "local"
     UPLOAD = "upload"
+    SESSION = "session"
 
 
 class TaskOrigin(StrEnum):
@@ -64,3 +65,14 @@ class TaskOrigin(StrEnum):
     GENERATED = "generated"
     IMPORTED = "imported"
     """Imported from a SWE-bench-format file (``forager tasks import``)."""
+
+
+class SessionState(StrEnum):
+    """A session over the API (``forager.sessions``): ``active`` until it is submitted (reward
+    judged), ended by its client, expired (idle past the timeout) or failed (its container died)."""
+
+    ACTIVE = "active"
+    SUBMITTED = "submitted"
+    ENDED = "ended"
+    EXPIRED = "expired"
+    FAILED = "failed"

@@ -31,6 +31,7 @@ from forager.api.routes import (
     jobs,
     repositories,
     runs,
+    sessions,
     stats,
     tasks,
     tokens,
@@ -39,6 +40,7 @@ from forager.api.routes import (
 from forager.api.uploads import UploadError
 from forager.api.version import API_VERSION
 from forager.errors import NotFound
+from forager.sessions import reaper as session_reaper
 from forager.store.paging import BadCursor
 from forager.trajectory.schema import Trajectory
 from forager.web.app import router as web_router
@@ -51,7 +53,9 @@ DESCRIPTION = ("Repository-environment farm: repositories, builds, images, tasks
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(job_runner.recover_on_start)  # what dead processes left; jobs to hand over
+    stop_session_sweeps = session_reaper.start_background()  # idle sessions, dead containers, orphans
     yield
+    stop_session_sweeps.set()
     job_runner.shutdown_embedded()
 
 
@@ -88,7 +92,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(BadCursor, _bad_cursor)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(sessions.router)
     app.include_router(web_router, include_in_schema=False)
+    app.add_middleware(sessions.BodyLimit)
     app.openapi = lambda: openapi_with_trajectory(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 

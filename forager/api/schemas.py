@@ -3,15 +3,19 @@ contract (``api/openapi.json``): renaming a class or a field changes the contrac
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from forager.enums import JobKind, JobState, Origin, Queue, Scope, TaskKind, TaskStatus
+from forager.enums import JobKind, JobState, Origin, Queue, Scope, SessionState, TaskKind, TaskStatus
 from forager.redact import redact, redact_text
+from forager.sessions.limits import Budgets as SessionBudgets
+from forager.trajectory.schema import Reward
 
 T = TypeVar("T")
+SESSION_META_MAX = 16 * 1024
 
 
 class Page(BaseModel, Generic[T]):
@@ -234,3 +238,71 @@ class Stats(BaseModel):
     tasks: dict[str, Any]
     trajectories: dict[str, Any]
     jobs: dict[str, Any]
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task_id: str = Field(min_length=1, max_length=40, description="The task to act in.")
+    model: str | None = Field(None, max_length=200, description="The client's model name, recorded.")
+    meta: dict[str, Any] = Field(default_factory=dict, description="Anything the client wants recorded "
+                                 "with the trajectory (at most 16 KiB as JSON).")
+    budgets: SessionBudgets | None = Field(None, description="Lower limits than the farm's (never higher).")
+
+    @field_validator("meta")
+    @classmethod
+    def _small_meta(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, default=str)) > SESSION_META_MAX:
+            raise ValueError(f"meta is larger than {SESSION_META_MAX} bytes as JSON")
+        return value
+
+
+class SessionLimitsOut(BaseModel):
+    max_actions: int
+    action_timeout_s: int
+    max_payload_bytes: int
+    idle_timeout_s: float
+    sessions_per_token: int
+    sessions_total: int
+
+
+class SessionOut(BaseModel):
+    id: str
+    task_id: str
+    trajectory_id: str = Field(description="The trajectory the farm records (`/v1/trajectories/{id}`).")
+    state: SessionState = Field(description="active | submitted | ended | expired | failed")
+    steps: int
+    max_actions: int
+    action_timeout_s: int
+    model: str | None
+    end_reason: str | None
+    reward: dict[str, Any] | None = Field(description="The judged reward, once submitted.")
+    created_at: datetime
+    last_active_at: datetime
+    ended_at: datetime | None
+
+
+class SessionCreated(SessionOut):
+    problem_statement: str
+    tools: list[dict[str, Any]] = Field(description="The tools as JSON schemas (OpenAI function format): "
+                                                    "the same tools Forager's own agent uses.")
+    limits: SessionLimitsOut
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tool: str = Field(min_length=1, max_length=40, description="One of the session's tools.")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments.")
+
+
+class ActionOut(BaseModel):
+    step: int = Field(description="The index of this action in the trajectory.")
+    observation: str = Field(description="What the container answered (long output keeps head and tail).")
+    exit_code: int | None = Field(description="null: no exit status (a bad call, or killed from outside).")
+    duration_s: float
+    timed_out: bool
+    state: SessionState
+    reward: Reward | None = Field(None, description="After a `submit` call: the judged reward.")
+
+
+class SubmitOut(SessionOut):
+    resolved: bool

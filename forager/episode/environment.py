@@ -56,7 +56,7 @@ class Environment:
     """A sandbox container with a persistent shell; see the module docstring."""
 
     def __init__(self, sandbox: Sandbox, *, user: bool = True, settings: Settings | None = None,
-                 runtime: Runtime | None = None) -> None:
+                 runtime: Runtime | None = None, known_user: str | None = None) -> None:
         self.sandbox = sandbox
         self.runtime = runtime
         """The runtime that started the sandbox (the reward's fresh container comes from it too)."""
@@ -67,7 +67,8 @@ class Environment:
         """Where /repo is for the sandbox's processes (itself, but for a runtime without containers)."""
         # a sandbox that shares the host's processes (a runtime without containers) shares its
         # /etc/passwd too: no user is added there
-        self.user = self._make_user() if user and sandbox.pid_namespace else "root"
+        # ``known_user``: a sandbox set up before (a session's, reached again) is not set up twice
+        self.user = known_user or (self._make_user() if user and sandbox.pid_namespace else "root")
         env = {"HOME": user_home(self.user), "PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb",
                "PYTHONDONTWRITEBYTECODE": "1"}
         self.shell = Shell(sandbox, user=self.user, env=env, output_limit=self.settings.output_limit)

@@ -182,6 +182,20 @@ class DockerRuntime:
             raise EngineError(str(exc)) from exc
 
     # -- containers and volumes
+    def attach(self, ref: str) -> DockerSandbox | None:
+        """The running container ``ref`` (id or name) as a sandbox again (another process started
+        it); None when it is gone or not running."""
+        try:
+            container = self.client.containers.get(ref)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise EngineError(f"could not inspect container {ref}: {exc}") from exc
+        if container.status != "running":
+            return None
+        tmpfs = tuple((container.attrs.get("HostConfig") or {}).get("Tmpfs") or {})
+        return DockerSandbox(container, self.client, {}, tmpfs)
+
     def containers(self, labels: LabelFilter) -> list[ContainerInfo]:
         found = self.client.containers.list(all=True, filters=_label_filter(labels))
         return [ContainerInfo(str(c.id), str(c.name), dict(c.labels or {})) for c in found]

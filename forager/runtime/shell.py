@@ -112,6 +112,7 @@ class Shell:
             self.end_strays = END_MARKED_STRAYS.format(marker=shlex.quote(f"{SANDBOX_ENV}={sandbox.id}"))
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._starting = False
         self._queue: queue.Queue[bytes | None] = queue.Queue()
         self.start()
 
@@ -125,11 +126,18 @@ class Shell:
         self._queue = queue.Queue()
         threading.Thread(target=self._pump, args=(self._proc, self._queue), daemon=True).start()
         assert self._proc.stdin is not None
-        self._proc.stdin.write(f"mkdir -p {self.state_dir} 2>/dev/null\n{self.keep_pids}\n".encode())
+        try:
+            self._proc.stdin.write(f"mkdir -p {self.state_dir} 2>/dev/null\n{self.keep_pids}\n".encode())
+        except OSError as exc:  # the process is gone already
+            raise SandboxError(f"the shell did not start: {exc}") from None
         home = self.sandbox.path(self.env.get("HOME", "/tmp"))
         init = (f"mkdir -p {shlex.quote(home)} 2>/dev/null; "
                 f"[ -s {self.state_dir}/cwd ] || echo {self.repo} > {self.state_dir}/cwd")
-        obs = self._run(init, timeout=30, limit=None)
+        self._starting = True  # a shell that dies while starting is an error, not restarted again
+        try:
+            obs = self._run(init, timeout=30, limit=None)
+        finally:
+            self._starting = False
         if obs.exit_code != 0:
             raise SandboxError(f"the shell did not start: {obs.output.strip()[:500]}")
 
@@ -213,6 +221,8 @@ class Shell:
             self._proc.stdin.write(self._block(command, token, seconds).encode())
             self._proc.stdin.flush()
         except OSError:
+            if self._starting:
+                raise SandboxError("the shell did not start: its input closed") from None
             self.restart()
             return Observation("[forager: the shell was gone; a new one was started]", None,
                                time.monotonic() - start)
@@ -227,12 +237,16 @@ class Shell:
             try:
                 chunk = self._queue.get(timeout=max(0.01, remaining)) if remaining > 0 else None
                 if chunk is None and remaining > 0:  # end of stream: the shell died
+                    if self._starting:
+                        raise SandboxError(f"the shell did not start: {out.text().strip()[:500]}")
                     self.restart()
                     return Observation(out.text() + "\n[forager: the shell exited; a new one was started]",
                                        None, time.monotonic() - start)
             except queue.Empty:
                 chunk = None
             if chunk is None:  # the host-side backstop: the in-container timeout did not end it
+                if self._starting:
+                    raise SandboxError("the shell did not start: no answer")
                 text = out.text()
                 self.restart()
                 return Observation(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from forager.store.models import (
+    AgentSession,
     ApiToken,
     Base,
     Build,
@@ -13,6 +14,7 @@ from forager.store.models import (
     Image,
     Job,
     Repository,
+    SessionTurn,
     Task,
     TestResult,
     Trajectory,
@@ -32,4 +34,5 @@ __all__ = [
     "MIGRATIONS", "ApiToken", "Base", "Build", "BuildLog", "Farm", "Image", "Job", "Repository", "Task",
     "TestResult", "Trajectory", "engine", "engine_for", "farm_id", "new_id", "reset_engines", "session",
     "upgrade",
+    "AgentSession", "SessionTurn",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from forager.clock import utcnow
-from forager.enums import BuildStatus, JobState, Origin, TaskStatus
+from forager.enums import BuildStatus, JobState, Origin, SessionState, TaskStatus
 
 
 def new_id(prefix: str) -> str:
@@ -169,3 +169,43 @@ class ApiToken(Base):
     scope: Mapped[str] = mapped_column(String(10))  # a Scope
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AgentSession(Base):
+    """A session over the API (``forager.sessions``): the row is the whole state, so any API process
+    sharing the registry serves it; ``container`` names its sandbox on the Docker engine."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sess"))
+    token_id: Mapped[str] = mapped_column(String(40), index=True)
+    """The token that opened it: the only one that sees it."""
+    task_id: Mapped[str] = mapped_column(String(40))
+    trajectory_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), default=SessionState.ACTIVE, index=True)
+    container: Mapped[str] = mapped_column(String(200), default="")
+    user: Mapped[str] = mapped_column(String(40), default="root")
+    test_command: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str | None] = mapped_column(String(200))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    max_actions: Mapped[int] = mapped_column(Integer)
+    action_timeout_s: Mapped[int] = mapped_column(Integer)
+    busy_until: Mapped[datetime | None] = mapped_column(DateTime)
+    """Set while one action (or the submit) runs: a second one is refused until then."""
+    shell_owner: Mapped[str | None] = mapped_column(String(200))
+    """The process whose shell ran the last action (another process starts its own shell)."""
+    reward: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    last_active_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SessionTurn(Base):
+    """One recorded action of a session (a ``Turn`` of its trajectory, as JSON)."""
+
+    __tablename__ = "session_turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    turn: Mapped[dict[str, Any]] = mapped_column(default=dict)
