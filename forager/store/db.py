@@ -9,6 +9,7 @@ from forager.store.models import (
     Base,
     Build,
     BuildLog,
+    ExecTrace,
     Farm,
     Image,
     Job,
@@ -33,3 +34,4 @@ __all__ = [
     "TestResult", "Trajectory", "engine", "engine_for", "farm_id", "new_id", "reset_engines", "session",
     "upgrade",
 ]
+__all__ += ["ExecTrace"]
