@@ -24,7 +24,7 @@ from forager.tasks.baseline import Baseline, collect_baseline, covered_functions
 from forager.tasks.errors import TaskError
 from forager.tasks.workspace import Workspace, WorkspaceConfig
 from forager.traces.collector_source import COLLECTOR_PLUGIN, COLLECTOR_SOURCE, OUT_PATH, SPEC_PATH
-from forager.traces.plan import Target, plan, tests_of
+from forager.traces.plan import Target, plan, planned_tests
 from forager.traces.readout import Bounds, RawTrace, parse_output, to_row
 
 Progress = Callable[[str], None]
@@ -87,7 +87,7 @@ def trace_targets(ws: Workspace, targets: list[Target], cfg: CollectConfig, time
     ws.sh(f"rm -f {OUT_PATH}", 30)
     ws.sandbox.put_files({SPEC_PATH: json.dumps(cfg.spec(targets)).encode()})
     start = time.monotonic()
-    run = ws.run(tests_of(targets), timeout, f"-p {COLLECTOR_PLUGIN} --forager-traces={shlex.quote(SPEC_PATH)}")
+    run = ws.run(planned_tests(targets), timeout, f"-p {COLLECTOR_PLUGIN} --forager-traces={shlex.quote(SPEC_PATH)}")
     seconds = time.monotonic() - start
     traces, refused = parse_output(read_output(ws, cfg.output_bytes), Bounds(cfg.max_frames, cfg.value_chars))
     return TracedRun(traces, refused, run, seconds)
@@ -173,10 +173,10 @@ def collect_for_image(image_id: str, functions: int | None = None, per_function:
                            per_function or s.trace_per_function, seed)
             if not targets:
                 raise TaskError(f"no source function of {img.id} is called by its passing tests")
-            result.functions, result.tests = len(targets), len(tests_of(targets))
+            result.functions, result.tests = len(targets), len(planned_tests(targets))
             log(f"tracing {result.functions} functions with {result.tests} tests")
             traced = trace_targets(ws, targets, CollectConfig.from_settings(s),
-                                   3 * timeout_for(baseline, tests_of(targets)))
+                                   3 * timeout_for(baseline, planned_tests(targets)))
             _record(result, traced, *rows_of(traced, targets, sources, ws), seed)
         finally:
             ws.remove()

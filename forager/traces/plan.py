@@ -76,6 +76,6 @@ def plan(sources: dict[str, str], baseline: Baseline, functions: int, per_functi
     return pick(candidates(sources, baseline.callers), functions, per_function, seed)
 
 
-def tests_of(targets: list[Target]) -> list[str]:
+def planned_tests(targets: list[Target]) -> list[str]:
     """The tests a collection run must run: every target's, once each, sorted."""
     return sorted({t for target in targets for t in target.tests})
