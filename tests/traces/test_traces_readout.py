@@ -32,7 +32,8 @@ def test_rows_carry_source_lines_and_the_function(tmp_path: Path) -> None:
     row = to_row(traces[0], {MODULE_PATH: MODULE}, {})
     assert row is not None
     assert row["function"] == "running_total" and row["path"] == MODULE_PATH and row["status"] == "complete"
-    assert str(row["source"]).startswith("def running_total(values, start=0):") and str(row["source"]).endswith("return out")
+    source = str(row["source"])
+    assert source.startswith("def running_total(values, start=0):") and source.endswith("return out")
     frames = json.loads(str(row["frames"]))
     assert frames[1]["source"] == "    total = start" and row["size_bytes"] == len(str(row["frames"]).encode())
     assert to_row(traces[0], {}, {}) is None  # no source: not stored
