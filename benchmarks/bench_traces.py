@@ -67,6 +67,8 @@ def bench_image(image: str, functions: int, per_function: int, seed: int, store:
             plain.append((time.monotonic() - t0, in_test_seconds(run), len(run.passed)))
             traced.append(trace_targets(ws, targets, cfg, timeout))
         first, second = traced
+        if not first.run.results or not second.run.results or not all(p[2] for p in plain):
+            raise RuntimeError(f"a run produced no results: {second.run.exec.output[-300:]}")
         rows, unmatched = rows_of(first, targets, sources, ws)
         again, _ = rows_of(second, targets, sources, ws)
         key = lambda r: (r["path"], r["function"], r["test"], r["kind"])  # noqa: E731

@@ -32,6 +32,12 @@ TRACED_ENV = {"PYTHONHASHSEED": "0"}
 """Set and sets print in one order in every run (part of what makes traces reproducible)."""
 
 
+class TraceWorkspace(Workspace):
+    """A workspace (network off, the sandbox limits) whose container is labelled as trace collection."""
+
+    ROLE = "traces"
+
+
 @dataclass(frozen=True)
 class CollectConfig:
     max_frames: int
@@ -134,7 +140,7 @@ def open_workspace(image: str, progress: Progress, settings: Settings) -> tuple[
     """A workspace of a validated image, its baseline (the call map) and the project's sources."""
     img, passed, durations = load_image(image)
     env = {**((img.recipe or {}).get("env") or {}), **TRACED_ENV}
-    ws = Workspace(img.id, img.test_command, progress, env, WorkspaceConfig.from_settings(settings))
+    ws = TraceWorkspace(img.id, img.test_command, progress, env, WorkspaceConfig.from_settings(settings))
     try:
         progress("running the passing tests once to see which functions they call")
         baseline = collect_baseline(ws, passed, durations)

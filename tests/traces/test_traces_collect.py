@@ -11,8 +11,7 @@ import pytest
 
 from forager.config import reset_settings
 from forager.store.traces import TraceFilters, list_traces
-from forager.tasks.workspace import Workspace
-from forager.traces.collect import TRACED_ENV, CollectConfig, collect_for_image, trace_targets
+from forager.traces.collect import TRACED_ENV, CollectConfig, TraceWorkspace, collect_for_image, trace_targets
 from forager.traces.frames import parse_frames
 from forager.traces.plan import Target
 
@@ -71,7 +70,7 @@ def test_an_unknown_image_is_an_error_not_a_crash(minipkg_home: str) -> None:
 
 
 def test_a_hostile_test_cannot_escape_and_its_forgeries_are_refused(minipkg_build: Any) -> None:
-    ws = Workspace(minipkg_build.image, minipkg_build.test_command, lambda _: None, dict(TRACED_ENV))
+    ws = TraceWorkspace(minipkg_build.image, minipkg_build.test_command, lambda _: None, dict(TRACED_ENV))
     try:
         ws.sandbox.put_files({"/repo/src/minipkg/probe.py": PROBE.encode(),
                               "/repo/tests/test_probe.py": PROBE_TEST.encode()})
