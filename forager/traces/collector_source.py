@@ -32,7 +32,7 @@ except ImportError:  # driven without pytest (Forager's unit tests run it on sev
     pytest = None
 
 S = {"spec": None, "by_file": {}, "by_test": {}, "test": None, "done": set(), "written": 0,
-     "stack": [], "engine": None, "tool": None}
+     "stack": [], "engine": None, "tool": None, "callees": False}
 R = reprlib.Repr()
 R.maxlevel, R.maxlist, R.maxtuple, R.maxdict, R.maxset = 3, 8, 8, 8, 8
 R.maxfrozenset, R.maxdeque, R.maxarray = 8, 8, 8
@@ -171,7 +171,8 @@ def _local(tr):
 
 
 def _global(frame, event, arg):
-    if event != "call":
+    # every call of the traced tests comes here: a file with no target (most calls) costs one lookup
+    if event != "call" or (frame.f_code.co_filename not in S["by_file"] and not (S["stack"] and S["callees"])):
         return None
     tr = _start(frame)
     return _local(tr) if tr is not None else None
@@ -245,6 +246,7 @@ def configure(spec):
     """Load a spec (also what the unit tests call, without pytest)."""
     S["spec"] = spec
     R.maxstring = R.maxother = R.maxlong = max(8, int(spec["value_chars"]))
+    S["callees"] = spec["callees"] == "trace"
     for t in spec["targets"]:
         S["by_file"].setdefault(t["file"], []).append((t["id"], t["name"], t["first"], t["def"]))
         for test in t["tests"]:

@@ -7,6 +7,12 @@
   var frames = JSON.parse(data.textContent);
   var lines = Array.prototype.slice.call(document.querySelectorAll(".src-line"));
   var body = document.querySelector("#locals tbody");
+  var source = document.getElementById("source");
+
+  function reveal() {  // the current line in the middle of the source box
+    var el = source.querySelector(".src-line.current");
+    if (el) { source.scrollTop = Math.max(0, el.offsetTop - source.clientHeight / 2); }
+  }
 
   function cell(tag, text, code) {
     var el = document.createElement(tag);
@@ -27,6 +33,7 @@
     lines.forEach(function (el) {
       el.classList.toggle("current", Number(el.getAttribute("data-line")) === f.line);
     });
+    reveal();
     body.textContent = "";
     var names = Object.keys(f.locals);
     names.forEach(function (name) {
@@ -47,6 +54,7 @@
   slider.addEventListener("input", function () { show(Number(slider.value)); });
   document.getElementById("prev").addEventListener("click", function (e) { e.preventDefault(); show(Math.max(0, Number(slider.value) - 1)); });
   document.getElementById("next").addEventListener("click", function (e) { e.preventDefault(); show(Math.min(frames.length - 1, Number(slider.value) + 1)); });
+  reveal();
   var asked = /^#step=(\d+)$/.exec(window.location.hash);  // a link to a frame: #step=N
   if (asked) { show(Math.min(frames.length - 1, Number(asked[1]))); }
   document.addEventListener("keydown", function (e) {
