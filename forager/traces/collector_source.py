@@ -87,6 +87,15 @@ def _finish(tr, status):
     _write(tr)
     if S["engine"] == "monitoring" and not any(t.code is tr.code for t in S["stack"]):
         sys.monitoring.set_local_events(S["tool"], tr.code, 0)
+    if not S["stack"] and _all_done(S["test"]):
+        pause()  # the rest of the test runs untraced, at full speed
+
+
+def _all_done(test):
+    """Whether every target of ``test`` has its trace (or the image's bound is reached)."""
+    if S["written"] >= S["spec"]["max_traces"]:
+        return True
+    return all((tid, test) in S["done"] for tid in S["by_test"].get(test, ()))
 
 
 def _record(tr, event, frame, arg=None):
@@ -257,9 +266,11 @@ def configure(spec):
         _monitoring_setup()
 
 
-def begin(test):
+def resume(test):
     """Trace the targets of ``test`` from now on (the current thread; all threads with monitoring)."""
     S["test"] = test
+    if _all_done(test):
+        return
     if S["engine"] == "monitoring":
         E = sys.monitoring.events
         sys.monitoring.set_events(S["tool"], E.PY_START | E.RAISE | E.PY_UNWIND)
@@ -267,12 +278,21 @@ def begin(test):
         sys.settrace(_global)
 
 
-def end():
-    """Stop tracing; traces still open (a generator never resumed) are written as incomplete."""
+def pause():
+    """Stop tracing for now (pytest's own work between a test's phases); open traces stay open."""
     if S["engine"] == "monitoring":
         sys.monitoring.set_events(S["tool"], 0)
     else:
         sys.settrace(None)
+
+
+def begin(test):
+    resume(test)
+
+
+def end():
+    """Stop tracing; traces still open (a generator never resumed) are written as incomplete."""
+    pause()
     for tr in list(S["stack"]):
         _finish(tr, "incomplete")
     S["test"] = None
@@ -285,17 +305,31 @@ def pytest_configure(config):
             configure(json.load(fh))
 
 
-def _runtest_protocol(item, nextitem):
-    if S["spec"] is None or item.nodeid not in S["by_test"]:
+def _traced(item):
+    return S["spec"] is not None and item.nodeid in S["by_test"]
+
+
+def _phase(item):
+    """Setup, call and teardown of a planned test run traced; pytest's reporting between them not."""
+    if not _traced(item):
         yield
         return
-    begin(item.nodeid)
+    resume(item.nodeid)
     try:
         yield
     finally:
+        pause()
+
+
+def _runtest_protocol(item, nextitem):
+    yield
+    if _traced(item):
         end()
 
 
 if pytest is not None:
     pytest_runtest_protocol = pytest.hookimpl(hookwrapper=True)(_runtest_protocol)
+    pytest_runtest_setup = pytest.hookimpl(hookwrapper=True)(_phase)
+    pytest_runtest_call = pytest.hookimpl(hookwrapper=True)(_phase)
+    pytest_runtest_teardown = pytest.hookimpl(hookwrapper=True)(_phase)
 '''
