@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -11,6 +12,7 @@ from trace_seed import seed_traces
 from typer.testing import CliRunner
 
 from forager.cli.main import app
+from forager.config import reset_settings
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +60,16 @@ def test_collect_from_an_unknown_image_fails_with_a_message() -> None:
     result = CliRunner().invoke(app, ["traces", "collect", "forager/none:1", "--json"])
     assert result.exit_code == 1
     assert "no image 'forager/none:1'" in json.loads(result.stdout)["error"]
+
+
+@pytest.mark.docker
+def test_collect_from_a_real_image_prints_its_summary(minipkg_build: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORAGER_HOME", str(minipkg_build.home))
+    reset_settings()
+    result = CliRunner().invoke(app, ["traces", "collect", minipkg_build.image, "--functions", "3",
+                                      "--per-function", "1", "--seed", "11", "--json"])
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["error"] is None, summary
+    assert summary["functions"] == 3 and summary["collected"] == 3 and summary["engine"] == "settrace"
+    listed = json.loads(CliRunner().invoke(app, ["traces", "list", "--image", minipkg_build.image, "--json"]).stdout)
+    assert set(summary["trace_ids"]) <= {r["id"] for r in listed}

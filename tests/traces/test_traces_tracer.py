@@ -88,3 +88,28 @@ def test_sys_monitoring_gives_the_frames_settrace_gives(tmp_path: Path, version:
     key = lambda line: (line["name"], line["test"])  # noqa: E731
     assert [(key(a), a["frames"]) for a in sorted(here, key=key)] == \
         [(key(b), b["frames"]) for b in sorted(there, key=key)]
+
+
+def test_tracing_stops_once_the_tests_targets_have_their_traces(tmp_path: Path) -> None:
+    from trace_seed import MODULE, MODULE_PATH
+
+    from forager.traces.collector_source import COLLECTOR_SOURCE
+
+    ns: dict = {"__name__": "forager_tracer"}
+    exec(compile(COLLECTOR_SOURCE, "forager_tracer.py", "exec"), ns)  # noqa: S102 - the tracer under test
+    mod: dict = {}
+    exec(compile(MODULE, f"/repo/{MODULE_PATH}", "exec"), mod)  # noqa: S102 - the module it traces
+    ns["configure"]({"root": "/repo/", "out": str(tmp_path / "out.jsonl"), "max_frames": 50, "value_chars": 40,
+                     "max_traces": 10, "callees": "step", "engine": "settrace",
+                     "targets": [target("helper", [T]).spec()]})
+    old = sys.gettrace()
+    try:
+        ns["begin"](T)
+        during = sys.gettrace()
+        mod["running_total"]([1, 2, 3])  # helper runs three times: traced once, then no more tracing
+        after = sys.gettrace()
+    finally:
+        ns["end"]()
+        sys.settrace(old)
+    assert during is not None and after is None
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
