@@ -129,6 +129,24 @@ class Settings(BaseSettings):
     """A session with no action for this long is ended (``expired``) by the reaper."""
     session_reap_interval_s: float = Field(default=30.0, gt=0)
     """How often each API process sweeps sessions (idle ones, dead containers, orphans)."""
+    # --- execution traces (forager.traces) ------------------------------------------------------
+    trace_functions: int = Field(default=20, gt=0)
+    """Functions an image's trace collection picks (``forager traces collect --functions``)."""
+    trace_per_function: int = Field(default=3, gt=0)
+    """Tests (so traces) per picked function (``--per-function``)."""
+    trace_max_per_image: int = Field(default=500, gt=0)
+    """No collection run writes more traces than this for one image."""
+    trace_max_frames: int = Field(default=1000, gt=0)
+    """Frames per trace; a longer call is kept up to here and marked truncated."""
+    trace_value_chars: int = Field(default=200, ge=8)
+    """Characters per local variable's or return value's ``repr``."""
+    trace_callees: Literal["step", "trace"] = "step"
+    """Calls from a traced function into other repository functions: stepped over, or traced as
+    their own traces."""
+    trace_engine: Literal["auto", "settrace", "monitoring"] = "auto"
+    """``auto``: ``sys.monitoring`` on Python 3.12+, ``sys.settrace`` before."""
+    trace_output_mb: int = Field(default=64, gt=0)
+    """The tracer's output file is read up to this size (a test could write to it)."""
 
     # --- checks at load -------------------------------------------------------------------------
     @field_validator("memory_limit")

@@ -76,3 +76,21 @@ class SessionState(StrEnum):
     ENDED = "ended"
     EXPIRED = "expired"
     FAILED = "failed"
+
+
+class TraceStatus(StrEnum):
+    """How an execution trace ended (``forager.traces``)."""
+
+    COMPLETE = "complete"
+    """The traced call returned (or raised) and every frame is kept."""
+    TRUNCATED = "truncated"
+    """The frame bound was reached; the frames up to it are kept."""
+    INCOMPLETE = "incomplete"
+    """The test ended while the call was still open (a generator never resumed)."""
+
+
+class TraceKind(StrEnum):
+    TARGET = "target"
+    """A function the plan picked, called by one of its tests."""
+    CALLEE = "callee"
+    """A function of the repository called from a traced frame (``FORAGER_TRACE_CALLEES=trace``)."""

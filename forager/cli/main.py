@@ -4,7 +4,7 @@ is the order ``forager --help`` lists them."""
 
 from __future__ import annotations
 
-from forager.cli import build, images, replay, run, serve, tasks, tokens, trajectories
+from forager.cli import build, images, replay, run, serve, tasks, tokens, traces, trajectories
 from forager.cli.app import app, emit_json
 
 __all__ = ["app", "emit_json"]
@@ -19,6 +19,7 @@ app.add_typer(tokens.app, name="tokens")
 app.command()(serve.api)
 app.command()(serve.worker)
 app.command()(replay.replay)
+app.add_typer(traces.app, name="traces")
 
 if __name__ == "__main__":
     app()

@@ -10,6 +10,7 @@ from forager.store.models import (
     Base,
     Build,
     BuildLog,
+    ExecTrace,
     Farm,
     Image,
     Job,
@@ -36,3 +37,4 @@ __all__ = [
     "upgrade",
     "AgentSession", "SessionTurn",
 ]
+__all__ += ["ExecTrace"]

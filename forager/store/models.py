@@ -209,3 +209,29 @@ class SessionTurn(Base):
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
     index: Mapped[int] = mapped_column(Integer)
     turn: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ExecTrace(Base):
+    """One execution trace (``forager.traces``): a function's call driven by one test, frame by
+    frame. ``frames`` is the JSON list the collector wrote (locals as diffs: ``".."`` unchanged)."""
+
+    __tablename__ = "traces"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("trace"))
+    image_id: Mapped[str] = mapped_column(String(300), index=True)
+    repository: Mapped[str] = mapped_column(String(500), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    function: Mapped[str] = mapped_column(String(500))
+    first_line: Mapped[int] = mapped_column(Integer)
+    test: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="target")  # a TraceKind
+    caller: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))  # a TraceStatus
+    engine: Mapped[str] = mapped_column(String(20))
+    python: Mapped[str] = mapped_column(String(20))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    n_frames: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    frames: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from forager.build.testrun import TestRun, run_tests
 from forager.config import get_settings
 from forager.errors import EngineError
+from forager.owner import OWNER_LABEL, this_process
 from forager.runtime import ExecResult, Limits, Runtime, Sandbox, get_runtime
 from forager.tasks.errors import TaskError
 
@@ -42,6 +43,11 @@ class WorkspaceConfig:
 class Workspace:
     """One container of an image; /repo is reset between candidates."""
 
+    ROLE = "tasks"
+    """The container's ``forager.role`` label (trace collection uses its own). Its owner label is
+    this process: without it the container inherits the image's (the build's process, long gone)
+    and any ``reap()`` on the engine removes it as a dead owner's."""
+
     def __init__(self, image: str, test_command: str, progress: Progress,
                  env: dict[str, str] | None = None, config: WorkspaceConfig | None = None,
                  runtime: Runtime | None = None) -> None:
@@ -64,7 +70,7 @@ class Workspace:
             self.box.remove()
         self.box = self.runtime.start(
             self.image, name=f"forager-tasks-{uuid.uuid4().hex[:10]}", limits=self.config.limits,
-            env={"PYTHONDONTWRITEBYTECODE": "1"}, labels={"forager.role": "tasks"})
+            env={"PYTHONDONTWRITEBYTECODE": "1"}, labels={"forager.role": self.ROLE, OWNER_LABEL: this_process()})
         res = self.sh("git rev-parse HEAD", 60)
         if not res.ok:
             raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")

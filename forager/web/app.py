@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from forager.web import auth, views
+from forager.web import auth, trace_page, views
 
 router = APIRouter()
 router.include_router(auth.router)
 router.include_router(views.router)
+router.include_router(trace_page.router)

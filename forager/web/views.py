@@ -24,6 +24,7 @@ from forager.web.trajectory_page import trajectory_page
 router = APIRouter()
 
 STATIC = {"forager.css": "text/css", "viewer.js": "text/javascript"}
+STATIC.update({"trace.css": "text/css", "trace.js": "text/javascript"})  # forager.web.trace_page
 
 
 def _load_row(row: db.Trajectory) -> LoadResult:
