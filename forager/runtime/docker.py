@@ -24,6 +24,7 @@ from docker.types import Mount
 
 from forager.config import Settings, get_settings
 from forager.errors import EngineError, ImageMissing
+from forager.owner import OWNER_LABEL
 from forager.runtime.base import ContainerInfo, LabelFilter, Limits, VolumeInfo
 from forager.runtime.docker_sandbox import DockerSandbox
 from forager.runtime.pipcache import SHARED_CACHE_ROLES, pip_cache_mount
@@ -108,7 +109,7 @@ class DockerRuntime:
                 read_only=limits.read_only,
                 tmpfs=tmpfs or None,
                 mounts=mounts or None,
-                labels={"forager": "1", **labels},
+                labels={"forager": "1", OWNER_LABEL: "", **labels},
                 environment=env,
             )
         except docker.errors.ImageNotFound as exc:
@@ -126,8 +127,9 @@ class DockerRuntime:
 
     def _fill_from_image(self, box: DockerSandbox, image: str, path: str, labels: Mapping[str, str]) -> None:
         """Copy ``path`` as the image holds it into the sandbox (where a tmpfs now hides it)."""
-        source = self.client.containers.create(image, command=["true"], labels={"forager": "1", **labels},
-                                               name=f"{box.name}-source", network_mode="none")
+        source = self.client.containers.create(image, command=["true"], name=f"{box.name}-source",
+                                               labels={"forager": "1", OWNER_LABEL: "", **labels},
+                                               network_mode="none")
         try:
             stream, _ = source.get_archive(path.rstrip("/") + "/.")
             box.put_tar(stream, path)

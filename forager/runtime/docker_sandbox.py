@@ -22,6 +22,7 @@ from docker.models.containers import Container
 
 from forager.errors import EngineError
 from forager.files import tree_size
+from forager.owner import OWNER_LABEL
 from forager.runtime import tario
 from forager.runtime.base import ExecResult, exec_result
 from forager.runtime.pipcache import OVERLAY_LABEL
@@ -142,7 +143,9 @@ class DockerSandbox:
 
     def commit(self, tag: str, labels: Mapping[str, str] | None = None,
                env: Mapping[str, str] | None = None, workdir: str | None = None) -> str:
-        changes = [f"LABEL {shlex.quote(k)}={shlex.quote(v)}" for k, v in (labels or {}).items()]
+        # an image has no owner: containers made from it must not inherit the committing one
+        owned = {OWNER_LABEL: "", **(labels or {})}
+        changes = [f"LABEL {shlex.quote(k)}={shlex.quote(v)}" for k, v in owned.items()]
         changes += [f"ENV {k}={shlex.quote(v)}" for k, v in (env or {}).items()]
         if workdir:
             changes.append(f"WORKDIR {workdir}")

@@ -3,11 +3,14 @@ process, tar streams, disk usage, and the shell over a Docker sandbox."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
 import tarfile
 import uuid
 from typing import Any
 
+import docker.errors
 import pytest
 from needs import unavailable
 
@@ -72,3 +75,33 @@ def test_pip_overlay_volumes_are_found_and_discarded(runtime: Any) -> None:
     assert [v.name for v in runtime.volumes({OVERLAY_LABEL: name})] == [f"{name}-pip-upper"]
     assert discard_pip_overlay(runtime, name) == [f"{name}-pip-upper"]
     assert runtime.volumes({OVERLAY_LABEL: name}) == [] and not runtime.remove_volume(f"{name}-pip-upper")
+
+
+def test_containers_do_not_inherit_a_dead_owner_from_their_image(runtime: Any, base: str) -> None:
+    """An image committed by a build (whose process is gone) once passed the build's owner label to
+    every container made from it, so any reaper on the engine removed those containers mid-run."""
+    from forager.build.owners import BUILD_LABEL, reap_dead_owners
+    from forager.owner import OWNER_LABEL
+
+    mark = uuid.uuid4().hex[:12]
+    dead = f"{socket.gethostname()}:999999999"
+    tag = f"forager/test-owned:{mark}"
+    client = runtime.client
+    made = client.containers.create(base, command=["true"], labels={OWNER_LABEL: dead, BUILD_LABEL: "b-x"})
+    try:
+        made.commit(repository="forager/test-owned", tag=mark)  # an image as old builds left them
+        with runtime.start(tag, labels={"forager.test": mark}) as box:
+            assert box.exec("true", 30).ok
+            info = runtime.containers({"forager.test": mark})[0]
+            assert info.labels[OWNER_LABEL] == ""
+            reap_dead_owners()
+            assert runtime.containers({"forager.test": mark}), "reaped as if a dead build owned it"
+        with runtime.start(base, labels={"forager.test": mark}) as box:
+            committed = box.commit(f"forager/test-owned:{mark}-2")
+        assert client.images.get(committed).labels.get(OWNER_LABEL) == ""
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):  # the reaper rightly took this one
+            made.remove(force=True)
+        for name in (tag, f"{tag}-2"):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(name, force=True)
