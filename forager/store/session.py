@@ -3,6 +3,7 @@ migration on first use, and ``session()``, the one way code reads and writes row
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -58,14 +59,18 @@ def upgrade(url: str) -> None:
 
 
 _ready: set[str] = set()
+_upgrading = threading.Lock()
+"""Threads of one process (a request and a background sweep) never upgrade one schema twice at once."""
 
 
 def engine() -> Engine:
     """The engine of the configured database, its schema upgraded once per process."""
     url = get_settings().resolved_database_url()
     if url not in _ready:
-        upgrade(url)
-        _ready.add(url)
+        with _upgrading:
+            if url not in _ready:
+                upgrade(url)
+                _ready.add(url)
     return engine_for(url)
 
 
