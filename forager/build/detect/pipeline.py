@@ -11,6 +11,7 @@ from pathlib import Path
 
 from forager.build.detect import declared, tools
 from forager.build.detect.findings import Findings
+from forager.build.detect.pipargs import self_extras
 from forager.build.detect.project_files import ProjectFiles
 from forager.build.detect.pythons import choose_python, preference
 from forager.build.detect.requirements import final_deps, listed_requirement_files, wanted_requirement_file
@@ -35,7 +36,10 @@ def _tool_requirements(files: ProjectFiles, found: Findings) -> None:
         found.add_file(rel)
     tools.from_tox(files, found)
     tools.from_nox(files.root, found)
-    tools.from_ci(files.root, found)
+    tools.from_ci(files, found)
+    for rel in found.files:  # `-e .[a,b]` lines: the project with extras (kept, not dropped)
+        for extra in self_extras(files.root / rel):
+            found.add_extra(extra, f"extra [{extra}] ({rel})")
 
 
 def _sdist_version(root: Path) -> str | None:
