@@ -17,6 +17,7 @@ from forager.build.detect.pythons import choose_python, preference
 from forager.build.detect.requirements import final_deps, listed_requirement_files, wanted_requirement_file
 from forager.build.detect.testpaths import choose_test_paths
 from forager.build.recipe import TEST_COMMAND, Recipe
+from forager.build.repair.local import configured_paths, pythonpath_value
 from forager.config import get_settings
 
 
@@ -63,6 +64,9 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     if version := _sdist_version(files.root):
         recipe.set_env("SETUPTOOLS_SCM_PRETEND_VERSION", version)
         recipe.note(f"version {version} from PKG-INFO (for VCS-versioned builds)")
+    if paths := configured_paths(files):
+        recipe.set_env("PYTHONPATH", pythonpath_value(paths))
+        recipe.note(f"PYTHONPATH {recipe.env['PYTHONPATH']}: as the repository's pytest/tox/CI configuration sets it")
     recipe.test_paths, note = choose_test_paths(files)
     recipe.note(note)
     return recipe

@@ -16,7 +16,13 @@ StepLog = Callable[..., None]
 """``log(step, command="", res=None, note="")``: one build log line."""
 
 FIND_MISSING = """
-import ast, importlib.util, sys
+import ast, importlib.util, os, sys
+local = set()  # local first: the repository's own modules are never installed from an index
+for top, dirs, files in os.walk("/repo"):
+    dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "site-packages")]
+    local.update(f[:-3] for f in files if f.endswith(".py"))
+    if any(f.endswith(".py") for f in files):
+        local.add(os.path.basename(top))
 tree = ast.parse(open(sys.argv[1], encoding="utf-8", errors="replace").read())
 mods = set()
 for node in ast.walk(tree):
@@ -26,7 +32,7 @@ for node in ast.walk(tree):
         mods.add(node.module.split(".")[0])
 for m in sorted(mods):
     try:
-        if importlib.util.find_spec(m) is None:
+        if m not in local and importlib.util.find_spec(m) is None:
             print(m)
     except Exception:
         pass
