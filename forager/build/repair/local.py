@@ -55,9 +55,9 @@ def configured_paths(files: ProjectFiles) -> list[str]:
     paths += [p for m in re.finditer(r"PYTHONPATH\s*=\s*(\S+)", setenv) for p in m.group(1).split(":")]
     paths += _ci_pythonpath(files.root)
     out = []
-    for p in paths:
+    for p in (p for p in paths if ".." not in p):
         p = re.sub(r"^(\{toxinidir\}|\$\{\{\s*github\.workspace\s*\}\}|\$GITHUB_WORKSPACE|\$PWD|\.)/?", "", p)
-        if "$" not in p and "{" not in p and ".." not in p and not p.startswith("/") and p not in out:
+        if "$" not in p and "{" not in p and not p.startswith("/") and p not in out:
             out.append(p.rstrip("/"))
     return out
 
