@@ -72,6 +72,19 @@ class Repairer:
             return False
         return self.install(f"pytest<{major}", fix.why, step=f"repair: pytest<{major}")
 
+    def step_down(self, fix: Fix) -> bool:
+        """A release of ``fix.value`` one major (one minor for 0.x) older than the installed one."""
+        probe = f"import importlib.metadata as m; print(m.version({fix.value!r}))"
+        res = self.box.exec(f"python -c {shlex.quote(probe)}", 60)
+        parts = res.output.strip().split(".") if res.ok else []
+        if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+            return False
+        major, minor = int(parts[0]), int(parts[1])
+        if major == 0 and minor == 0:
+            return False
+        bound = f"<{major}" if major > 0 else f"<0.{minor}"
+        return self.install(f"{fix.value}{bound}", fix.why, step=f"repair: {fix.value}{bound}")
+
     def change_recipe(self, fix: Fix) -> None:
         """A pytest argument, a left-out file or an environment variable."""
         if fix.kind == FixKind.ARG:
@@ -99,6 +112,8 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: Recipe, round_no: int, log: St
             changed = True  # tried: the next round may leave the file out
         elif f.kind == FixKind.PYTEST_DOWNGRADE:
             changed |= r.pytest_downgrade(f)
+        elif f.kind == FixKind.STEP_DOWN:
+            changed |= r.step_down(f)
         elif f.kind in RECIPE_CHANGES:
             r.change_recipe(f)
             changed = True

@@ -10,6 +10,7 @@ from forager.build.detect.project_files import pytest_option, read_toml
 from forager.build.recipe import Recipe
 from forager.build.repair.fixes import Fix, FixKind
 from forager.build.repair.local import INSTALLED_ROOTS, local_modules, pythonpath_value
+from forager.build.repair.startup import allow_deprecations, internal_error_fixes, setup_error_fixes
 from forager.build.repair.tables import (
     FIXTURE_TO_DIST,
     INI_TO_DIST,
@@ -60,7 +61,7 @@ def _start_up_fixes(output: str) -> list[Fix]:
     if _pytest_broken(output):
         # pytest itself does not run on this Python (an old pin): upgrade it first
         return [Fix(FixKind.INSTALL, "pytest>=7", "the installed pytest does not import")]
-    return []
+    return internal_error_fixes(output)
 
 
 def _module_fixes(output: str, recipe: Recipe, root: Path, why: str) -> list[Fix]:
@@ -126,9 +127,7 @@ def _plugin_fixes(output: str) -> list[Fix]:
 def _deprecations_allowed() -> list[Fix]:
     """Deprecation warnings that the suite's filterwarnings=error turns into failures on a newer
     Python or pytest than it was written for (command-line -W filters win over the ini's)."""
-    why = "deprecation warnings turned into errors"
-    return [Fix(FixKind.ARG, "-W ignore::DeprecationWarning", why),
-            Fix(FixKind.ARG, "-W ignore::PendingDeprecationWarning", why)]
+    return allow_deprecations("deprecation warnings turned into errors")
 
 
 def _uncollectable_fixes(output: str, recipe: Recipe) -> list[Fix]:
@@ -155,7 +154,8 @@ def plan_collection(output: str, recipe: Recipe, root: Path) -> list[Fix]:
     """Fixes for what ``pytest --collect-only`` printed."""
     fixes = _start_up_fixes(output) or _module_fixes(output, recipe, root, "collection")
     fixes += _unknown_option_fixes(output, root) + _plugin_fixes(output)
-    if re.search(r"^E\s+\S*(PytestRemovedIn\d+Warning|DeprecationWarning|PytestDeprecationWarning)", output, re.M):
+    if re.search(r"^(E|INTERNALERROR>)\s+\S*(PytestRemovedIn\d+Warning|DeprecationWarning|PytestDeprecationWarning)",
+                 output, re.M):
         fixes += _deprecations_allowed()
     return _dedupe(fixes, recipe) or _uncollectable_fixes(output, recipe)
 
@@ -177,4 +177,6 @@ def plan_run(run: TestRun, recipe: Recipe, root: Path) -> list[Fix]:
             fixes.append(Fix(FixKind.ARG, "-o asyncio_mode=auto", "async tests without markers"))
     if re.search(r"\b(Deprecation|PendingDeprecation)Warning\b", text):
         fixes += _deprecations_allowed()
+    if not fixes:  # errors at setup/teardown across most tests with one cause
+        fixes = setup_error_fixes(run)
     return _dedupe(fixes, recipe)
