@@ -6,6 +6,7 @@ so every change (a repair, an install mode, an extra pytest argument) is recorde
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -36,6 +37,8 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    hanging: list[str] = field(default_factory=list)
+    """Tests left out because they ran past the first run's short per-test limit."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +80,15 @@ class Recipe:
 
     def ignores(self, path: str) -> bool:
         return f"--ignore={path}" in self.pytest_args
+
+    def leave_out_hanging(self, test_ids: list[str], limit_s: int) -> None:
+        """Deselect tests that hang (or run past ``limit_s``), each named in the recipe."""
+        for test_id in test_ids:
+            if test_id not in self.hanging:
+                self.hanging.append(test_id)
+                self.pytest_args.append(shlex.quote(f"--deselect={test_id}"))
+        self.record_repair(0, "deselect-hanging", f"ran past {limit_s}s in the first run",
+                           value=f"{len(test_ids)} test(s)", ok=True)
 
     def set_env(self, key: str, value: str) -> None:
         self.env[key] = value

@@ -14,7 +14,7 @@ from forager.build.repair.apply import apply
 from forager.build.repair.plan import plan_collection, plan_run
 from forager.build.steplog import tail
 from forager.build.testrun import TestRun, install_plugin
-from forager.build.validate import run_suite
+from forager.build.validate import quick_run, settle_hangs
 from forager.runtime import Sandbox, get_runtime
 from forager.runtime.pipcache import discard_pip_overlay
 from forager.store import db
@@ -63,14 +63,14 @@ def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> TestRun:
     _repair_collection(box, ctx)
     hide_build_artifacts(box, ctx.log)
     _commit(box, ctx, image)
-    run = run_suite(ctx, image, "validate (first run)")
+    run = quick_run(ctx, image, "validate (first run)")
     for n in range(1, RUN_REPAIRS + 1):  # failures that show only at run time: fixtures, lazy imports
         fixes = plan_run(run, ctx.recipe, ctx.src.path)
         if not fixes or not apply(box, fixes, ctx.recipe, 100 + n, ctx.log.step, ctx.settings.install_timeout_s):
             break
         _commit(box, ctx, image)
-        run = run_suite(ctx, image, f"validate (after run repair {n})")
-    return run
+        run = quick_run(ctx, image, f"validate (after run repair {n})")
+    return settle_hangs(ctx, image, run, lambda: _commit(box, ctx, image))
 
 
 def repository_layer(ctx: BuildContext, deps: str, image: str) -> TestRun:

@@ -1,0 +1,77 @@
+"""End-to-end builds of the long tail's failure kinds, on fixture repositories written here:
+a test helper package inside the tests folder (local first), a conftest that uses a pytest
+internal the newest pytest removed (setup errors of every test -> pytest step-down), a hanging
+test (left out after a short first run, named in the recipe) and a suite that needs ``::1``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forager.build.builder import build
+from forager.config import reset_settings
+
+pytestmark = pytest.mark.docker
+
+CONFTEST = '''import pytest
+
+
+@pytest.fixture(autouse=True)
+def _uses_a_removed_internal(request):
+    if int(pytest.__version__.split(".")[0]) >= 9:  # stands for an API the newest pytest removed
+        raise AttributeError("'Config' object has no attribute 'inicfg'")
+    yield
+'''
+TESTS = '''import socket
+import time
+
+import fakes
+from longtail import one
+
+
+def test_one():
+    assert one() == fakes.ONE
+
+
+def test_two():
+    assert one() + fakes.ONE == 2
+
+
+def test_ipv6_loopback():
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("::1", 0))
+    s.close()
+
+
+def test_waits_for_the_network():
+    time.sleep(10_000)
+'''
+
+
+def longtail_repo(root: Path) -> Path:
+    (root / "longtail").mkdir(parents=True)
+    (root / "longtail" / "__init__.py").write_text("def one():\n    return 1\n")
+    (root / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                         'build-backend = "setuptools.build_meta"\n'
+                                         '[project]\nname = "longtail"\nversion = "0.1"\n'
+                                         '[tool.setuptools]\npackages = ["longtail"]\n')
+    (root / "tests" / "support" / "fakes").mkdir(parents=True)
+    (root / "tests" / "support" / "fakes" / "__init__.py").write_text("ONE = 1\n")
+    (root / "tests" / "conftest.py").write_text(CONFTEST)
+    (root / "tests" / "test_longtail.py").write_text(TESTS)
+    return root
+
+
+def test_long_tail_repository_validates(runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FORAGER_FIRST_RUN_TEST_TIMEOUT_S", "4")
+    reset_settings()
+    r = build(str(longtail_repo(tmp_path / "r")))
+    assert r.status == "validated", r.error
+    recipe = r.install
+    hung = "tests/test_longtail.py::test_waits_for_the_network"
+    assert recipe["hanging"] == [hung] and f"--deselect={hung}" in r.test_command
+    assert recipe["env"]["PYTHONPATH"] == "/repo/tests/support"
+    installed = [x["value"] for x in recipe["repairs"] if x["fix"] == "install"]
+    assert "fakes" not in installed and "pytest<9" in installed, recipe["repairs"]
+    assert r.tests["passed"] == 3 and r.tests["failed"] == 0 and r.tests["error"] == 0
