@@ -20,6 +20,7 @@ from forager.build.catalogue import record_image
 from forager.build.context import BuildContext
 from forager.build.detect.pipeline import detect
 from forager.build.detect.pythons import preference
+from forager.build.detect.suite import static_test_functions, suite_share
 from forager.build.detect.testpaths import test_files
 from forager.build.errors import BuildError
 from forager.build.layers import deps_layer, tag_part
@@ -102,6 +103,9 @@ def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> 
     second = first if broken(first) else run_suite(ctx, image, "validate (second run)")
     result.image, result.test_command = image, recipe.full_test_command()
     verdict = judge(first, second, ctx.settings.pass_threshold)
+    ran = [t for t, r in first.results.items() if not r.collection and r.outcome != "skipped"]
+    recipe.suite = suite_share(static_test_functions(src.path), ran)
+    verdict.tests.update(recipe.suite)
     result.status, result.error, result.tests = verdict.status, verdict.error, verdict.tests
     record_results(result.build_id, first, verdict.flaky)
     record_image(image, result.build_id, repository_id, verdict.status, recipe, src)

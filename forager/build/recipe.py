@@ -37,6 +37,8 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    suite: dict[str, int] = field(default_factory=dict)
+    """How much of the repository's suite validation runs (``detect.suite.suite_share``)."""
     hanging: list[str] = field(default_factory=list)
     """Tests left out because they ran past the first run's short per-test limit."""
 

@@ -75,3 +75,46 @@ def test_long_tail_repository_validates(runtime, tmp_path: Path, monkeypatch: py
     installed = [x["value"] for x in recipe["repairs"] if x["fix"] == "install"]
     assert "fakes" not in installed and "pytest<9" in installed, recipe["repairs"]
     assert r.tests["passed"] == 3 and r.tests["failed"] == 0 and r.tests["error"] == 0
+
+
+def test_summary_and_dockerfile_rebuild_the_image_without_forager(runtime, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import uuid
+
+    from rich.console import Console
+
+    from forager.build.catalogue import show_image
+    from forager.build.dockerfile import dockerfile
+    from forager.build.summary import log_path, summary_table
+
+    monkeypatch.setenv("FORAGER_FIRST_RUN_TEST_TIMEOUT_S", "4")
+    reset_settings()
+    repo = longtail_repo(tmp_path / "r")
+    r = build(str(repo))
+    assert r.status == "validated", r.error
+    console = Console(width=200, record=True)
+    console.print(summary_table(r.summary()))
+    text = console.export_text()
+    assert "validated" in text and "3 passed, 0 failed" in text and str(log_path(r.build_id)) in text
+    assert "suite" in text and "(3 of 4 found)" in text and "1 hanging test(s)" in text
+    assert "leave out hanging tests" in log_path(r.build_id).read_text()
+    info = show_image(r.image or "")
+    assert info is not None and info["tests"]["suite_share_pct"] == 75
+    # the Dockerfile, on the local base (no registry here), rebuilds an image whose tests pass
+    from forager.config import get_settings
+
+    ca = get_settings().resolved_ca_bundle()  # this machine reaches the index through its CA bundle
+    (repo / "ca.pem").write_bytes(ca.read_bytes() if ca else b"")
+    text = dockerfile(info).replace("FROM python:3.11-slim", "FROM forager/base:3.11\nCOPY ca.pem /tmp/forager-ca.pem")
+    (repo / "Dockerfile.forager").write_text(text)
+    tag = f"forager-test/dockerfile:{uuid.uuid4().hex[:8]}"
+    try:
+        done = subprocess.run(["docker", "build", "-q", "-f", "Dockerfile.forager", "-t", tag, "."], cwd=repo,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        ran = subprocess.run(["docker", "run", "--rm", "--network", "none", "--sysctl",
+                              "net.ipv6.conf.lo.disable_ipv6=0", tag], capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0 and "3 passed" in ran.stdout, ran.stdout[-3000:]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)

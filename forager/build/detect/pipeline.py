@@ -15,7 +15,8 @@ from forager.build.detect.pipargs import self_extras
 from forager.build.detect.project_files import ProjectFiles
 from forager.build.detect.pythons import choose_python, preference
 from forager.build.detect.requirements import final_deps, listed_requirement_files, wanted_requirement_file
-from forager.build.detect.testpaths import choose_test_paths
+from forager.build.detect.suite import pyargs_package
+from forager.build.detect.testpaths import choose_test_paths, has_testpaths
 from forager.build.recipe import TEST_COMMAND, Recipe
 from forager.build.repair.local import configured_paths, pythonpath_value
 from forager.config import get_settings
@@ -68,6 +69,8 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
         recipe.set_env("PYTHONPATH", pythonpath_value(paths))
         recipe.note(f"PYTHONPATH {recipe.env['PYTHONPATH']}: as the repository's pytest/tox/CI configuration sets it")
     recipe.test_paths, note = choose_test_paths(files)
+    if not has_testpaths(files) and (package := pyargs_package(files.root)):
+        recipe.test_paths, note = ["--pyargs", package], f"test paths: --pyargs {package}, as the maintainers run it"
     recipe.note(note)
     return recipe
 
