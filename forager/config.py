@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     (named in the recipe) before validation at ``per_test_timeout_s``."""
     ipv6_loopback: bool = True
     """Containers get a working ``::1`` (sysctl net.ipv6.conf.lo.disable_ipv6=0)."""
+    resolve_as_of_commit: bool = True
+    """Git sources resolve dependencies uploaded before the commit's date (``PIP_UPLOADED_PRIOR_TO``)."""
 
     # --- agents -------------------------------------------------------------------------------
     command_timeout_s: int = Field(default=60, gt=0)

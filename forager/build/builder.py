@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from forager.build import images
+from forager.build.asof import as_of_commit
 from forager.build.catalogue import record_image
 from forager.build.context import BuildContext
 from forager.build.detect.pipeline import detect
@@ -88,6 +89,7 @@ def _detect(src: Source, python: str | None, log: StepLog, settings: Settings) -
         log.info(note)
     if not test_files(src.path):
         raise BuildError("no tests found: no test_*.py / *_test.py files and no tests/ directory")
+    as_of_commit(recipe, src, settings)
     return recipe
 
 

@@ -26,6 +26,9 @@ def _source_lines(source: str, commit: str | None) -> list[str]:
 
 def _install_lines(recipe: dict[str, Any]) -> list[str]:
     lines = []
+    if pins := recipe.get("constraints"):  # the lock's pins (PIP_CONSTRAINT points there)
+        lines.append("RUN mkdir -p /opt/forager && printf '%s\\n' "
+                     f"{' '.join(shlex.quote(p) for p in pins)} > /opt/forager/constraints.txt")
     deps = [*recipe.get("deps", []), "pytest-timeout"]
     lines.append(f"RUN {PIP} {' '.join(shlex.quote(d) for d in deps)}")
     lines += [f"RUN {PIP} -r {shlex.quote(f)}" for f in recipe.get("requirement_files", [])]

@@ -37,6 +37,11 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    """Pins every install is constrained to (from a lock or constraint file; ``PIP_CONSTRAINT``)."""
+    resolution: dict[str, str] = field(default_factory=dict)
+    """Which path dependency resolution took: ``lock`` (the file read), ``as_of`` (the commit date
+    bounding uploads), or ``latest``."""
     suite: dict[str, int] = field(default_factory=dict)
     """How much of the repository's suite validation runs (``detect.suite.suite_share``)."""
     hanging: list[str] = field(default_factory=list)

@@ -118,3 +118,32 @@ def test_summary_and_dockerfile_rebuild_the_image_without_forager(runtime, tmp_p
         assert ran.returncode == 0 and "3 passed" in ran.stdout, ran.stdout[-3000:]
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)
+
+
+def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A commit of 2023-06-01 resolves what the index held then (pytest 7.3.1, not today's) and
+    installs the versions its uv.lock pins (iniconfig 1.1.1, older than that date's 2.0.0)."""
+    import os
+    import subprocess
+
+    repo = tmp_path / "past"
+    (repo / "past").mkdir(parents=True)
+    (repo / "past" / "__init__.py").write_text("")
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                         'build-backend = "setuptools.build_meta"\n'
+                                         '[project]\nname = "past"\nversion = "0.1"\n')
+    (repo / "uv.lock").write_text('version = 1\n[[package]]\nname = "iniconfig"\nversion = "1.1.1"\n'
+                                  'source = { registry = "https://pypi.org/simple" }\n')
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_past.py").write_text(
+        "import importlib.metadata as m\n\nimport pytest\n\n\ndef test_pytest_of_its_time():\n"
+        "    assert pytest.__version__ == '7.3.1'\n\n\ndef test_locked():\n"
+        "    assert m.version('iniconfig') == '1.1.1'\n")
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2023-06-01T12:00:00Z", "GIT_AUTHOR_DATE": "2023-06-01T12:00:00Z"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "past"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    r = build(str(repo))
+    assert r.status == "validated", r.error
+    assert r.install["resolution"] == {"lock": "uv.lock", "as_of": "2023-06-01T12:00:00Z", "path": "lock"}
+    assert r.tests["passed"] == 2

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from forager.build.detect import declared, tools
 from forager.build.detect.findings import Findings
+from forager.build.detect.locks import CONSTRAINTS_PATH, lock_pins
 from forager.build.detect.pipargs import self_extras
 from forager.build.detect.project_files import ProjectFiles
 from forager.build.detect.pythons import choose_python, preference
@@ -65,6 +66,11 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     if version := _sdist_version(files.root):
         recipe.set_env("SETUPTOOLS_SCM_PRETEND_VERSION", version)
         recipe.note(f"version {version} from PKG-INFO (for VCS-versioned builds)")
+    lock, recipe.constraints = lock_pins(files.root, name)
+    if lock:
+        recipe.set_env("PIP_CONSTRAINT", CONSTRAINTS_PATH)
+        recipe.resolution["lock"] = lock
+        recipe.note(f"{len(recipe.constraints)} pin(s) from {lock}: every install constrained to them")
     if paths := configured_paths(files):
         recipe.set_env("PYTHONPATH", pythonpath_value(paths))
         recipe.note(f"PYTHONPATH {recipe.env['PYTHONPATH']}: as the repository's pytest/tox/CI configuration sets it")
