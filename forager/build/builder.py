@@ -97,6 +97,8 @@ def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> 
     """Base, dependency and repository layers, then validation; fills in ``result``."""
     recipe, src = ctx.recipe, ctx.src
     base = images.ensure_base(recipe.python, log=ctx.log.info)
+    if recipe.toolchain:
+        base = images.ensure_toolchain(base, log=ctx.log.info)
     deps = deps_layer(ctx, base)
     # the farm id keeps two farms on one engine from overwriting each other's tags
     image = (f"{ctx.settings.image_prefix}/{tag_part(recipe.name or src.name)}:"

@@ -24,6 +24,12 @@ def _source_lines(source: str, commit: str | None) -> list[str]:
             "COPY . /repo"]
 
 
+def _apt(recipe: dict[str, Any]) -> list[str]:
+    """Debian packages: git, the toolchain when the build needed one, tools the tests call."""
+    packages = ["git"] + (["gcc", "g++", "make"] if recipe.get("toolchain") else [])
+    return packages + [str(r["value"]) for r in recipe.get("repairs", []) if r.get("fix") == "apt" and r.get("ok")]
+
+
 def _install_lines(recipe: dict[str, Any]) -> list[str]:
     lines = []
     if pins := recipe.get("constraints"):  # the lock's pins (PIP_CONSTRAINT points there)
@@ -52,8 +58,8 @@ def dockerfile(image: dict[str, Any]) -> str:
     lines = [f"# Rebuilds {image['id']} (build {image.get('build_id', '?')}) without Forager.",
              f"# Validation: {json.dumps(image.get('tests') or {})}",
              f"FROM python:{python}-slim",
-             "RUN apt-get update && apt-get install -y --no-install-recommends git"
-             + (" gcc g++ make" if recipe.get("toolchain") else "") + " && rm -rf /var/lib/apt/lists/*",
+             f"RUN apt-get update && apt-get install -y --no-install-recommends {' '.join(_apt(recipe))}"
+             " && rm -rf /var/lib/apt/lists/*",
              "RUN python -m venv /opt/venv",
              "ENV PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv PYTHONDONTWRITEBYTECODE=1",
              *_source_lines(image.get("source", ""), image.get("commit")),

@@ -13,6 +13,7 @@ from forager.build.recipe import InstallMode
 from forager.build.repair.version import PRETEND_VERSION, needs_pretend_version, pretend_version_env
 from forager.build.steplog import StepLog, tail
 from forager.build.testrun import site_packages
+from forager.build.toolchain import NEEDS_COMPILER, install_toolchain, pure_python_switch
 from forager.runtime import ExecResult, Sandbox
 
 SNAPSHOT = ("cd /repo && rm -f .forager-sdist && if [ ! -d .git ]; then git init -q && git add -A && "
@@ -51,6 +52,28 @@ def _install(box: Sandbox, ctx: BuildContext, cmd: str) -> ExecResult:
         for key, value in pretend_version_env(box).items():
             recipe.set_env(key, value)
         recipe.record_repair(0, "pretend-version", "VCS version not found")
+        res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+    if not res.ok and NEEDS_COMPILER.search(res.output):
+        res = _compiled(box, ctx, cmd, res)
+    return res
+
+
+def _compiled(box: Sandbox, ctx: BuildContext, cmd: str, failed: ExecResult) -> ExecResult:
+    """An install that needs a compiler: the toolchain in this container (the recipe says so, for
+    the layer next time), else the project's pure-Python switch."""
+    recipe, timeout, res = ctx.recipe, ctx.settings.install_timeout_s, failed
+    if not recipe.toolchain:
+        tools = install_toolchain(box, timeout)
+        ctx.log.step("build toolchain", "apt-get install gcc g++ make python3-dev", tools)
+        recipe.record_repair(0, "toolchain", "the install needs a C compiler", ok=tools.ok)
+        if tools.ok:
+            recipe.toolchain = "an install failed for want of a C compiler"
+            res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+    switch = pure_python_switch(ctx.src.path)
+    if not res.ok and switch and switch not in recipe.env:
+        recipe.set_env(switch, "1")
+        recipe.record_repair(0, "env", "the compiled build failed: the project's pure-Python switch",
+                             value=f"{switch}=1", ok=True)
         res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
     return res
 

@@ -113,6 +113,7 @@ def deps_layer(ctx: BuildContext, base: str) -> str:
     rt = get_runtime()
     if rt.image_exists(tag):
         ctx.log.step("dependencies", note=f"reused {tag}")
+        recipe.note(f"dependency layer {tag} (reused)")
         return tag
     with rt.start(base, name=ctx.container_name("deps"), limits=ctx.limits(network=True), build_mounts=True,
                   labels=ctx.labels("build-deps")) as box, ctx.watch(box):

@@ -37,6 +37,8 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    toolchain: str = ""
+    """Why the image carries a C toolchain (compiled extensions), or empty."""
     constraints: list[str] = field(default_factory=list)
     """Pins every install is constrained to (from a lock or constraint file; ``PIP_CONSTRAINT``)."""
     resolution: dict[str, str] = field(default_factory=dict)

@@ -147,3 +147,38 @@ def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp
     assert r.status == "validated", r.error
     assert r.install["resolution"] == {"lock": "uv.lock", "as_of": "2023-06-01T12:00:00Z", "path": "lock"}
     assert r.tests["passed"] == 2
+
+
+SPEED_C = """#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *twice(PyObject *self, PyObject *arg) { return PyNumber_Add(arg, arg); }
+static PyMethodDef methods[] = {{"twice", twice, METH_O, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }
+"""
+
+
+def test_compiled_extension_gets_the_toolchain_layer_and_tests_get_their_tools(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "fastthing"
+    (repo / "fastthing").mkdir(parents=True)
+    (repo / "fastthing" / "__init__.py").write_text("")
+    (repo / "src").mkdir()
+    (repo / "src" / "speed.c").write_text(SPEED_C)
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                         'build-backend = "setuptools.build_meta"\n'
+                                         '[project]\nname = "fastthing"\nversion = "0.1"\n'
+                                         '[tool.setuptools]\npackages = ["fastthing"]\n')
+    (repo / "setup.py").write_text('from setuptools import Extension, setup\n'
+                                   'setup(ext_modules=[Extension("fastthing._speed", ["src/speed.c"])])\n')
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_fast.py").write_text(
+        "import subprocess\n\nfrom fastthing import _speed\n\n\ndef test_compiled():\n"
+        "    assert _speed.twice(21) == 42\n\n\ndef test_pager():\n"
+        "    assert subprocess.run(['less', '--version'], capture_output=True).returncode == 0\n")
+    r = build(str(repo))
+    assert r.status == "validated", r.error
+    assert r.install["toolchain"] == "setup.py builds extension modules"
+    assert {"fix": "apt", "value": "less"}.items() <= next(x for x in r.install["repairs"] if x["fix"] == "apt").items()
+    assert r.tests["passed"] == 2
+    deps = next(n.split()[2] for n in r.install["notes"] if n.startswith("dependency layer "))
+    assert runtime.image_labels(deps)["forager.base"].startswith("forager/toolchain:3.11-")  # only such projects

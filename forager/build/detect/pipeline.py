@@ -20,6 +20,7 @@ from forager.build.detect.suite import pyargs_package
 from forager.build.detect.testpaths import choose_test_paths, has_testpaths
 from forager.build.recipe import TEST_COMMAND, Recipe
 from forager.build.repair.local import configured_paths, pythonpath_value
+from forager.build.toolchain import needs_toolchain
 from forager.config import get_settings
 
 
@@ -66,6 +67,9 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     if version := _sdist_version(files.root):
         recipe.set_env("SETUPTOOLS_SCM_PRETEND_VERSION", version)
         recipe.note(f"version {version} from PKG-INFO (for VCS-versioned builds)")
+    if reason := needs_toolchain(files.root):
+        recipe.toolchain = reason
+        recipe.note(f"build toolchain layer: {reason}")
     lock, recipe.constraints = lock_pins(files.root, name)
     if lock:
         recipe.set_env("PIP_CONSTRAINT", CONSTRAINTS_PATH)

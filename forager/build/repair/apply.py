@@ -10,6 +10,7 @@ from forager.build.pip import pip_install
 from forager.build.recipe import Recipe
 from forager.build.repair.fixes import Fix, FixKind
 from forager.build.repair.tables import PY2_STDLIB, dist_for_module
+from forager.build.toolchain import install_tools
 from forager.runtime import Sandbox
 
 StepLog = Callable[..., None]
@@ -85,6 +86,12 @@ class Repairer:
         bound = f"<{major}" if major > 0 else f"<0.{minor}"
         return self.install(f"{fix.value}{bound}", fix.why, step=f"repair: {fix.value}{bound}")
 
+    def apt(self, fix: Fix) -> bool:
+        res = install_tools(self.box, [fix.value], self.install_timeout_s)
+        self.log(f"repair: apt-get install {fix.value}", f"apt-get install {fix.value}", res, note=fix.why)
+        self.recipe.record_repair(self.round_no, FixKind.APT, fix.why, value=fix.value, ok=res.ok)
+        return res.ok
+
     def change_recipe(self, fix: Fix) -> None:
         """A pytest argument, a left-out file or an environment variable."""
         if fix.kind == FixKind.ARG:
@@ -112,6 +119,8 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: Recipe, round_no: int, log: St
             changed = True  # tried: the next round may leave the file out
         elif f.kind == FixKind.PYTEST_DOWNGRADE:
             changed |= r.pytest_downgrade(f)
+        elif f.kind == FixKind.APT:
+            changed |= r.apt(f)
         elif f.kind == FixKind.STEP_DOWN:
             changed |= r.step_down(f)
         elif f.kind in RECIPE_CHANGES:

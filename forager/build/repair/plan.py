@@ -20,6 +20,7 @@ from forager.build.repair.tables import (
     dist_for_module,
 )
 from forager.build.testrun import TestRun
+from forager.build.toolchain import missing_tools
 
 TOO_NEW = re.compile(
     r"PluginValidationError|has no attribute '(yield_fixture|funcargnames|_fillfuncargs|getfuncargvalue)'"
@@ -177,6 +178,7 @@ def plan_run(run: TestRun, recipe: Recipe, root: Path) -> list[Fix]:
             fixes.append(Fix(FixKind.ARG, "-o asyncio_mode=auto", "async tests without markers"))
     if re.search(r"\b(Deprecation|PendingDeprecation)Warning\b", text):
         fixes += _deprecations_allowed()
+    fixes += [Fix(FixKind.APT, pkg, "the tests call a tool the image lacks") for pkg in missing_tools(text)]
     if not fixes:  # errors at setup/teardown across most tests with one cause
         fixes = setup_error_fixes(run)
     return _dedupe(fixes, recipe)
