@@ -103,8 +103,8 @@ def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> 
     # the farm id keeps two farms on one engine from overwriting each other's tags
     image = (f"{ctx.settings.image_prefix}/{tag_part(recipe.name or src.name)}:"
              f"{tag_part(src.commit[:12])}-py{recipe.python}-{db.farm_id()}")
-    first = repository_layer(ctx, deps, image)
-    second = first if broken(first) else run_suite(ctx, image, "validate (second run)")
+    first, overlapped = repository_layer(ctx, deps, image)
+    second = first if broken(first) else overlapped or run_suite(ctx, image, "validate (second run)")
     result.image, result.test_command = image, recipe.full_test_command()
     verdict = judge(first, second, ctx.settings.pass_threshold)
     ran = [t for t, r in first.results.items() if not r.collection and r.outcome != "skipped"]

@@ -38,7 +38,8 @@ def prepare_repo(box: Sandbox, ctx: BuildContext) -> None:
 def _attempts(ctx: BuildContext) -> list[tuple[str, str]]:
     """(mode, command) to try in order: editable, editable without extras, from the path."""
     spec = ctx.recipe.install_spec()
-    attempts = [(InstallMode.EDITABLE.value, pip_install(f"-e {shlex.quote(spec)}"))]
+    attempts = [(InstallMode.EDITABLE.value, pip_install(f"--no-build-isolation -e {shlex.quote(spec)}")),
+                (InstallMode.EDITABLE.value, pip_install(f"-e {shlex.quote(spec)}"))]
     if ctx.recipe.extras:
         attempts.append((NO_EXTRAS, pip_install("-e .")))
     return [*attempts, (InstallMode.PATH.value, pip_install(shlex.quote(spec)))]

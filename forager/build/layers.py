@@ -66,6 +66,7 @@ def _deps_tag(ctx: BuildContext, base: str, req_files: dict[str, bytes]) -> str:
     key = hashlib.sha256(json.dumps({
         "base": get_runtime().image_digest(base), "deps": sorted(ctx.recipe.deps), "v": 2,
         "pip": pip_env(ctx.recipe), "pins": ctx.recipe.constraints,
+        "build": ctx.recipe.build_requires,
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(req_files.items())},
     }, sort_keys=True).encode()).hexdigest()[:16]
     return f"{ctx.settings.image_prefix}/deps:{tag_part(ctx.recipe.name or ctx.src.name)[:40]}-{key}"
@@ -118,6 +119,7 @@ def deps_layer(ctx: BuildContext, base: str) -> str:
     with rt.start(base, name=ctx.container_name("deps"), limits=ctx.limits(network=True), build_mounts=True,
                   labels=ctx.labels("build-deps")) as box, ctx.watch(box):
         reqs = [r for r in recipe.deps if index_requirement(r, recipe.python)] + ["pytest-timeout"]
+        reqs += recipe.build_requires  # index requirements only (detection keeps no others)
         box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
                        CONSTRAINTS_PATH: ("\n".join(recipe.constraints) + "\n").encode(),
                        **{f"{REQS_DIR}/{k}": v for k, v in req_files.items()}})

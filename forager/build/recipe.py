@@ -37,6 +37,9 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    build_requires: list[str] = field(default_factory=list)
+    """The build backend's requirements: in the dependency layer, so the project installs without
+    build isolation (no per-build environment to make: the largest part of a warm build)."""
     toolchain: str = ""
     """Why the image carries a C toolchain (compiled extensions), or empty."""
     constraints: list[str] = field(default_factory=list)

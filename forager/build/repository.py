@@ -14,7 +14,7 @@ from forager.build.repair.apply import apply
 from forager.build.repair.plan import plan_collection, plan_run
 from forager.build.steplog import tail
 from forager.build.testrun import TestRun, install_plugin
-from forager.build.validate import quick_run, settle_hangs
+from forager.build.validate import SecondRun, quick_run, settle_hangs
 from forager.runtime import Sandbox, get_runtime
 from forager.runtime.pipcache import discard_pip_overlay
 from forager.store import db
@@ -53,9 +53,10 @@ def _commit(box: Sandbox, ctx: BuildContext, image: str) -> None:
                workdir="/repo")
 
 
-def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> TestRun:
+def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> tuple[TestRun, TestRun | None]:
     """Install the project, repair what stops tests from collecting or running, commit the image,
-    and return its first validation run."""
+    and return its first validation run and, when the image did not change after it started, the
+    second run that overlapped it."""
     prepare_repo(box, ctx)
     install_project(box, ctx)
     install_plugin(box)
@@ -63,26 +64,34 @@ def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> TestRun:
     _repair_collection(box, ctx)
     hide_build_artifacts(box, ctx.log)
     _commit(box, ctx, image)
+    second = SecondRun(ctx, image)
+
+    def recommit() -> None:
+        second.drop()
+        _commit(box, ctx, image)
+
     run = quick_run(ctx, image, "validate (first run)")
     for n in range(1, RUN_REPAIRS + 1):  # failures that show only at run time: fixtures, lazy imports
         fixes = plan_run(run, ctx.recipe, ctx.src.path)
         if not fixes or not apply(box, fixes, ctx.recipe, 100 + n, ctx.log.step, ctx.settings.install_timeout_s):
             break
-        _commit(box, ctx, image)
+        recommit()
         run = quick_run(ctx, image, f"validate (after run repair {n})")
-    return settle_hangs(ctx, image, run, lambda: _commit(box, ctx, image))
+    run = settle_hangs(ctx, image, run, recommit)
+    return run, second.result()
 
 
-def repository_layer(ctx: BuildContext, deps: str, image: str) -> TestRun:
-    """Build ``image`` on the dependency layer ``deps``; its first validation run."""
+def repository_layer(ctx: BuildContext, deps: str, image: str) -> tuple[TestRun, TestRun | None]:
+    """Build ``image`` on the dependency layer ``deps``; its first validation run, and the second
+    when it overlapped the first on the final image."""
     rt = get_runtime()
     name = ctx.container_name("repo")
     try:
         with rt.start(deps, name=name, limits=ctx.limits(network=True), build_mounts=True,
                       labels=ctx.labels("build-repo")) as box, ctx.watch(box):
-            run = _install_and_repair(box, ctx, image)
+            run, second = _install_and_repair(box, ctx, image)
     finally:  # the container is gone: its private pip cache layer goes too
         discard_pip_overlay(rt, name)
     if not run.results:
         raise BuildError(f"the test run produced no results: {tail(run.exec.output)}")
-    return run
+    return run, second

@@ -4,8 +4,10 @@ and at least ``pass_threshold`` of the non-skipped ones passed."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from forager.build.context import BuildContext
@@ -70,6 +72,35 @@ def settle_hangs(ctx: BuildContext, image: str, run: TestRun, commit: Callable[[
     ctx.log.step("leave out hanging tests", note=f"{len(hung)} past {short}s: {', '.join(hung[:10])}")
     commit()
     return run_suite(ctx, image, "validate (first run)")
+
+
+class SecondRun:
+    """The flaky-detection run, started beside the first so the two overlap (a build's largest
+    saving on its test time); dropped, its container removed, when the image changes after it
+    started (the builder then runs it again on the final image)."""
+
+    PART = "validate2"
+
+    def __init__(self, ctx: BuildContext, image: str) -> None:
+        self.ctx, self.stale = ctx, False
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="forager-second-run")
+        self.future = self.pool.submit(run_suite, ctx, image, "validate (second run)", "", self.PART)
+
+    def drop(self) -> None:
+        if not self.stale:
+            self.stale = True
+            with contextlib.suppress(Exception):
+                get_runtime().remove_container(self.ctx.container_name(self.PART))
+            self.result()
+
+    def result(self) -> TestRun | None:
+        """The run, or None when it was dropped or could not finish."""
+        try:
+            run = self.future.result()
+        except Exception:  # noqa: BLE001 - a dropped run's container went away under it
+            run = None
+        self.pool.shutdown(wait=False)
+        return None if self.stale else run
 
 
 def broken(run: TestRun) -> bool:

@@ -67,6 +67,7 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     if version := _sdist_version(files.root):
         recipe.set_env("SETUPTOOLS_SCM_PRETEND_VERSION", version)
         recipe.note(f"version {version} from PKG-INFO (for VCS-versioned builds)")
+    recipe.build_requires = declared.build_requires(files, found.python)
     if reason := needs_toolchain(files.root):
         recipe.toolchain = reason
         recipe.note(f"build toolchain layer: {reason}")

@@ -35,9 +35,10 @@ def _marker_env(python: str) -> dict[str, str]:
             "platform_python_implementation": "CPython", "extra": ""}
 
 
-def clean_requirement(line: str, python: str | None = None) -> str | None:
+def clean_requirement(line: str, python: str | None = None, tooling: bool = False) -> str | None:
     """A PEP 508 requirement without local paths, editable installs or pip options, whose marker
-    holds on ``python`` (default: ``Settings.default_python``); None to skip."""
+    holds on ``python`` (default: ``Settings.default_python``); None to skip (tooling too, unless
+    ``tooling``)."""
     line = line.split(" #", 1)[0].strip()
     if not line or line.startswith(("#", "-", ".", "/", "git+", "http://", "https://")) or "@ file:" in line:
         return None
@@ -51,7 +52,7 @@ def clean_requirement(line: str, python: str | None = None) -> str | None:
                 return None
         except Exception:  # noqa: BLE001 - an exotic marker: keep the requirement
             pass
-    return None if TOOLING.match(req.name) else line
+    return None if TOOLING.match(req.name) and not tooling else line
 
 
 def requirement_key(spec: str) -> str:
