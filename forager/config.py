@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     """Containers get a working ``::1`` (sysctl net.ipv6.conf.lo.disable_ipv6=0)."""
     resolve_as_of_commit: bool = True
     """Git sources resolve dependencies uploaded before the commit's date (``PIP_UPLOADED_PRIOR_TO``)."""
+    ci_path: bool = True
+    """When the static recipe does not validate, try the maintainers' CI test job as the recipe."""
 
     # --- agents -------------------------------------------------------------------------------
     command_timeout_s: int = Field(default=60, gt=0)

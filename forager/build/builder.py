@@ -9,6 +9,7 @@ network off (``validate``) and entered in the catalogue (``catalogue``).
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from forager.build import images
 from forager.build.asof import as_of_commit
 from forager.build.catalogue import record_image
 from forager.build.context import BuildContext
+from forager.build.detect.ci_recipe import ci_recipe
 from forager.build.detect.pipeline import detect
 from forager.build.detect.pythons import preference
 from forager.build.detect.suite import static_test_functions, suite_share
@@ -115,6 +117,28 @@ def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> 
     record_image(image, result.build_id, repository_id, verdict.status, recipe, src)
 
 
+def _ci_path(ctx: BuildContext, result: BuildResult, repository_id: str) -> Recipe | None:
+    """The second path, when the static recipe did not validate: the maintainers' CI test job as
+    the recipe. Its recipe when it ran (whatever its outcome), else None."""
+    found = ci_recipe(ctx.src.path, ctx.recipe.python) if ctx.settings.ci_path else None
+    if found is None or not found.setup:
+        return None
+    static = ctx.recipe
+    recipe = Recipe(python=static.python, name=static.name, deps=static.deps,
+                    requirement_files=static.requirement_files, test_command=static.test_command,
+                    pytest_args=[shlex.quote(a) for a in found.pytest_args],
+                    env={k: v for k, v in static.env.items() if k.startswith("PIP_")},
+                    constraints=static.constraints, resolution=static.resolution, toolchain=static.toolchain,
+                    setup_commands=found.setup, notes=[*static.notes, f"static recipe failed: {result.error}"])
+    recipe.ci = {"workflow": found.workflow, "job": found.job, "skipped": found.skipped}
+    recipe.note(f"CI path: {found.workflow} job {found.job}, {len(found.setup)} setup step(s)"
+                + (f"; left out: {'; '.join(found.skipped)}" if found.skipped else ""))
+    ctx.log.step("CI path", note=recipe.notes[-1])
+    build_records.drop_test_results(ctx.build_id)
+    _build_image(BuildContext(ctx.build_id, ctx.src, recipe, ctx.log, ctx.settings), result, repository_id)
+    return recipe
+
+
 def build(source: str, commit: str | None = None, python: str | None = None,
           progress: Console | None = None, build_id: str | None = None) -> BuildResult:
     """Build and validate an image for ``source``. Never raises for bad input: failures are
@@ -135,7 +159,14 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         repository_id = _register_source(result.build_id, src)
         recipe = _detect(src, python, log, settings)
         result.python = recipe.python
-        _build_image(BuildContext(result.build_id, src, recipe, log, settings), result, repository_id)
+        ctx = BuildContext(result.build_id, src, recipe, log, settings)
+        try:
+            _build_image(ctx, result, repository_id)
+        except BuildError as exc:  # the static recipe failed: the CI path may still work
+            result.status, result.error = BuildStatus.FAILED, str(exc)
+            log.step("static recipe failed", note=str(exc))
+        if result.status != BuildStatus.VALIDATED:
+            recipe = _ci_path(ctx, result, repository_id) or recipe
     except (SourceError, BuildError, EngineError, ValueError) as exc:
         result.status, result.error = BuildStatus.FAILED, str(exc)
         log.step("failed", note=str(exc))

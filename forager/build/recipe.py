@@ -37,6 +37,10 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    setup_commands: list[str] = field(default_factory=list)
+    """The maintainers' CI setup steps (the CI path): run instead of the static project install."""
+    ci: dict[str, Any] = field(default_factory=dict)
+    """Where the CI path came from (workflow, job) and the steps it left out, with why."""
     build_requires: list[str] = field(default_factory=list)
     """The build backend's requirements: in the dependency layer, so the project installs without
     build isolation (no per-build environment to make: the largest part of a warm build)."""

@@ -182,3 +182,34 @@ def test_compiled_extension_gets_the_toolchain_layer_and_tests_get_their_tools(r
     assert r.tests["passed"] == 2
     deps = next(n.split()[2] for n in r.install["notes"] if n.startswith("dependency layer "))
     assert runtime.image_labels(deps)["forager.base"].startswith("forager/toolchain:3.11-")  # only such projects
+
+
+def test_ci_path_builds_what_the_static_recipe_cannot(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The tests import a module that a CI step generates: the static recipe fails, the
+    maintainers' test job (its setup steps and pytest arguments) validates."""
+    repo = tmp_path / "gen"
+    (repo / "genpkg").mkdir(parents=True)
+    (repo / "genpkg" / "__init__.py").write_text("")
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "gen.py").write_text("import sys\nopen('genpkg/_generated.py', 'w')"
+                                             ".write(f'MODE = {sys.argv[1]!r}\\n')\n")
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                         'build-backend = "setuptools.build_meta"\n'
+                                         '[project]\nname = "genpkg"\nversion = "0.1"\n'
+                                         '[tool.setuptools]\npackages = ["genpkg"]\n')
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_gen.py").write_text("from genpkg._generated import MODE\n\n\n"
+                                                "def test_mode():\n    assert MODE == 'full'\n\n\n"
+                                                "def test_slow():\n    assert False, 'deselected by the CI'\n")
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "test.yml").write_text(
+        "jobs:\n  test:\n    strategy:\n      matrix:\n        python-version: ['3.12']\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: python -m pip install -e .\n"
+        "      - run: python scripts/gen.py full\n"
+        "      - run: echo ${{ secrets.PYPI_TOKEN }}\n"
+        "      - run: python -m pytest tests -k 'not slow' --cov=genpkg\n")
+    r = build(str(repo))
+    assert r.status == "validated", r.error
+    assert r.install["ci"] == {"workflow": "test.yml", "job": "test", "skipped": ["step 4: needs secrets"]}
+    assert r.tests["passed"] == 1 and r.tests["failed"] == 0
+    assert any(n.startswith("static recipe failed") for n in r.install["notes"])
