@@ -85,14 +85,16 @@ def forager_build(source: str, cache_volume: str) -> dict:
 
     os.environ["FORAGER_PIP_CACHE_VOLUME"] = cache_volume
     reset_settings()
-    r = build(source)
+    source, _, commit = source.partition(" ")  # "SOURCE COMMIT": a past commit (--forager-only lists)
+    r = build(source, commit=commit.strip() or None)
     rt = get_runtime()
     disk = 0.0
     if r.image:
         disk = (rt.image_size(r.image) - rt.image_size(images.base_tag(r.python or "3.11"))) / 1e6
     return {"status": r.status, "error": r.error, "tests": r.tests, "duration_s": r.duration_s,
             "disk_mb": disk, "image": r.image, "resolution": r.install.get("resolution"),
-            "hanging": len(r.install.get("hanging") or [])}
+            "hanging": len(r.install.get("hanging") or []), "commit": r.commit,
+            "path": "ci" if r.install.get("ci") else "static", "repairs": len(r.install.get("repairs") or [])}
 
 
 def summarise(rows: list[dict]) -> dict:
