@@ -14,7 +14,7 @@ from forager.build.repair.apply import apply
 from forager.build.repair.plan import plan_collection, plan_run
 from forager.build.steplog import tail
 from forager.build.testrun import TestRun, install_plugin
-from forager.build.validate import SecondRun, quick_run, settle_hangs
+from forager.build.validate import first_run, quick_run, second_run, settle_hangs
 from forager.runtime import Sandbox, get_runtime
 from forager.runtime.pipcache import discard_pip_overlay
 from forager.store import db
@@ -35,15 +35,20 @@ def _add_timeout(box: Sandbox, ctx: BuildContext) -> None:
         ctx.recipe.add_pytest_args(f"--timeout={ctx.settings.per_test_timeout_s}")
 
 
-def _repair_collection(box: Sandbox, ctx: BuildContext) -> None:
-    """Collect the tests; fix what stops them from collecting, for a bounded number of rounds."""
+def _collect(box: Sandbox, ctx: BuildContext, n: int) -> bool:
+    """One collection round: collect the tests and fix what stops them; whether anything changed."""
     recipe = ctx.recipe
-    for n in range(1, ctx.settings.repair_rounds + 1):
-        command = f"{recipe.full_test_command()} --collect-only -q"
-        res = box.exec(command, 600, workdir="/repo", env=recipe.env)
-        fixes = plan_collection(res.output, recipe, ctx.src.path)
-        ctx.log.step(f"collect (round {n})", command, res, note="; ".join(f.describe() for f in fixes))
-        if not fixes or not apply(box, fixes, recipe, n, ctx.log.step, ctx.settings.install_timeout_s):
+    command = f"{recipe.full_test_command()} --collect-only -q"
+    res = box.exec(command, 600, workdir="/repo", env=recipe.env)
+    fixes = plan_collection(res.output, recipe, ctx.src.path)
+    ctx.log.step(f"collect (round {n})", command, res, note="; ".join(f.describe() for f in fixes))
+    return bool(fixes) and apply(box, fixes, recipe, n, ctx.log.step, ctx.settings.install_timeout_s)
+
+
+def _repair_collection(box: Sandbox, ctx: BuildContext, start: int = 1) -> None:
+    """Collection rounds from ``start`` until nothing changes, for a bounded number of rounds."""
+    for n in range(start, ctx.settings.repair_rounds + 1):
+        if not _collect(box, ctx, n):
             break
 
 
@@ -61,16 +66,24 @@ def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> tuple[Te
     install_project(box, ctx)
     install_plugin(box)
     _add_timeout(box, ctx)
-    _repair_collection(box, ctx)
     hide_build_artifacts(box, ctx.log)
     _commit(box, ctx, image)
-    second = SecondRun(ctx, image)
+    # speculative: the runs start on the image as installed while the first collection round
+    # runs here; when that round changes something, they are dropped and started again
+    first, second = first_run(ctx, image), second_run(ctx, image)
+    if ctx.settings.repair_rounds and _collect(box, ctx, 1):
+        first.drop()
+        second.drop()
+        _repair_collection(box, ctx, start=2)
+        hide_build_artifacts(box, ctx.log)
+        _commit(box, ctx, image)
+        first, second = first_run(ctx, image), second_run(ctx, image)
 
     def recommit() -> None:
         second.drop()
         _commit(box, ctx, image)
 
-    run = quick_run(ctx, image, "validate (first run)")
+    run = first.result() or quick_run(ctx, image, "validate (first run)")
     for n in range(1, RUN_REPAIRS + 1):  # failures that show only at run time: fixtures, lazy imports
         fixes = plan_run(run, ctx.recipe, ctx.src.path)
         if not fixes or not apply(box, fixes, ctx.recipe, 100 + n, ctx.log.step, ctx.settings.install_timeout_s):

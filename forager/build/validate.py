@@ -74,23 +74,21 @@ def settle_hangs(ctx: BuildContext, image: str, run: TestRun, commit: Callable[[
     return run_suite(ctx, image, "validate (first run)")
 
 
-class SecondRun:
-    """The flaky-detection run, started beside the first so the two overlap (a build's largest
-    saving on its test time); dropped, its container removed, when the image changes after it
-    started (the builder then runs it again on the final image)."""
+class Overlapped:
+    """A validation run started in the background, so it overlaps other work (the flaky-detection
+    run beside the first; the first beside the build container's collection); dropped, its
+    container removed, when the image changes after it started."""
 
-    PART = "validate2"
-
-    def __init__(self, ctx: BuildContext, image: str) -> None:
-        self.ctx, self.stale = ctx, False
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="forager-second-run")
-        self.future = self.pool.submit(run_suite, ctx, image, "validate (second run)", "", self.PART)
+    def __init__(self, ctx: BuildContext, image: str, label: str, extra: str = "", part: str = "validate2") -> None:
+        self.ctx, self.part, self.stale = ctx, part, False
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix=f"forager-{part}")
+        self.future = self.pool.submit(run_suite, ctx, image, label, extra, part)
 
     def drop(self) -> None:
         if not self.stale:
             self.stale = True
             with contextlib.suppress(Exception):
-                get_runtime().remove_container(self.ctx.container_name(self.PART))
+                get_runtime().remove_container(self.ctx.container_name(self.part))
             self.result()
 
     def result(self) -> TestRun | None:
@@ -101,6 +99,19 @@ class SecondRun:
             run = None
         self.pool.shutdown(wait=False)
         return None if self.stale else run
+
+
+def second_run(ctx: BuildContext, image: str) -> Overlapped:
+    """The flaky-detection run, overlapping the first."""
+    return Overlapped(ctx, image, "validate (second run)")
+
+
+def first_run(ctx: BuildContext, image: str) -> Overlapped:
+    """The first (quick) run in the background."""
+    short = _short_limit(ctx)
+    if short is None:
+        return Overlapped(ctx, image, "validate (first run)", part="validate")
+    return Overlapped(ctx, image, f"validate (first run) (per-test limit {short}s)", f"--timeout={short}", "validate")
 
 
 def broken(run: TestRun) -> bool:
