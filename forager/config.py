@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     """Containers get a working ``::1`` (sysctl net.ipv6.conf.lo.disable_ipv6=0)."""
     resolve_as_of_commit: bool = True
     """Git sources resolve dependencies uploaded before the commit's date (``PIP_UPLOADED_PRIOR_TO``)."""
+    validation_runs: int = Field(default=2, ge=2, le=5)
+    """Validation runs per image: tests whose outcome differs between any two are flaky (3, as some
+    peers use, costs one more run)."""
     ci_path: bool = True
     """When the static recipe does not validate, try the maintainers' CI test job as the recipe."""
 

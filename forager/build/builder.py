@@ -108,7 +108,9 @@ def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> 
     first, overlapped = repository_layer(ctx, deps, image)
     second = first if broken(first) else overlapped or run_suite(ctx, image, "validate (second run)")
     result.image, result.test_command = image, recipe.full_test_command()
-    verdict = judge(first, second, ctx.settings.pass_threshold)
+    more = tuple(run_suite(ctx, image, f"validate (run {n})") for n in range(3, ctx.settings.validation_runs + 1)
+                 if not broken(first))
+    verdict = judge(first, second, ctx.settings.pass_threshold, more)
     ran = [t for t, r in first.results.items() if not r.collection and r.outcome != "skipped"]
     recipe.suite = suite_share(static_test_functions(src.path), ran)
     verdict.tests.update(recipe.suite)

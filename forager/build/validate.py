@@ -145,10 +145,10 @@ def _failure(first: TestRun, counts: dict[str, int], pass_threshold: float) -> s
     return None
 
 
-def judge(first: TestRun, second: TestRun, pass_threshold: float) -> Verdict:
-    """The build's status from its two runs (the first decides; the second finds flaky tests)."""
+def judge(first: TestRun, second: TestRun, pass_threshold: float, more: tuple[TestRun, ...] = ()) -> Verdict:
+    """The build's status from its runs (the first decides; the others find flaky tests)."""
     ids = [k for k, v in first.results.items() if not v.collection]
-    flaky = [t for t in ids if second.outcome(t) != first.outcome(t)]
+    flaky = [t for t in ids if any(other.outcome(t) != first.outcome(t) for other in (second, *more))]
     counts = first.counts
     counts["flaky"] = len(flaky)
     counts["collection_errors"] = len(first.collection_errors)
