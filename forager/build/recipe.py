@@ -41,6 +41,8 @@ class Recipe:
     """The maintainers' CI setup steps (the CI path): run instead of the static project install."""
     ci: dict[str, Any] = field(default_factory=dict)
     """Where the CI path came from (workflow, job) and the steps it left out, with why."""
+    agent: dict[str, Any] = field(default_factory=dict)
+    """The setup agent's path: the commands it ran that worked and those rolled back."""
     build_requires: list[str] = field(default_factory=list)
     """The build backend's requirements: in the dependency layer, so the project installs without
     build isolation (no per-build environment to make: the largest part of a warm build)."""

@@ -213,3 +213,42 @@ def test_ci_path_builds_what_the_static_recipe_cannot(runtime, tmp_path: Path) -
     assert r.install["ci"] == {"workflow": "test.yml", "job": "test", "skipped": ["step 4: needs secrets"]}
     assert r.tests["passed"] == 1 and r.tests["failed"] == 0
     assert any(n.startswith("static recipe failed") for n in r.install["notes"])
+
+
+def test_setup_agent_is_the_last_path(runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """No static recipe and no CI validate; the (scripted) model's commands that worked become the
+    recipe, a failing one is rolled back. Without a model endpoint nothing changes."""
+    from fake_model import FakeModel
+
+    repo = tmp_path / "agentpkg"
+    (repo / "agentpkg").mkdir(parents=True)
+    (repo / "agentpkg" / "__init__.py").write_text("")
+    (repo / "tools").mkdir()
+    (repo / "tools" / "make_config.py").write_text("open('agentpkg/_conf.py', 'w').write('VALUE = 7\\n')\n")
+    (repo / "README.md").write_text("Before testing, run `python tools/make_config.py`.\n")
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                         'build-backend = "setuptools.build_meta"\n'
+                                         '[project]\nname = "agentpkg"\nversion = "0.1"\n'
+                                         '[tool.setuptools]\npackages = ["agentpkg"]\n')
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_conf.py").write_text("from agentpkg._conf import VALUE\n\n\n"
+                                                 "def test_value():\n    assert VALUE == 7\n")
+    without = build(str(repo))
+    assert without.status == "failed" and not without.install["agent"]
+    script = [{"content": "", "tool_calls": [("bash", {"command": "python tools/make_config.py"})]},
+              {"content": "", "tool_calls": [("bash", {"command": "touch broken && false"})]},
+              {"content": "", "tool_calls": [("bash", {"command": "test ! -e broken && python -m pip install -e ."})]},
+              {"content": "", "tool_calls": [("done", {})]}]
+    with FakeModel(script) as fake:
+        monkeypatch.setenv("FORAGER_MODEL_URL", fake.url)
+        monkeypatch.setenv("FORAGER_MODEL_NAME", "scripted")
+        reset_settings()
+        r = build(str(repo))
+        asked = fake.requests[0]["body"]["messages"][1]["content"]
+    assert "python tools/make_config.py" in asked  # the repository's own README reached the model
+    assert r.status == "validated", r.error
+    # the third command passes only because the second one's file was rolled back
+    assert r.install["agent"] == {"commands": ["python tools/make_config.py",
+                                               "test ! -e broken && python -m pip install -e ."],
+                                  "rolled_back": ["touch broken && false"], "finished": True}
+    assert r.install["setup_commands"] == r.install["agent"]["commands"] and r.tests["passed"] == 1
