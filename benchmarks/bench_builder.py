@@ -136,7 +136,7 @@ def main() -> None:
     sources = []
     for f in args.repos:
         listed = [ln.strip() for ln in Path(f).read_text().splitlines()
-                  if ln.strip() and not ln.startswith("#") and Path(ln.strip()).exists() | (":" in ln)]
+                  if ln.strip() and not ln.startswith("#") and Path(ln.split()[0]).exists() | (":" in ln)]
         sources += listed[: args.per_file] if args.per_file else listed
     if args.limit:
         sources = sources[: args.limit]
