@@ -51,3 +51,15 @@ def test_configured_paths_of_pytest_tox_and_ci(tmp_path: Path) -> None:
     assert configured_paths(ProjectFiles.read(root)) == ["tests/support", "helpers", "lib2"]
     recipe = detect(root, ("3.11",))
     assert recipe.env["PYTHONPATH"] == "/repo/tests/support:/repo/helpers:/repo/lib2"
+
+
+def test_modules_inside_a_package_are_not_top_level_names(tmp_path: Path) -> None:
+    """cattrs keeps src/cattrs/preconf/msgspec.py and json.py: a missing `msgspec` is the
+    distribution, and that folder never goes on the path (it would shadow the stdlib's json)."""
+    (tmp_path / "src" / "cattrs" / "preconf").mkdir(parents=True)
+    for name in ("__init__.py", "preconf/__init__.py", "preconf/msgspec.py", "preconf/json.py"):
+        (tmp_path / "src" / "cattrs" / name).write_text("")
+    assert local_dir(tmp_path, "msgspec") is None and local_dir(tmp_path, "json") is None
+    assert local_dir(tmp_path, "cattrs") == "src"
+    fixes = plan_collection("E   ModuleNotFoundError: No module named 'msgspec'\n", Recipe(), tmp_path)
+    assert [(f.kind.value, f.value) for f in fixes] == [("install", "msgspec")]

@@ -21,9 +21,10 @@ import ast, importlib.util, os, sys
 local = set()  # local first: the repository's own modules are never installed from an index
 for top, dirs, files in os.walk("/repo"):
     dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "site-packages")]
+    if "__init__.py" in files:
+        continue  # inside a package: its modules are pkg.mod, not top-level names
     local.update(f[:-3] for f in files if f.endswith(".py"))
-    if any(f.endswith(".py") for f in files):
-        local.add(os.path.basename(top))
+    local.update(dirs)
 tree = ast.parse(open(sys.argv[1], encoding="utf-8", errors="replace").read())
 mods = set()
 for node in ast.walk(tree):

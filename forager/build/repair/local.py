@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -32,6 +33,8 @@ def local_modules(root: Path) -> dict[str, str]:
         seen += len(filenames)
         if seen > MAX_FILES:
             break
+        if "__init__.py" in filenames:
+            continue  # inside a package: its modules are pkg.mod, never top-level names
         for name in filenames:
             if name.endswith(".py") and name.isascii():
                 found.setdefault(name[:-3], rel)
@@ -43,7 +46,8 @@ def local_modules(root: Path) -> dict[str, str]:
 
 def local_dir(root: Path, module: str) -> str | None:
     """The folder that holds ``module`` (its top-level name) in the repository, or None."""
-    return local_modules(root).get(module.split(".")[0])
+    top = module.split(".")[0]
+    return None if top in sys.stdlib_module_names else local_modules(root).get(top)
 
 
 def configured_paths(files: ProjectFiles) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from forager.build.detect.project_files import pytest_option, read_toml
@@ -75,7 +76,7 @@ def _module_fixes(output: str, recipe: Recipe, root: Path, why: str) -> list[Fix
         top = mod.split(".")[0]
         if mod.startswith(("_", "forager_")) or top in PY2_STDLIB:
             continue
-        if top in local:
+        if top in local and top not in sys.stdlib_module_names:
             if local[top] not in INSTALLED_ROOTS:
                 on_path.append(local[top])
             continue
