@@ -44,3 +44,9 @@ def test_pyargs_as_the_maintainers_run_it(tmp_path: Path) -> None:
                      ".github/workflows/t.yml": "jobs:\n  t:\n    steps:\n"
                                                 "      - run: python -m pytest -ra --pyargs pkg\n"})
     assert detect(tmp_path, ("3.11",)).test_paths == ["--pyargs", "pkg"]
+
+
+def test_a_root_test_py_suite_is_named_explicitly(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.py": "from setuptools import setup\nsetup(name='slug')\n", "slug/__init__.py": "",
+                     "test.py": "import unittest\nclass TestSlug(unittest.TestCase):\n    def test_a(self): pass\n"})
+    assert detect(tmp_path, ("3.11",)).test_paths == ["test.py"]

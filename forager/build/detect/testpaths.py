@@ -15,7 +15,7 @@ SKIP_PARTS = SKIP_DIRS | {".git", "build", "dist"}
 
 def test_files(root: Path, named_only: bool = False) -> list[Path]:
     """Test files: ``test_*.py`` / ``*_test.py`` anywhere, or (unless ``named_only``) any module
-    in a ``tests``/``test`` directory."""
+    in a ``tests``/``test`` directory and ``test.py`` files (unittest suites run as scripts)."""
     found = []
     for p in sorted(root.rglob("*.py")):
         rel = p.relative_to(root).parts
@@ -24,7 +24,7 @@ def test_files(root: Path, named_only: bool = False) -> list[Path]:
         named = p.name.startswith("test_") or p.name.endswith("_test.py") or p.name == "tests.py"
         in_tests = any(part in ("tests", "test") for part in rel[:-1]) and p.name not in (
             "__init__.py", "conftest.py")
-        if named or (in_tests and not named_only):
+        if named or ((in_tests or p.name == "test.py") and not named_only):
             found.append(p)
     return found
 
