@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     source_connect_timeout_s: float = Field(default=30.0, gt=0)
     """A git or HTTP server that accepts and then says nothing is given up after this long."""
     image_prefix: str = Field(default="forager", min_length=1)
+    first_run_test_timeout_s: int = Field(default=30, gt=0)
+    """Per-test limit of a build's first test run: tests that pass it are left out as hanging
+    (named in the recipe) before validation at ``per_test_timeout_s``."""
+    ipv6_loopback: bool = True
+    """Containers get a working ``::1`` (sysctl net.ipv6.conf.lo.disable_ipv6=0)."""
+    resolve_as_of_commit: bool = True
+    """Git sources resolve dependencies uploaded before the commit's date (``PIP_UPLOADED_PRIOR_TO``)."""
+    validation_runs: int = Field(default=2, ge=2, le=5)
+    """Validation runs per image: tests whose outcome differs between any two are flaky (3, as some
+    peers use, costs one more run)."""
+    ci_path: bool = True
+    """When the static recipe does not validate, try the maintainers' CI test job as the recipe."""
 
     # --- agents -------------------------------------------------------------------------------
     command_timeout_s: int = Field(default=60, gt=0)

@@ -9,6 +9,7 @@ network off (``validate``) and entered in the catalogue (``catalogue``).
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,16 +17,20 @@ from typing import Any
 from rich.console import Console
 
 from forager.build import images
+from forager.build.asof import as_of_commit
 from forager.build.catalogue import record_image
 from forager.build.context import BuildContext
+from forager.build.detect.ci_recipe import ci_recipe
 from forager.build.detect.pipeline import detect
 from forager.build.detect.pythons import preference
+from forager.build.detect.suite import static_test_functions, suite_share
 from forager.build.detect.testpaths import test_files
 from forager.build.errors import BuildError
 from forager.build.layers import deps_layer, tag_part
 from forager.build.owners import BUILD_LABEL, INTERRUPTED, OWNER_LABEL, owner, reap_dead_owners
 from forager.build.recipe import Recipe
 from forager.build.repository import repository_layer
+from forager.build.setup_agent import run_setup_agent
 from forager.build.sources import Source, SourceError, resolve
 from forager.build.steplog import StepLog
 from forager.build.validate import broken, judge, record_results, run_suite
@@ -87,24 +92,82 @@ def _detect(src: Source, python: str | None, log: StepLog, settings: Settings) -
         log.info(note)
     if not test_files(src.path):
         raise BuildError("no tests found: no test_*.py / *_test.py files and no tests/ directory")
+    as_of_commit(recipe, src, settings)
     return recipe
+
+
+def _deps(ctx: BuildContext) -> str:
+    """The base (with the toolchain layer when the recipe needs one) and the dependency layer."""
+    base = images.ensure_base(ctx.recipe.python, log=ctx.log.info)
+    if ctx.recipe.toolchain:
+        base = images.ensure_toolchain(base, log=ctx.log.info)
+    return deps_layer(ctx, base)
 
 
 def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> None:
     """Base, dependency and repository layers, then validation; fills in ``result``."""
     recipe, src = ctx.recipe, ctx.src
-    base = images.ensure_base(recipe.python, log=ctx.log.info)
-    deps = deps_layer(ctx, base)
+    deps = _deps(ctx)
     # the farm id keeps two farms on one engine from overwriting each other's tags
     image = (f"{ctx.settings.image_prefix}/{tag_part(recipe.name or src.name)}:"
              f"{tag_part(src.commit[:12])}-py{recipe.python}-{db.farm_id()}")
-    first = repository_layer(ctx, deps, image)
-    second = first if broken(first) else run_suite(ctx, image, "validate (second run)")
+    first, overlapped = repository_layer(ctx, deps, image)
+    second = first if broken(first) else overlapped or run_suite(ctx, image, "validate (second run)")
     result.image, result.test_command = image, recipe.full_test_command()
-    verdict = judge(first, second, ctx.settings.pass_threshold)
+    more = tuple(run_suite(ctx, image, f"validate (run {n})") for n in range(3, ctx.settings.validation_runs + 1)
+                 if not broken(first))
+    verdict = judge(first, second, ctx.settings.pass_threshold, more)
+    ran = [t for t, r in first.results.items() if not r.collection and r.outcome != "skipped"]
+    recipe.suite = suite_share(static_test_functions(src.path), ran)
+    verdict.tests.update(recipe.suite)
     result.status, result.error, result.tests = verdict.status, verdict.error, verdict.tests
     record_results(result.build_id, first, verdict.flaky)
     record_image(image, result.build_id, repository_id, verdict.status, recipe, src)
+
+
+def _path_recipe(static: Recipe, why: str) -> Recipe:
+    """A recipe for another path: the static one's Python, dependencies and pins, no repairs."""
+    return Recipe(python=static.python, name=static.name, deps=static.deps,
+                  requirement_files=static.requirement_files, test_command=static.test_command,
+                  env={k: v for k, v in static.env.items() if k.startswith("PIP_")},
+                  constraints=static.constraints, resolution=static.resolution, toolchain=static.toolchain,
+                  test_paths=static.test_paths, notes=[*static.notes, why])
+
+
+def _agent_path(ctx: BuildContext, result: BuildResult, repository_id: str) -> Recipe | None:
+    """The last path, with a model endpoint set: the setup agent's commands that worked as the
+    recipe's setup commands. None without a model or without such commands."""
+    if not ctx.settings.model_url:
+        return None
+    outcome = run_setup_agent(ctx, _deps(ctx), result.error or "")
+    ctx.log.step("setup agent path", note=f"{len(outcome.commands)} command(s) worked, "
+                                          f"{len(outcome.rolled_back)} rolled back {outcome.error}".strip())
+    if not outcome.commands:
+        return None
+    recipe = _path_recipe(ctx.recipe, f"earlier paths failed: {result.error}")
+    recipe.setup_commands = outcome.commands
+    recipe.agent = {"commands": outcome.commands, "rolled_back": outcome.rolled_back, "finished": outcome.finished}
+    build_records.drop_test_results(ctx.build_id)
+    _build_image(BuildContext(ctx.build_id, ctx.src, recipe, ctx.log, ctx.settings), result, repository_id)
+    return recipe
+
+
+def _ci_path(ctx: BuildContext, result: BuildResult, repository_id: str) -> Recipe | None:
+    """The second path, when the static recipe did not validate: the maintainers' CI test job as
+    the recipe. Its recipe when it ran (whatever its outcome), else None."""
+    found = ci_recipe(ctx.src.path, ctx.recipe.python) if ctx.settings.ci_path else None
+    if found is None or not found.setup:
+        return None
+    recipe = _path_recipe(ctx.recipe, f"static recipe failed: {result.error}")
+    recipe.test_paths, recipe.pytest_args = [], [shlex.quote(a) for a in found.pytest_args]
+    recipe.setup_commands = found.setup
+    recipe.ci = {"workflow": found.workflow, "job": found.job, "skipped": found.skipped}
+    recipe.note(f"CI path: {found.workflow} job {found.job}, {len(found.setup)} setup step(s)"
+                + (f"; left out: {'; '.join(found.skipped)}" if found.skipped else ""))
+    ctx.log.step("CI path", note=recipe.notes[-1])
+    build_records.drop_test_results(ctx.build_id)
+    _build_image(BuildContext(ctx.build_id, ctx.src, recipe, ctx.log, ctx.settings), result, repository_id)
+    return recipe
 
 
 def build(source: str, commit: str | None = None, python: str | None = None,
@@ -127,7 +190,16 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         repository_id = _register_source(result.build_id, src)
         recipe = _detect(src, python, log, settings)
         result.python = recipe.python
-        _build_image(BuildContext(result.build_id, src, recipe, log, settings), result, repository_id)
+        ctx = BuildContext(result.build_id, src, recipe, log, settings)
+        try:
+            _build_image(ctx, result, repository_id)
+        except BuildError as exc:  # the static recipe failed: the CI path may still work
+            result.status, result.error = BuildStatus.FAILED, str(exc)
+            log.step("static recipe failed", note=str(exc))
+        if result.status != BuildStatus.VALIDATED:
+            recipe = _ci_path(ctx, result, repository_id) or recipe
+        if result.status != BuildStatus.VALIDATED:
+            recipe = _agent_path(ctx, result, repository_id) or recipe
     except (SourceError, BuildError, EngineError, ValueError) as exc:
         result.status, result.error = BuildStatus.FAILED, str(exc)
         log.step("failed", note=str(exc))

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from forager.build.toolchain import install_toolchain
 from forager.config import Settings, get_settings
 from forager.errors import EngineError, InvalidInput
 from forager.runtime import Limits, Runtime, get_runtime
@@ -79,6 +80,25 @@ def _make_base(rt: Runtime, tag: str, python: str, source_image: str, interprete
         box.exec("rm -rf /tmp/* /root/.cache/pip/* 2>/dev/null; true", 60)
         box.commit(tag, labels={"forager.kind": "base", "forager.python": python, "forager.from": source_image},
                    env=BASE_ENV)
+
+
+def ensure_toolchain(base: str, log: Log = _noop) -> str:
+    """The build-toolchain layer on ``base`` (gcc, g++, make, Python headers), made on first use
+    and shared by every project with compiled extensions; others never carry it."""
+    rt = get_runtime()
+    digest = (rt.image_digest(base) or "x").split(":")[-1][:12]
+    tag = f"{get_settings().image_prefix}/toolchain:{base.rsplit(':', 1)[-1]}-{digest}"
+    if rt.image_exists(tag):
+        return tag
+    settings = get_settings()
+    log(f"making the build toolchain layer {tag} ...")
+    with rt.start(base, limits=Limits.from_settings(network=True, settings=settings), build_mounts=True,
+                  labels={"forager.role": "build-base"}) as box:
+        res = install_toolchain(box, settings.install_timeout_s)
+        if not res.ok:
+            raise EngineError(f"build toolchain install failed: {res.output[-2000:]}")
+        box.commit(tag, labels={"forager.kind": "toolchain", "forager.base": base})
+    return tag
 
 
 def ensure_base(python: str, log: Log = _noop, rebuild: bool = False) -> str:

@@ -13,6 +13,7 @@ from forager.build.recipe import InstallMode
 from forager.build.repair.version import PRETEND_VERSION, needs_pretend_version, pretend_version_env
 from forager.build.steplog import StepLog, tail
 from forager.build.testrun import site_packages
+from forager.build.toolchain import NEEDS_COMPILER, install_toolchain, pure_python_switch
 from forager.runtime import ExecResult, Sandbox
 
 SNAPSHOT = ("cd /repo && rm -f .forager-sdist && if [ ! -d .git ]; then git init -q && git add -A && "
@@ -37,7 +38,8 @@ def prepare_repo(box: Sandbox, ctx: BuildContext) -> None:
 def _attempts(ctx: BuildContext) -> list[tuple[str, str]]:
     """(mode, command) to try in order: editable, editable without extras, from the path."""
     spec = ctx.recipe.install_spec()
-    attempts = [(InstallMode.EDITABLE.value, pip_install(f"-e {shlex.quote(spec)}"))]
+    attempts = [(InstallMode.EDITABLE.value, pip_install(f"--no-build-isolation -e {shlex.quote(spec)}")),
+                (InstallMode.EDITABLE.value, pip_install(f"-e {shlex.quote(spec)}"))]
     if ctx.recipe.extras:
         attempts.append((NO_EXTRAS, pip_install("-e .")))
     return [*attempts, (InstallMode.PATH.value, pip_install(shlex.quote(spec)))]
@@ -52,11 +54,48 @@ def _install(box: Sandbox, ctx: BuildContext, cmd: str) -> ExecResult:
             recipe.set_env(key, value)
         recipe.record_repair(0, "pretend-version", "VCS version not found")
         res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+    if not res.ok and NEEDS_COMPILER.search(res.output):
+        res = _compiled(box, ctx, cmd, res)
     return res
 
 
+def _compiled(box: Sandbox, ctx: BuildContext, cmd: str, failed: ExecResult) -> ExecResult:
+    """An install that needs a compiler: the toolchain in this container (the recipe says so, for
+    the layer next time), else the project's pure-Python switch."""
+    recipe, timeout, res = ctx.recipe, ctx.settings.install_timeout_s, failed
+    if not recipe.toolchain:
+        tools = install_toolchain(box, timeout)
+        ctx.log.step("build toolchain", "apt-get install gcc g++ make python3-dev", tools)
+        recipe.record_repair(0, "toolchain", "the install needs a C compiler", ok=tools.ok)
+        if tools.ok:
+            recipe.toolchain = "an install failed for want of a C compiler"
+            res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+    switch = pure_python_switch(ctx.src.path)
+    if not res.ok and switch and switch not in recipe.env:
+        recipe.set_env(switch, "1")
+        recipe.record_repair(0, "env", "the compiled build failed: the project's pure-Python switch",
+                             value=f"{switch}=1", ok=True)
+        res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+    return res
+
+
+def run_setup_commands(box: Sandbox, ctx: BuildContext) -> None:
+    """The CI path: the test job's own setup steps, in order (a failing one is logged, the tests
+    tell whether it mattered), then pytest if they installed none."""
+    recipe = ctx.recipe
+    for i, command in enumerate(recipe.setup_commands, 1):
+        res = box.exec(command, ctx.settings.install_timeout_s, workdir="/repo", env=recipe.env)
+        ctx.log.step(f"CI step {i}", command, res)
+    if not box.exec("python -c 'import pytest'", 60).ok:
+        ctx.log.step("install pytest", pip_install("pytest"), box.exec(pip_install("pytest"), 600, env=recipe.env))
+
+
 def install_project(box: Sandbox, ctx: BuildContext) -> None:
-    """Install the project, the first way that works; BuildError when none does."""
+    """Install the project, the first way that works; BuildError when none does. The CI path runs
+    the maintainers' setup steps instead."""
+    if ctx.recipe.setup_commands:
+        run_setup_commands(box, ctx)
+        return
     last: ExecResult | None = None
     for mode, cmd in _attempts(ctx):
         last = _install(box, ctx, cmd)

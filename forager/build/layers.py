@@ -12,8 +12,10 @@ import shlex
 from pathlib import Path
 
 from forager.build.context import BuildContext
+from forager.build.detect.locks import CONSTRAINTS_PATH
 from forager.build.detect.requirements import clean_requirement
 from forager.build.pip import pip_install
+from forager.build.recipe import Recipe
 from forager.runtime import Sandbox, get_runtime
 
 REQS_DIR = "/tmp/forager/reqs"
@@ -63,22 +65,29 @@ def filtered_requirement_files(root: Path, files: list[str], python: str) -> dic
 def _deps_tag(ctx: BuildContext, base: str, req_files: dict[str, bytes]) -> str:
     key = hashlib.sha256(json.dumps({
         "base": get_runtime().image_digest(base), "deps": sorted(ctx.recipe.deps), "v": 2,
+        "pip": pip_env(ctx.recipe), "pins": ctx.recipe.constraints,
+        "build": ctx.recipe.build_requires,
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(req_files.items())},
     }, sort_keys=True).encode()).hexdigest()[:16]
     return f"{ctx.settings.image_prefix}/deps:{tag_part(ctx.recipe.name or ctx.src.name)[:40]}-{key}"
 
 
+def pip_env(recipe: Recipe) -> dict[str, str]:
+    """The recipe's pip settings (pins, upload date bound): every install of the build obeys them."""
+    return {k: v for k, v in recipe.env.items() if k.startswith("PIP_")}
+
+
 def _install_requirements(box: Sandbox, ctx: BuildContext, reqs: list[str]) -> list[str]:
     """All at once, else one at a time keeping what installs; the ones skipped."""
-    timeout = ctx.settings.install_timeout_s
-    res = box.exec(pip_install("-r /tmp/forager/deps.txt"), timeout)
+    timeout, env = ctx.settings.install_timeout_s, pip_env(ctx.recipe)
+    res = box.exec(pip_install("-r /tmp/forager/deps.txt"), timeout, env=env)
     ctx.log.step("dependencies", pip_install("-r deps.txt") + f"  # {len(reqs)} requirement(s)", res)
     if res.ok:
         return []
     installed: list[str] = []
     skipped: list[str] = []
     for req in reqs:
-        (installed if box.exec(pip_install(shlex.quote(req)), timeout).ok else skipped).append(req)
+        (installed if box.exec(pip_install(shlex.quote(req)), timeout, env=env).ok else skipped).append(req)
     ctx.log.step("dependencies one by one", note=f"installed {len(installed)}, skipped {skipped}")
     return skipped
 
@@ -89,7 +98,8 @@ def _install_requirement_files(box: Sandbox, ctx: BuildContext, req_files: dict[
     for rel in ctx.recipe.requirement_files:
         if rel not in req_files:
             continue
-        res = box.exec(pip_install(f"-r {shlex.quote(rel)}"), ctx.settings.install_timeout_s, workdir=REQS_DIR)
+        res = box.exec(pip_install(f"-r {shlex.quote(rel)}"), ctx.settings.install_timeout_s, workdir=REQS_DIR,
+                       env=pip_env(ctx.recipe))
         ctx.log.step(f"requirements {rel}", pip_install(f"-r {rel}"), res)
         if not res.ok:
             skipped.append(f"-r {rel}")
@@ -104,11 +114,14 @@ def deps_layer(ctx: BuildContext, base: str) -> str:
     rt = get_runtime()
     if rt.image_exists(tag):
         ctx.log.step("dependencies", note=f"reused {tag}")
+        recipe.note(f"dependency layer {tag} (reused)")
         return tag
     with rt.start(base, name=ctx.container_name("deps"), limits=ctx.limits(network=True), build_mounts=True,
                   labels=ctx.labels("build-deps")) as box, ctx.watch(box):
         reqs = [r for r in recipe.deps if index_requirement(r, recipe.python)] + ["pytest-timeout"]
+        reqs += recipe.build_requires  # index requirements only (detection keeps no others)
         box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
+                       CONSTRAINTS_PATH: ("\n".join(recipe.constraints) + "\n").encode(),
                        **{f"{REQS_DIR}/{k}": v for k, v in req_files.items()}})
         skipped = _install_requirements(box, ctx, reqs) + _install_requirement_files(box, ctx, req_files)
         box.exec("rm -rf /tmp/forager", 60)

@@ -6,6 +6,7 @@ so every change (a repair, an install mode, an extra pytest argument) is recorde
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -36,6 +37,26 @@ class Recipe:
     notes: list[str] = field(default_factory=list)
     """Where each choice came from."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    setup_commands: list[str] = field(default_factory=list)
+    """The maintainers' CI setup steps (the CI path): run instead of the static project install."""
+    ci: dict[str, Any] = field(default_factory=dict)
+    """Where the CI path came from (workflow, job) and the steps it left out, with why."""
+    agent: dict[str, Any] = field(default_factory=dict)
+    """The setup agent's path: the commands it ran that worked and those rolled back."""
+    build_requires: list[str] = field(default_factory=list)
+    """The build backend's requirements: in the dependency layer, so the project installs without
+    build isolation (no per-build environment to make: the largest part of a warm build)."""
+    toolchain: str = ""
+    """Why the image carries a C toolchain (compiled extensions), or empty."""
+    constraints: list[str] = field(default_factory=list)
+    """Pins every install is constrained to (from a lock or constraint file; ``PIP_CONSTRAINT``)."""
+    resolution: dict[str, str] = field(default_factory=dict)
+    """Which path dependency resolution took: ``lock`` (the file read), ``as_of`` (the commit date
+    bounding uploads), or ``latest``."""
+    suite: dict[str, int] = field(default_factory=dict)
+    """How much of the repository's suite validation runs (``detect.suite.suite_share``)."""
+    hanging: list[str] = field(default_factory=list)
+    """Tests left out because they ran past the first run's short per-test limit."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +98,15 @@ class Recipe:
 
     def ignores(self, path: str) -> bool:
         return f"--ignore={path}" in self.pytest_args
+
+    def leave_out_hanging(self, test_ids: list[str], limit_s: int) -> None:
+        """Deselect tests that hang (or run past ``limit_s``), each named in the recipe."""
+        for test_id in test_ids:
+            if test_id not in self.hanging:
+                self.hanging.append(test_id)
+                self.pytest_args.append(shlex.quote(f"--deselect={test_id}"))
+        self.record_repair(0, "deselect-hanging", f"ran past {limit_s}s in the first run",
+                           value=f"{len(test_ids)} test(s)", ok=True)
 
     def set_env(self, key: str, value: str) -> None:
         self.env[key] = value

@@ -14,7 +14,7 @@ from forager.build.repair.apply import apply
 from forager.build.repair.plan import plan_collection, plan_run
 from forager.build.steplog import tail
 from forager.build.testrun import TestRun, install_plugin
-from forager.build.validate import run_suite
+from forager.build.validate import first_run, quick_run, second_run, settle_hangs
 from forager.runtime import Sandbox, get_runtime
 from forager.runtime.pipcache import discard_pip_overlay
 from forager.store import db
@@ -35,15 +35,20 @@ def _add_timeout(box: Sandbox, ctx: BuildContext) -> None:
         ctx.recipe.add_pytest_args(f"--timeout={ctx.settings.per_test_timeout_s}")
 
 
-def _repair_collection(box: Sandbox, ctx: BuildContext) -> None:
-    """Collect the tests; fix what stops them from collecting, for a bounded number of rounds."""
+def _collect(box: Sandbox, ctx: BuildContext, n: int) -> bool:
+    """One collection round: collect the tests and fix what stops them; whether anything changed."""
     recipe = ctx.recipe
-    for n in range(1, ctx.settings.repair_rounds + 1):
-        command = f"{recipe.full_test_command()} --collect-only -q"
-        res = box.exec(command, 600, workdir="/repo", env=recipe.env)
-        fixes = plan_collection(res.output, recipe, ctx.src.path)
-        ctx.log.step(f"collect (round {n})", command, res, note="; ".join(f.describe() for f in fixes))
-        if not fixes or not apply(box, fixes, recipe, n, ctx.log.step, ctx.settings.install_timeout_s):
+    command = f"{recipe.full_test_command()} --collect-only -q"
+    res = box.exec(command, 600, workdir="/repo", env=recipe.env)
+    fixes = plan_collection(res.output, recipe, ctx.src.path)
+    ctx.log.step(f"collect (round {n})", command, res, note="; ".join(f.describe() for f in fixes))
+    return bool(fixes) and apply(box, fixes, recipe, n, ctx.log.step, ctx.settings.install_timeout_s)
+
+
+def _repair_collection(box: Sandbox, ctx: BuildContext, start: int = 1) -> None:
+    """Collection rounds from ``start`` until nothing changes, for a bounded number of rounds."""
+    for n in range(start, ctx.settings.repair_rounds + 1):
+        if not _collect(box, ctx, n):
             break
 
 
@@ -53,36 +58,53 @@ def _commit(box: Sandbox, ctx: BuildContext, image: str) -> None:
                workdir="/repo")
 
 
-def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> TestRun:
+def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> tuple[TestRun, TestRun | None]:
     """Install the project, repair what stops tests from collecting or running, commit the image,
-    and return its first validation run."""
+    and return its first validation run and, when the image did not change after it started, the
+    second run that overlapped it."""
     prepare_repo(box, ctx)
     install_project(box, ctx)
     install_plugin(box)
     _add_timeout(box, ctx)
-    _repair_collection(box, ctx)
     hide_build_artifacts(box, ctx.log)
     _commit(box, ctx, image)
-    run = run_suite(ctx, image, "validate (first run)")
+    # speculative: the runs start on the image as installed while the first collection round
+    # runs here; when that round changes something, they are dropped and started again
+    first, second = first_run(ctx, image), second_run(ctx, image)
+    if ctx.settings.repair_rounds and _collect(box, ctx, 1):
+        first.drop()
+        second.drop()
+        _repair_collection(box, ctx, start=2)
+        hide_build_artifacts(box, ctx.log)
+        _commit(box, ctx, image)
+        first, second = first_run(ctx, image), second_run(ctx, image)
+
+    def recommit() -> None:
+        second.drop()
+        _commit(box, ctx, image)
+
+    run = first.result() or quick_run(ctx, image, "validate (first run)")
     for n in range(1, RUN_REPAIRS + 1):  # failures that show only at run time: fixtures, lazy imports
         fixes = plan_run(run, ctx.recipe, ctx.src.path)
         if not fixes or not apply(box, fixes, ctx.recipe, 100 + n, ctx.log.step, ctx.settings.install_timeout_s):
             break
-        _commit(box, ctx, image)
-        run = run_suite(ctx, image, f"validate (after run repair {n})")
-    return run
+        recommit()
+        run = quick_run(ctx, image, f"validate (after run repair {n})")
+    run = settle_hangs(ctx, image, run, recommit)
+    return run, second.result()
 
 
-def repository_layer(ctx: BuildContext, deps: str, image: str) -> TestRun:
-    """Build ``image`` on the dependency layer ``deps``; its first validation run."""
+def repository_layer(ctx: BuildContext, deps: str, image: str) -> tuple[TestRun, TestRun | None]:
+    """Build ``image`` on the dependency layer ``deps``; its first validation run, and the second
+    when it overlapped the first on the final image."""
     rt = get_runtime()
     name = ctx.container_name("repo")
     try:
         with rt.start(deps, name=name, limits=ctx.limits(network=True), build_mounts=True,
                       labels=ctx.labels("build-repo")) as box, ctx.watch(box):
-            run = _install_and_repair(box, ctx, image)
+            run, second = _install_and_repair(box, ctx, image)
     finally:  # the container is gone: its private pip cache layer goes too
         discard_pip_overlay(rt, name)
     if not run.results:
         raise BuildError(f"the test run produced no results: {tail(run.exec.output)}")
-    return run
+    return run, second

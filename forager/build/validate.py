@@ -4,6 +4,10 @@ and at least ``pass_threshold`` of the non-skipped ones passed."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from forager.build.context import BuildContext
@@ -18,16 +22,96 @@ NORMAL_EXITS = (0, 1, 5)
 KILLED = (137, -9)
 
 
-def run_suite(ctx: BuildContext, image: str, label: str) -> TestRun:
-    """One validation run of ``image`` in a fresh container."""
+def run_suite(ctx: BuildContext, image: str, label: str, extra: str = "", part: str = "validate") -> TestRun:
+    """One validation run of ``image`` in a fresh container (``extra``: pytest arguments for this
+    run only)."""
     recipe = ctx.recipe
-    with get_runtime().start(image, name=ctx.container_name("validate"), limits=ctx.limits(network=False),
+    command = f"{recipe.full_test_command()} {extra}".strip()
+    with get_runtime().start(image, name=ctx.container_name(part), limits=ctx.limits(network=False),
                              labels=ctx.labels("validate")) as box, ctx.watch(box):
-        run = run_tests(box, recipe.full_test_command(), timeout=ctx.settings.test_timeout_s, env=recipe.env)
+        run = run_tests(box, command, timeout=ctx.settings.test_timeout_s, env=recipe.env)
     c = run.counts
-    ctx.log.step(label, recipe.full_test_command(), run.exec,
+    ctx.log.step(label, command, run.exec,
                  note=f"passed {c['passed']} failed {c['failed']} errors {c['error']} skipped {c['skipped']}")
     return run
+
+
+HUNG = re.compile(r"Timeout \(?>\s*[\d.]+s\)?")
+"""pytest-timeout's failure message."""
+
+
+def hanging_tests(run: TestRun) -> list[str]:
+    """Tests that pytest-timeout stopped (in the call, or a fixture's setup/teardown)."""
+    return [t for t, r in run.results.items() if r.outcome in ("failed", "error") and not r.collection
+            and HUNG.search(r.message)]
+
+
+def _short_limit(ctx: BuildContext) -> int | None:
+    short = ctx.settings.first_run_test_timeout_s
+    return short if ctx.recipe.has_pytest_arg("--timeout=") and short < ctx.settings.per_test_timeout_s else None
+
+
+def quick_run(ctx: BuildContext, image: str, label: str) -> TestRun:
+    """A test run with the short per-test limit (when pytest-timeout is there): hanging tests
+    cost seconds, not the whole-run limit."""
+    short = _short_limit(ctx)
+    if short is None:
+        return run_suite(ctx, image, label)
+    return run_suite(ctx, image, f"{label} (per-test limit {short}s)", f"--timeout={short}")
+
+
+def settle_hangs(ctx: BuildContext, image: str, run: TestRun, commit: Callable[[], None]) -> TestRun:
+    """After the quick runs: tests past the short limit are left out and named in the recipe, the
+    image committed again (``commit``) and the suite run at the normal limits. Without such tests
+    the quick run is the validation run (every test finished within either limit)."""
+    short = _short_limit(ctx)
+    hung = hanging_tests(run) if short else []
+    if not hung or len(hung) == len(run.results):
+        return run
+    ctx.recipe.leave_out_hanging(hung, short or 0)
+    ctx.log.step("leave out hanging tests", note=f"{len(hung)} past {short}s: {', '.join(hung[:10])}")
+    commit()
+    return run_suite(ctx, image, "validate (first run)")
+
+
+class Overlapped:
+    """A validation run started in the background, so it overlaps other work (the flaky-detection
+    run beside the first; the first beside the build container's collection); dropped, its
+    container removed, when the image changes after it started."""
+
+    def __init__(self, ctx: BuildContext, image: str, label: str, extra: str = "", part: str = "validate2") -> None:
+        self.ctx, self.part, self.stale = ctx, part, False
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix=f"forager-{part}")
+        self.future = self.pool.submit(run_suite, ctx, image, label, extra, part)
+
+    def drop(self) -> None:
+        if not self.stale:
+            self.stale = True
+            with contextlib.suppress(Exception):
+                get_runtime().remove_container(self.ctx.container_name(self.part))
+            self.result()
+
+    def result(self) -> TestRun | None:
+        """The run, or None when it was dropped or could not finish."""
+        try:
+            run = self.future.result()
+        except Exception:  # noqa: BLE001 - a dropped run's container went away under it
+            run = None
+        self.pool.shutdown(wait=False)
+        return None if self.stale else run
+
+
+def second_run(ctx: BuildContext, image: str) -> Overlapped:
+    """The flaky-detection run, overlapping the first."""
+    return Overlapped(ctx, image, "validate (second run)")
+
+
+def first_run(ctx: BuildContext, image: str) -> Overlapped:
+    """The first (quick) run in the background."""
+    short = _short_limit(ctx)
+    if short is None:
+        return Overlapped(ctx, image, "validate (first run)", part="validate")
+    return Overlapped(ctx, image, f"validate (first run) (per-test limit {short}s)", f"--timeout={short}", "validate")
 
 
 def broken(run: TestRun) -> bool:
@@ -61,10 +145,10 @@ def _failure(first: TestRun, counts: dict[str, int], pass_threshold: float) -> s
     return None
 
 
-def judge(first: TestRun, second: TestRun, pass_threshold: float) -> Verdict:
-    """The build's status from its two runs (the first decides; the second finds flaky tests)."""
+def judge(first: TestRun, second: TestRun, pass_threshold: float, more: tuple[TestRun, ...] = ()) -> Verdict:
+    """The build's status from its runs (the first decides; the others find flaky tests)."""
     ids = [k for k, v in first.results.items() if not v.collection]
-    flaky = [t for t in ids if second.outcome(t) != first.outcome(t)]
+    flaky = [t for t in ids if any(other.outcome(t) != first.outcome(t) for other in (second, *more))]
     counts = first.counts
     counts["flaky"] = len(flaky)
     counts["collection_errors"] = len(first.collection_errors)

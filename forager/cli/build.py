@@ -23,10 +23,7 @@ def build(
     if as_json:
         emit_json(result.summary())
     else:
-        t = result.summary()
-        style = "green" if t["status"] == BuildStatus.VALIDATED else "red"
-        console.print(f"[{style}]{t['status']}[/] {t['image'] or ''}  python {t['python']}  "
-                      f"tests {t['tests']}  {t['duration_s']:.0f}s")
-        if t["error"]:
-            console.print(f"[red]error:[/] {t['error']}")
+        from forager.build.summary import summary_table
+
+        console.print(summary_table(result.summary()))
     raise typer.Exit(0 if result.status == BuildStatus.VALIDATED else 1)

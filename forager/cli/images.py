@@ -52,3 +52,15 @@ def images_show(image: str) -> None:
     if info is None:
         missing("image", image)
     emit_json({**info, "source": redact_url(info["source"])})
+
+
+@app.command("dockerfile")
+def images_dockerfile(image: str) -> None:
+    """Print a Dockerfile that rebuilds IMAGE without Forager (from its recorded recipe)."""
+    from forager.build.catalogue import show_image
+    from forager.build.dockerfile import dockerfile
+
+    info = show_image(image)
+    if info is None:
+        missing("image", image)
+    print(dockerfile(info), end="")

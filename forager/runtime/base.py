@@ -54,12 +54,14 @@ class Limits:
     disk_mb: int = 0
     """With a workspace: the size of each writable place (the workspace and /tmp, tmpfs counted
     against the memory limit); /var/tmp and /run/lock get small ones. 0: the image's own disk."""
+    ipv6_loopback: bool = field(default_factory=lambda: get_settings().ipv6_loopback)
+    """``::1`` usable in the container (Docker disables IPv6 even on its loopback by default)."""
 
     @classmethod
     def from_settings(cls, network: bool = False, disk: bool = False, settings: Settings | None = None) -> Limits:
         s = settings or get_settings()
         return cls(network=network, pids=s.pids_limit, memory=s.memory_limit, cpus=s.cpus,
-                   disk_mb=s.episode_disk_limit_mb if disk else 0)
+                   disk_mb=s.episode_disk_limit_mb if disk else 0, ipv6_loopback=s.ipv6_loopback)
 
     def tmpfs(self, workspace: str | None) -> dict[str, str]:
         """tmpfs mounts that bound every place an unprivileged user can write (the workspace,

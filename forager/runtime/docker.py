@@ -33,6 +33,8 @@ CA_MOUNT = "/etc/forager/extra-ca.crt"
 CA_MERGED = "/tmp/forager-ca.pem"
 REMOVAL_WAIT_S = 30.0
 """How long ``remove_container`` waits for a removal another process started (the engine answers 409)."""
+IPV6_LOOPBACK = {"net.ipv6.conf.lo.disable_ipv6": "0"}
+"""A namespaced sysctl Docker allows with any network mode but the host's (``none`` included)."""
 CA_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE")
 
 
@@ -107,6 +109,7 @@ class DockerRuntime:
                 memswap_limit=limits.memory,
                 nano_cpus=int(limits.cpus * 1e9),
                 read_only=limits.read_only,
+                sysctls=IPV6_LOOPBACK if limits.ipv6_loopback and Path("/proc/sys/net/ipv6").is_dir() else None,
                 tmpfs=tmpfs or None,
                 mounts=mounts or None,
                 labels={"forager": "1", OWNER_LABEL: "", **labels},

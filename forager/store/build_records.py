@@ -81,6 +81,12 @@ def add_test_results(build_id: str, results: list[TestOutcome]) -> None:
                                 duration_s=r.duration_s))
 
 
+def drop_test_results(build_id: str) -> None:
+    """Forget a build's per-test results (a second path replaces the first's)."""
+    with db.session() as s:
+        s.query(db.TestResult).filter_by(build_id=build_id).delete()
+
+
 def save_image(fields: dict[str, Any]) -> None:
     """Add (or replace) an image's catalogue row; ``fields`` are its columns, ``id`` included."""
     with db.session() as s:

@@ -23,6 +23,22 @@ def project_name(files: ProjectFiles) -> str:
     return str(name or "")
 
 
+def build_requires(files: ProjectFiles, python: str) -> list[str]:
+    """``[build-system].requires`` and ``setup_requires`` (setuptools and wheel without a pyproject),
+    the index ones only."""
+    from forager.build.detect.requirements import clean_requirement
+
+    system = files.pyproject.get("build-system", {})
+    reqs = list(system.get("requires", [])) if files.pyproject.get("build-system") else ["setuptools", "wheel"]
+    reqs += split_reqs(files.cfg("options", "setup_requires")) + split_reqs(files.setup_py.get("setup_requires"))
+    out = []
+    for r in reqs:
+        line = clean_requirement(str(r), python, tooling=True)
+        if line and "://" not in line and "@" not in line:
+            out.append(line)
+    return list(dict.fromkeys(out))
+
+
 def poetry_deps(table: dict[str, Any]) -> list[str]:
     """Poetry's ``name = spec`` table as requirement names (path, git and URL ones left out)."""
     out = []

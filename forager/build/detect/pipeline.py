@@ -11,11 +11,16 @@ from pathlib import Path
 
 from forager.build.detect import declared, tools
 from forager.build.detect.findings import Findings
+from forager.build.detect.locks import CONSTRAINTS_PATH, lock_pins
+from forager.build.detect.pipargs import self_extras
 from forager.build.detect.project_files import ProjectFiles
 from forager.build.detect.pythons import choose_python, preference
 from forager.build.detect.requirements import final_deps, listed_requirement_files, wanted_requirement_file
-from forager.build.detect.testpaths import choose_test_paths
+from forager.build.detect.suite import pyargs_package
+from forager.build.detect.testpaths import choose_test_paths, has_testpaths
 from forager.build.recipe import TEST_COMMAND, Recipe
+from forager.build.repair.local import configured_paths, pythonpath_value
+from forager.build.toolchain import needs_toolchain
 from forager.config import get_settings
 
 
@@ -35,7 +40,10 @@ def _tool_requirements(files: ProjectFiles, found: Findings) -> None:
         found.add_file(rel)
     tools.from_tox(files, found)
     tools.from_nox(files.root, found)
-    tools.from_ci(files.root, found)
+    tools.from_ci(files, found)
+    for rel in found.files:  # `-e .[a,b]` lines: the project with extras (kept, not dropped)
+        for extra in self_extras(files.root / rel):
+            found.add_extra(extra, f"extra [{extra}] ({rel})")
 
 
 def _sdist_version(root: Path) -> str | None:
@@ -59,7 +67,21 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     if version := _sdist_version(files.root):
         recipe.set_env("SETUPTOOLS_SCM_PRETEND_VERSION", version)
         recipe.note(f"version {version} from PKG-INFO (for VCS-versioned builds)")
+    recipe.build_requires = declared.build_requires(files, found.python)
+    if reason := needs_toolchain(files.root):
+        recipe.toolchain = reason
+        recipe.note(f"build toolchain layer: {reason}")
+    lock, recipe.constraints = lock_pins(files.root, name)
+    if lock:
+        recipe.set_env("PIP_CONSTRAINT", CONSTRAINTS_PATH)
+        recipe.resolution["lock"] = lock
+        recipe.note(f"{len(recipe.constraints)} pin(s) from {lock}: every install constrained to them")
+    if paths := configured_paths(files):
+        recipe.set_env("PYTHONPATH", pythonpath_value(paths))
+        recipe.note(f"PYTHONPATH {recipe.env['PYTHONPATH']}: as the repository's pytest/tox/CI configuration sets it")
     recipe.test_paths, note = choose_test_paths(files)
+    if not has_testpaths(files) and (package := pyargs_package(files.root)):
+        recipe.test_paths, note = ["--pyargs", package], f"test paths: --pyargs {package}, as the maintainers run it"
     recipe.note(note)
     return recipe
 

@@ -27,8 +27,6 @@ REQ_FILE_PATTERNS = ("requirements*.txt", "requirements/*.txt", "reqs/*.txt", "t
                      "tests/requirements*.txt", "ci/requirements*.txt", "requirements*.in")
 REQ_FILE_SKIP = re.compile(r"doc|lint|mypy|typing|release|publish|bench|format|style|pre-commit|build|"
                            r"upload|deploy|min(imum)?[-_]?(version|req)|lowest|oldest", re.I)
-EXTRAS_ONLY = re.compile(r"^\.?\[([^\]]+)\]$")
-"""``.[a,b]`` or ``[a,b]``: the project itself with extras."""
 
 
 def _marker_env(python: str) -> dict[str, str]:
@@ -37,11 +35,12 @@ def _marker_env(python: str) -> dict[str, str]:
             "platform_python_implementation": "CPython", "extra": ""}
 
 
-def clean_requirement(line: str, python: str | None = None) -> str | None:
+def clean_requirement(line: str, python: str | None = None, tooling: bool = False) -> str | None:
     """A PEP 508 requirement without local paths, editable installs or pip options, whose marker
-    holds on ``python`` (default: ``Settings.default_python``); None to skip."""
+    holds on ``python`` (default: ``Settings.default_python``); None to skip (tooling too, unless
+    ``tooling``)."""
     line = line.split(" #", 1)[0].strip()
-    if not line or line.startswith(("#", "-", ".", "/", "git+", "http")) or "@ file:" in line:
+    if not line or line.startswith(("#", "-", ".", "/", "git+", "http://", "https://")) or "@ file:" in line:
         return None
     try:
         req = Requirement(line)
@@ -53,7 +52,7 @@ def clean_requirement(line: str, python: str | None = None) -> str | None:
                 return None
         except Exception:  # noqa: BLE001 - an exotic marker: keep the requirement
             pass
-    return None if TOOLING.match(req.name) else line
+    return None if TOOLING.match(req.name) and not tooling else line
 
 
 def requirement_key(spec: str) -> str:
@@ -77,33 +76,6 @@ def final_deps(deps: list[str], own_name: str) -> list[str]:
             if requirement_key(d) != own:
                 out.append(d)
     return out
-
-
-def _pip_tokens(args: str) -> list[str]:
-    return [t.strip("'\"") for t in args.replace("\\\n", " ").split()]
-
-
-def pip_install_args(script: str, root: Path, python: str) -> tuple[list[str], list[str], list[str]]:
-    """Requirements, requirement files and extras named by `pip install ...` lines of a script."""
-    reqs: list[str] = []
-    files: list[str] = []
-    extras: list[str] = []
-    for m in re.finditer(r"(?:pip3?|uv pip|python -m pip|pip install)\s+install\s+([^\n&|;]+)", script):
-        tokens = _pip_tokens(m.group(1))
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok in ("-r", "--requirement", "-c", "--constraint") and i + 1 < len(tokens):
-                if tok in ("-r", "--requirement") and (root / tokens[i + 1]).is_file():
-                    files.append(tokens[i + 1])
-                i += 2
-                continue
-            if em := EXTRAS_ONLY.match(tok):
-                extras.extend(e.strip() for e in em.group(1).split(","))
-            elif not tok.startswith("-") and "$" not in tok and (req := clean_requirement(tok, python)):
-                reqs.append(req)
-            i += 1
-    return reqs, files, extras
 
 
 def listed_requirement_files(root: Path) -> list[str]:

@@ -15,7 +15,7 @@ SKIP_PARTS = SKIP_DIRS | {".git", "build", "dist"}
 
 def test_files(root: Path, named_only: bool = False) -> list[Path]:
     """Test files: ``test_*.py`` / ``*_test.py`` anywhere, or (unless ``named_only``) any module
-    in a ``tests``/``test`` directory."""
+    in a ``tests``/``test`` directory and ``test.py`` files (unittest suites run as scripts)."""
     found = []
     for p in sorted(root.rglob("*.py")):
         rel = p.relative_to(root).parts
@@ -24,7 +24,7 @@ def test_files(root: Path, named_only: bool = False) -> list[Path]:
         named = p.name.startswith("test_") or p.name.endswith("_test.py") or p.name == "tests.py"
         in_tests = any(part in ("tests", "test") for part in rel[:-1]) and p.name not in (
             "__init__.py", "conftest.py")
-        if named or (in_tests and not named_only):
+        if named or ((in_tests or p.name == "test.py") and not named_only):
             found.append(p)
     return found
 
@@ -34,14 +34,23 @@ def has_testpaths(files: ProjectFiles) -> bool:
     return bool(files.pytest_ini_options().get("testpaths")) or pytest_option(files.root, "testpaths") is not None
 
 
+NOT_SUITES = {"docs", "doc", "examples", "example", "benchmarks", "bench", "scripts", "tools", "ci", "site-packages"}
+"""Top-level folders whose test-named files are not part of the suite."""
+
+
 def _test_dirs(root: Path) -> list[str]:
-    for candidate in TEST_DIRS:
-        if (root / candidate).is_dir():
-            return [candidate]
-    inner = sorted(str(p.relative_to(root)) for p in root.glob("src/*/tests") if p.is_dir())
-    inner += sorted(str(p.relative_to(root)) for p in root.glob("*/tests") if p.is_dir()
-                    and not p.parent.name.startswith("."))
-    return inner[:3]
+    """The top-level folders that hold test files (a ``tests`` folder and sub-packages' tests
+    alike: taking only one would validate a sliver of the suite); none when files at the root
+    hold tests too (pytest's discovery from the root then finds them all)."""
+    tops: list[str] = []
+    for f in test_files(root):
+        parts = f.relative_to(root).parts
+        if len(parts) == 1:
+            return []
+        if parts[0] not in tops and parts[0] not in NOT_SUITES:
+            tops.append(parts[0])
+    preferred = [d for d in TEST_DIRS if d in tops]
+    return preferred + sorted(t for t in tops if t not in preferred)
 
 
 def choose_test_paths(files: ProjectFiles) -> tuple[list[str], str]:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from forager.build.detect.declared import group_reqs
 from forager.build.detect.findings import Findings
+from forager.build.detect.pipargs import EXTRAS_ONLY, VALUE_OPTIONS, pip_install_args
 from forager.build.detect.project_files import ProjectFiles, split_reqs
-from forager.build.detect.requirements import EXTRAS_ONLY, REQ_FILE_SKIP, pip_install_args
+from forager.build.detect.requirements import REQ_FILE_SKIP
 
 TOX_FACTOR = re.compile(r"^[\w,{}.-]+:\s")
 """``py38: dep`` or ``{py37,py38}: dep``: a dependency of some tox factors."""
@@ -45,12 +47,13 @@ def from_nox(root: Path, found: Findings) -> None:
     for call in re.findall(r"session\.install\(([^)]*)\)", noxfile.read_text(errors="replace")):
         args = re.findall(r"['\"]([^'\"]+)['\"]", call)
         for i, arg in enumerate(args):
-            if arg == "-r" and i + 1 < len(args) and (root / args[i + 1]).is_file():
-                found.add_file(args[i + 1])
+            after = args[i - 1] if i else ""
+            if after in ("-r", "--requirement") and (root / arg).is_file():
+                found.add_file(arg)
             elif m := EXTRAS_ONLY.match(arg):
                 for extra in m.group(1).split(","):
                     found.add_extra(extra)
-            elif not arg.startswith("-"):
+            elif not arg.startswith("-") and after not in VALUE_OPTIONS and "{" not in arg:
                 found.add([arg], "noxfile session.install")
 
 
@@ -64,19 +67,25 @@ def _workflow_scripts(path: Path) -> list[str]:
     for job in (doc.get("jobs") or {}).values():
         for step in (job or {}).get("steps", []) or []:
             run = step.get("run") if isinstance(step, dict) else None
-            if isinstance(run, str) and "install" in run:
+            if isinstance(run, str) and re.search(r"install|uv sync", run):
                 scripts.append(run)
     return scripts
 
 
-def from_ci(root: Path, found: Findings) -> None:
-    """Requirements, requirement files and extras of the ``pip install`` steps of the workflows."""
+def from_ci(files: ProjectFiles, found: Findings) -> None:
+    """Requirements, requirement files, extras and dependency groups of the install steps of the
+    workflows (``pip install``, ``uv pip install``, ``uv sync``)."""
+    root = files.root
+    groups = files.pyproject.get("dependency-groups", {})
     for wf in sorted((root / ".github" / "workflows").glob("*.y*ml")):
         for script in _workflow_scripts(wf):
-            reqs, files, extras = pip_install_args(script, root, found.python)
-            found.add(reqs, f"CI workflow {wf.name}")
-            for rel in files:
+            args = pip_install_args(script, root, found.python)
+            found.add(args.reqs, f"CI workflow {wf.name}")
+            for rel in args.files:
                 if not REQ_FILE_SKIP.search(Path(rel).name):
                     found.add_file(rel)
-            for extra in extras:
+            for extra in args.extras:
                 found.add_extra(extra)
+            for group in args.groups:
+                if not REQ_FILE_SKIP.search(group) and not re.search(r"type|lint|check", group, re.I):
+                    found.add(group_reqs(groups, group), f"dependency-group {group} (CI workflow {wf.name})")

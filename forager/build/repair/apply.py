@@ -10,13 +10,21 @@ from forager.build.pip import pip_install
 from forager.build.recipe import Recipe
 from forager.build.repair.fixes import Fix, FixKind
 from forager.build.repair.tables import PY2_STDLIB, dist_for_module
+from forager.build.toolchain import install_tools
 from forager.runtime import Sandbox
 
 StepLog = Callable[..., None]
 """``log(step, command="", res=None, note="")``: one build log line."""
 
 FIND_MISSING = """
-import ast, importlib.util, sys
+import ast, importlib.util, os, sys
+local = set()  # local first: the repository's own modules are never installed from an index
+for top, dirs, files in os.walk("/repo"):
+    dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "site-packages")]
+    if "__init__.py" in files:
+        continue  # inside a package: its modules are pkg.mod, not top-level names
+    local.update(f[:-3] for f in files if f.endswith(".py"))
+    local.update(dirs)
 tree = ast.parse(open(sys.argv[1], encoding="utf-8", errors="replace").read())
 mods = set()
 for node in ast.walk(tree):
@@ -26,7 +34,7 @@ for node in ast.walk(tree):
         mods.add(node.module.split(".")[0])
 for m in sorted(mods):
     try:
-        if importlib.util.find_spec(m) is None:
+        if m not in local and importlib.util.find_spec(m) is None:
             print(m)
     except Exception:
         pass
@@ -66,6 +74,25 @@ class Repairer:
             return False
         return self.install(f"pytest<{major}", fix.why, step=f"repair: pytest<{major}")
 
+    def step_down(self, fix: Fix) -> bool:
+        """A release of ``fix.value`` one major (one minor for 0.x) older than the installed one."""
+        probe = f"import importlib.metadata as m; print(m.version({fix.value!r}))"
+        res = self.box.exec(f"python -c {shlex.quote(probe)}", 60)
+        parts = res.output.strip().split(".") if res.ok else []
+        if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+            return False
+        major, minor = int(parts[0]), int(parts[1])
+        if major == 0 and minor == 0:
+            return False
+        bound = f"<{major}" if major > 0 else f"<0.{minor}"
+        return self.install(f"{fix.value}{bound}", fix.why, step=f"repair: {fix.value}{bound}")
+
+    def apt(self, fix: Fix) -> bool:
+        res = install_tools(self.box, [fix.value], self.install_timeout_s)
+        self.log(f"repair: apt-get install {fix.value}", f"apt-get install {fix.value}", res, note=fix.why)
+        self.recipe.record_repair(self.round_no, FixKind.APT, fix.why, value=fix.value, ok=res.ok)
+        return res.ok
+
     def change_recipe(self, fix: Fix) -> None:
         """A pytest argument, a left-out file or an environment variable."""
         if fix.kind == FixKind.ARG:
@@ -93,6 +120,10 @@ def apply(box: Sandbox, fixes: list[Fix], recipe: Recipe, round_no: int, log: St
             changed = True  # tried: the next round may leave the file out
         elif f.kind == FixKind.PYTEST_DOWNGRADE:
             changed |= r.pytest_downgrade(f)
+        elif f.kind == FixKind.APT:
+            changed |= r.apt(f)
+        elif f.kind == FixKind.STEP_DOWN:
+            changed |= r.step_down(f)
         elif f.kind in RECIPE_CHANGES:
             r.change_recipe(f)
             changed = True

@@ -19,6 +19,10 @@ class FixKind(StrEnum):
     """Install what a test file imports (also optionally) and the image lacks."""
     PYTEST_DOWNGRADE = "pytest-downgrade"
     """Install a pytest older than the installed one."""
+    APT = "apt"
+    """Install a Debian package (a command-line tool the tests call)."""
+    STEP_DOWN = "step-down"
+    """Install a release of a distribution (a pytest plugin) older than the installed one."""
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from forager.build.detect.project_files import pytest_option, read_toml
 from forager.build.recipe import Recipe
 from forager.build.repair.fixes import Fix, FixKind
+from forager.build.repair.local import INSTALLED_ROOTS, local_modules, pythonpath_value
+from forager.build.repair.startup import allow_deprecations, internal_error_fixes, setup_error_fixes
 from forager.build.repair.tables import (
     FIXTURE_TO_DIST,
     INI_TO_DIST,
@@ -18,6 +21,7 @@ from forager.build.repair.tables import (
     dist_for_module,
 )
 from forager.build.testrun import TestRun
+from forager.build.toolchain import missing_tools
 
 TOO_NEW = re.compile(
     r"PluginValidationError|has no attribute '(yield_fixture|funcargnames|_fillfuncargs|getfuncargvalue)'"
@@ -25,15 +29,6 @@ TOO_NEW = re.compile(
     r"|no attribute 'from_parent'|'startdir'|py\.path|Unknown hook specification|TestReport\.fspath")
 """The suite uses pytest APIs that newer pytest releases removed."""
 FAILED = ("failed", "error")
-
-
-def is_local(root: Path, module: str) -> bool:
-    """Whether ``module`` is the repository's own (its missing import is not a distribution's)."""
-    top = module.split(".")[0]
-    for base in (root, root / "src", root / "tests", root / "test", root / "lib"):
-        if (base / top).is_dir() or (base / f"{top}.py").exists():
-            return True
-    return False
 
 
 def addopts(root: Path) -> str:
@@ -68,20 +63,31 @@ def _start_up_fixes(output: str) -> list[Fix]:
     if _pytest_broken(output):
         # pytest itself does not run on this Python (an old pin): upgrade it first
         return [Fix(FixKind.INSTALL, "pytest>=7", "the installed pytest does not import")]
-    return []
+    return internal_error_fixes(output)
 
 
-def _module_fixes(output: str, root: Path, why: str) -> list[Fix]:
-    """Distributions for the modules that ``output`` says are missing (local and Python 2
-    modules left out)."""
-    fixes = []
-    for mod in re.findall(r"No module named '?([\w.]+)'?", output):
-        if mod.startswith(("_", "forager_")) or mod.split(".")[0] in PY2_STDLIB or is_local(root, mod):
+def _module_fixes(output: str, recipe: Recipe, root: Path, why: str) -> list[Fix]:
+    """Distributions for the modules that ``output`` says are missing. Local first: a module
+    that exists anywhere in the repository is never installed from an index; its folder goes on
+    PYTHONPATH instead (Python 2 modules are left out)."""
+    fixes, on_path = [], []
+    local = local_modules(root) if "No module named" in output else {}
+    for mod in dict.fromkeys(re.findall(r"No module named '?([\w.]+)'?", output)):
+        top = mod.split(".")[0]
+        if mod.startswith(("_", "forager_")) or top in PY2_STDLIB:
+            continue
+        if top in local and top not in sys.stdlib_module_names:
+            if local[top] not in INSTALLED_ROOTS:
+                on_path.append(local[top])
             continue
         if mod == "distutils":
             fixes.append(Fix(FixKind.INSTALL, "setuptools", f"{why}: distutils (removed in Python 3.12)"))
             continue
         fixes.append(Fix(FixKind.INSTALL, dist_for_module(mod), f"{why}: no module {mod}"))
+    if on_path:
+        value = pythonpath_value(list(dict.fromkeys(on_path)), recipe.env.get("PYTHONPATH", ""))
+        fixes.append(Fix(FixKind.ENV, f"PYTHONPATH={value}",
+                         f"{why}: the repository's own module(s) in {', '.join(dict.fromkeys(on_path))}"))
     return fixes
 
 
@@ -123,9 +129,7 @@ def _plugin_fixes(output: str) -> list[Fix]:
 def _deprecations_allowed() -> list[Fix]:
     """Deprecation warnings that the suite's filterwarnings=error turns into failures on a newer
     Python or pytest than it was written for (command-line -W filters win over the ini's)."""
-    why = "deprecation warnings turned into errors"
-    return [Fix(FixKind.ARG, "-W ignore::DeprecationWarning", why),
-            Fix(FixKind.ARG, "-W ignore::PendingDeprecationWarning", why)]
+    return allow_deprecations("deprecation warnings turned into errors")
 
 
 def _uncollectable_fixes(output: str, recipe: Recipe) -> list[Fix]:
@@ -150,9 +154,10 @@ def _dedupe(fixes: list[Fix], recipe: Recipe) -> list[Fix]:
 
 def plan_collection(output: str, recipe: Recipe, root: Path) -> list[Fix]:
     """Fixes for what ``pytest --collect-only`` printed."""
-    fixes = _start_up_fixes(output) or _module_fixes(output, root, "collection")
+    fixes = _start_up_fixes(output) or _module_fixes(output, recipe, root, "collection")
     fixes += _unknown_option_fixes(output, root) + _plugin_fixes(output)
-    if re.search(r"^E\s+\S*(PytestRemovedIn\d+Warning|DeprecationWarning|PytestDeprecationWarning)", output, re.M):
+    if re.search(r"^(E|INTERNALERROR>)\s+\S*(PytestRemovedIn\d+Warning|DeprecationWarning|PytestDeprecationWarning)",
+                 output, re.M):
         fixes += _deprecations_allowed()
     return _dedupe(fixes, recipe) or _uncollectable_fixes(output, recipe)
 
@@ -164,7 +169,7 @@ def plan_run(run: TestRun, recipe: Recipe, root: Path) -> list[Fix]:
     for fixture in set(re.findall(r"fixture '(\w+)' not found", text)):
         if dist := FIXTURE_TO_DIST.get(fixture):
             fixes.append(Fix(FixKind.INSTALL, dist, f"fixture {fixture}"))
-    fixes += _module_fixes(text, root, "test run")
+    fixes += _module_fixes(text, recipe, root, "test run")
     failing = sum(r.outcome in FAILED for r in run.results.values())
     if TOO_NEW.search(text) and failing > 0.05 * max(1, len(run.results)):
         fixes.append(Fix(FixKind.PYTEST_DOWNGRADE, "", "tests use pytest APIs the installed pytest removed"))
@@ -174,4 +179,7 @@ def plan_run(run: TestRun, recipe: Recipe, root: Path) -> list[Fix]:
             fixes.append(Fix(FixKind.ARG, "-o asyncio_mode=auto", "async tests without markers"))
     if re.search(r"\b(Deprecation|PendingDeprecation)Warning\b", text):
         fixes += _deprecations_allowed()
+    fixes += [Fix(FixKind.APT, pkg, "the tests call a tool the image lacks") for pkg in missing_tools(text)]
+    if not fixes:  # errors at setup/teardown across most tests with one cause
+        fixes = setup_error_fixes(run)
     return _dedupe(fixes, recipe)
