@@ -5,6 +5,7 @@ is the order ``forager --help`` lists them."""
 from __future__ import annotations
 
 from forager.cli import build, images, replay, run, serve, tasks, tokens, trajectories
+from forager.cli import campaign as campaign_cli
 from forager.cli.app import app, emit_json
 
 __all__ = ["app", "emit_json"]
@@ -19,6 +20,7 @@ app.add_typer(tokens.app, name="tokens")
 app.command()(serve.api)
 app.command()(serve.worker)
 app.command()(replay.replay)
+app.add_typer(campaign_cli.app, name="campaign")
 
 if __name__ == "__main__":
     app()

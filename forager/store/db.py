@@ -9,8 +9,11 @@ from forager.store.models import (
     Base,
     Build,
     BuildLog,
+    Campaign,
+    CampaignItem,
     Farm,
     Image,
+    ImagePush,
     Job,
     Repository,
     Task,
@@ -32,4 +35,5 @@ __all__ = [
     "MIGRATIONS", "ApiToken", "Base", "Build", "BuildLog", "Farm", "Image", "Job", "Repository", "Task",
     "TestResult", "Trajectory", "engine", "engine_for", "farm_id", "new_id", "reset_engines", "session",
     "upgrade",
+    "Campaign", "CampaignItem", "ImagePush",
 ]
