@@ -36,6 +36,7 @@ from forager.api.routes import (
     tokens,
     trajectories,
 )
+from forager.api.routes import campaigns as campaign_routes
 from forager.api.uploads import UploadError
 from forager.api.version import API_VERSION
 from forager.errors import NotFound
@@ -88,6 +89,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(BadCursor, _bad_cursor)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(campaign_routes.router)
     app.include_router(web_router, include_in_schema=False)
     app.openapi = lambda: openapi_with_trajectory(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
