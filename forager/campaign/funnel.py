@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from forager.enums import CampaignStage, FailureCause, ItemState
@@ -62,12 +63,12 @@ def throughput(ref: str, buckets: int = 24) -> dict[str, list[tuple[str, int]]]:
     times = rows.finish_times(camp.id)
     if not times:
         return {}
-    start, end = camp.created_at, max(t for _s, _st, t in times)
+    start = min(camp.created_at, *(i.started_at for i in rows.items(camp.id) if i.started_at))
+    end = max(t for _s, _st, t in times)
     width = max((end - start).total_seconds() / buckets, 1.0)
     out: dict[str, list[int]] = {s.value: [0] * buckets for s in CampaignStage}
     for stage, state, t in times:
         if state == ItemState.DONE and stage in out:
-            out[stage][min(int((t - start).total_seconds() / width), buckets - 1)] += 1
-    from datetime import timedelta
+            out[stage][min(max(int((t - start).total_seconds() / width), 0), buckets - 1)] += 1
     labels = [(start + timedelta(seconds=width * (i + 1))).isoformat(timespec="seconds") for i in range(buckets)]
     return {stage: list(zip(labels, ns, strict=True)) for stage, ns in out.items()}

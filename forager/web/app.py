@@ -8,7 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from forager.web import auth, views
+from forager.web import campaign_page as campaign_pages
 
 router = APIRouter()
 router.include_router(auth.router)
 router.include_router(views.router)
+router.include_router(campaign_pages.router)

@@ -7,15 +7,17 @@ import pytest
 from forager.build.failure import classify, distribution
 from forager.enums import FailureCause
 
-PIP_NO_DIST = """Collecting forager-fixture-no-such-distribution>=1.0
-ERROR: Could not find a version that satisfies the requirement forager-fixture-no-such-distribution>=1.0 (from badinstall) (from versions: none)
-ERROR: No matching distribution found for forager-fixture-no-such-distribution>=1.0"""
+PIP_NO_DIST = (
+    "Collecting forager-fixture-no-such-distribution>=1.0\n"
+    "ERROR: Could not find a version that satisfies the requirement forager-fixture-no-such-distribution>=1.0 "
+    "(from badinstall) (from versions: none)\n"
+    "ERROR: No matching distribution found for forager-fixture-no-such-distribution>=1.0")
 PIP_WHEEL = """  Building wheel for lxml (pyproject.toml) ... error
   error: subprocess-exited-with-error
 ERROR: Failed building wheel for lxml
 Failed to build lxml"""
-PIP_NETWORK = """WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError(': Failed to establish
-a new connection: [Errno -3] Temporary failure in name resolution')': /simple/requests/"""
+PIP_NETWORK = """WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError(':
+Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': /simple/requests/"""
 
 
 @pytest.mark.parametrize(("error", "logs", "tests", "cause", "detail"), [
