@@ -208,3 +208,36 @@ def task_ids_of(image: str, kind: str, limit: int) -> list[str]:
          .order_by(db.Task.created_at, db.Task.id).limit(limit))
     with db.session() as s:
         return list(s.scalars(q).all())
+
+
+def images_to_revalidate(created_before: datetime | None, campaign_id: str | None) -> list[db.Image]:
+    """Validated images (detached), made before ``created_before`` and by campaign ``campaign_id`` when given."""
+    q = select(db.Image).where(db.Image.status == "validated")
+    if created_before is not None:
+        q = q.where(db.Image.created_at <= created_before)
+    with db.session() as s:
+        found = list(s.scalars(q.order_by(db.Image.created_at)).all())
+    if campaign_id is None:
+        return found
+    mine = {str(i.result.get("image")) for i in items(campaign_id, "build", [ItemState.DONE])}
+    return [i for i in found if i.id in mine]
+
+
+def mark_drifted(image_id: str, status: str) -> int:
+    """Set the image's status and its validated tasks' status to ``status``; how many tasks."""
+    with db.session() as s:
+        s.execute(update(db.Image).where(db.Image.id == image_id).values(status=status))
+        res = s.execute(update(db.Task).where(db.Task.image_id == image_id, db.Task.status == "validated")
+                        .values(status=status))
+        return int(getattr(res, "rowcount", 0) or 0)
+
+
+def image_rows() -> list[tuple[str, str, str]]:
+    """(image id, status, build id) of every image in the registry."""
+    with db.session() as s:
+        return [(a, b, c) for a, b, c in s.execute(select(db.Image.id, db.Image.status, db.Image.build_id)).all()]
+
+
+def campaign_images(campaign_id: str) -> list[str]:
+    """The images a campaign's builds validated."""
+    return [str(i.result["image"]) for i in items(campaign_id, "build", [ItemState.DONE]) if i.result.get("image")]
