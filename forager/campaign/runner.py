@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from forager.campaign.spec import CampaignSpec
 from forager.campaign.stages import JOB_KIND, job_id_for, job_params, settle
 from forager.clock import utcnow
 from forager.config import get_settings, reset_settings
-from forager.enums import CampaignStage, CampaignState, ItemState
+from forager.enums import CampaignStage, CampaignState, ItemState, JobState
 from forager.errors import InvalidInput
 from forager.jobs.state import FINAL
 from forager.owner import is_dead, this_process
@@ -82,6 +83,21 @@ def _backoff(attempt: int) -> float:
     return min(get_settings().campaign_retry_backoff_s * 2 ** max(attempt - 1, 0), RETRY_MAX_S)
 
 
+_redispatched: dict[str, float] = {}
+
+
+def _revive(job: db.Job) -> None:
+    """Hand over again a running job whose lease lapsed (its worker died; no message may bring it
+    back before the broker's visibility timeout), at most once per lease period."""
+    policy = jobs.JobPolicy.from_settings()
+    now = time.monotonic()
+    if job.state == JobState.RUNNING and policy.lease_remaining(job) == 0 \
+            and now - _redispatched.get(job.id, 0.0) > policy.lease_s:
+        _redispatched[job.id] = now
+        log.warning("job %s lost its worker; handed over again", job.id)
+        jobs.dispatch(job)
+
+
 def _settle_running(campaign_id: str, spec: CampaignSpec) -> dict[str, int]:
     """Settle the running items whose job ended; running items left per stage."""
     running = dict.fromkeys((s.value for s in STAGES), 0)
@@ -91,6 +107,8 @@ def _settle_running(campaign_id: str, spec: CampaignSpec) -> dict[str, int]:
             jobs.submit(JOB_KIND[CampaignStage(item.stage)], job_params(item, spec), item.job_id)
         if job is None or job.state not in FINAL:
             running[item.stage] += 1
+            if job is not None:
+                _revive(job)
             continue
         out = settle(item, job, spec)
         if out.retry and item.attempts < get_settings().campaign_infra_attempts:
