@@ -101,6 +101,8 @@ class FailureCause(StrEnum):
     INFRA_NETWORK = "infra-network"
     CANCELLED = "cancelled"
     OTHER = "other"
+    NO_TASKS = "no-tasks"  # a tasks item: no candidate became a validated task
+    EPISODE_ERROR = "episode-error"  # an episode item: the episode could not run to an end
 
     @property
     def infrastructure(self) -> bool:

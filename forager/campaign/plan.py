@@ -13,7 +13,7 @@ from forager.build.failure import classify
 from forager.build.sources.base import SourceError
 from forager.campaign.spec import CampaignSpec
 from forager.campaign.versions import SourceVersion, expand
-from forager.enums import CampaignStage, ItemState
+from forager.enums import CampaignStage, FailureCause, ItemState
 from forager.errors import InvalidInput
 from forager.store import campaigns as rows
 from forager.store import db
@@ -38,12 +38,14 @@ def _expand(source: str, k: int) -> list[SourceVersion] | Exception:
         return exc
 
 
-def add_versions(campaign_id: str, spec: CampaignSpec) -> int:
-    """Expand every source and insert its build items (idempotent: keys already there are kept)."""
+def add_versions(campaign_id: str, spec: CampaignSpec, sources: list[str] | None = None) -> int:
+    """Expand every source (or ``sources``) and insert its build items (idempotent: keys already
+    there are kept). A source that cannot be expanded gets one failed item ``SOURCE@?``."""
     added = 0
+    sources = spec.sources if sources is None else sources
     with ThreadPoolExecutor(EXPAND_THREADS) as pool:
-        expanded = list(pool.map(lambda s: _expand(s, spec.versions_per_source), spec.sources))
-    for source, versions in zip(spec.sources, expanded, strict=True):
+        expanded = list(pool.map(lambda s: _expand(s, spec.versions_per_source), sources))
+    for source, versions in zip(sources, expanded, strict=True):
         if isinstance(versions, Exception):
             failure = classify(str(versions))
             added += rows.add_item(campaign_id, CampaignStage.BUILD, f"{source}@?", {"source": source},
@@ -64,3 +66,15 @@ def create(name: str, values: dict[str, Any]) -> db.Campaign:
     camp = rows.create_campaign(name, spec.model_dump(mode="json"))
     add_versions(camp.id, spec)
     return camp
+
+
+def retry_unexpanded(campaign_id: str, spec: CampaignSpec) -> int:
+    """Expand again the sources whose expansion failed for the machine's reasons (PyPI or a git
+    server unreachable): their placeholder items are replaced by their versions; how many added."""
+    retry = [i for i in rows.items(campaign_id, CampaignStage.BUILD, [ItemState.FAILED])
+             if i.key.endswith("@?") and i.cause and FailureCause(i.cause).infrastructure]
+    added = 0
+    for item in retry:
+        if rows.delete_item(item.id, ItemState.FAILED):
+            added += add_versions(campaign_id, spec, [item.source])
+    return added

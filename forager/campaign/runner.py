@@ -22,6 +22,7 @@ from typing import Any
 from forager import jobs
 from forager.campaign.cancel import end_running
 from forager.campaign.funnel import funnel
+from forager.campaign.plan import retry_unexpanded
 from forager.campaign.spec import CampaignSpec
 from forager.campaign.stages import JOB_KIND, job_id_for, job_params, settle
 from forager.clock import utcnow
@@ -172,6 +173,7 @@ def run(ref: str, limits: dict[str, int], on_tick: Tick | None = None,
     try:
         if camp.state == CampaignState.DONE:  # done before: items may have been added since
             rows.set_state(camp.id, [CampaignState.DONE], CampaignState.ACTIVE)
+        retry_unexpanded(camp.id, spec)
         _handover(camp.id, spec)
         _loop(camp, spec, limits, on_tick, stop or threading.Event())
     finally:

@@ -86,7 +86,7 @@ def _settle_tasks(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Set
         return Settled(ItemState.DONE, out)
     error = res.get("error") or job.error or "no candidate became a validated task"
     cause = FailureCause.INFRA_ENGINE if job.state == JobState.FAILED and "gave up" in (job.error or "") else None
-    return Settled(ItemState.FAILED, out, cause or "no-tasks", str(error)[:2000], retry=cause is not None)
+    return Settled(ItemState.FAILED, out, cause or FailureCause.NO_TASKS, str(error)[:2000], retry=cause is not None)
 
 
 def _settle_episode(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Settled:
@@ -94,7 +94,7 @@ def _settle_episode(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> S
     if job.state == JobState.SUCCEEDED and res.get("trajectory_id"):
         return Settled(ItemState.DONE, res)
     error = job.error or "the episode did not run"
-    return Settled(ItemState.FAILED, res, "episode-error", error[:2000], retry="gave up" in error)
+    return Settled(ItemState.FAILED, res, FailureCause.EPISODE_ERROR, error[:2000], retry="gave up" in error)
 
 
 def settle(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Settled:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from forager.clock import utcnow
@@ -241,3 +241,10 @@ def image_rows() -> list[tuple[str, str, str]]:
 def campaign_images(campaign_id: str) -> list[str]:
     """The images a campaign's builds validated."""
     return [str(i.result["image"]) for i in items(campaign_id, "build", [ItemState.DONE]) if i.result.get("image")]
+
+
+def delete_item(item_id: str, state: str) -> bool:
+    """Delete an item still in ``state`` (a placeholder replaced by the items it stood for)."""
+    with db.session() as s:
+        res = s.execute(delete(db.CampaignItem).where(db.CampaignItem.id == item_id, db.CampaignItem.state == state))
+        return bool(getattr(res, "rowcount", 0) == 1)

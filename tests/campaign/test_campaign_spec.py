@@ -74,3 +74,42 @@ def test_git_versions_tags_first_else_code_commits(tmp_path: Path) -> None:
 def test_pinned_pypi_is_one_version() -> None:
     [v] = expand("pypi:toolz==1.0.0", 3)
     assert (v.spec, v.commit, v.key) == ("pypi:toolz==1.0.0", None, "pypi:toolz==1.0.0@1.0.0")
+
+
+def test_source_unreachable_at_create_is_expanded_again(tmp_path: Path) -> None:
+    """A git server that is down at ``create`` (the machine's fault) is tried again by ``run``:
+    the placeholder item becomes the source's versions once the server answers."""
+    import functools
+    import http.server
+    import socket
+    import threading
+
+    from forager.campaign.plan import create, retry_unexpanded
+    from forager.store import campaigns as rows
+
+    work = tmp_path / "w"
+    work.mkdir()
+    _git(work, "init", "-q")
+    _commit(work, "m.py", "x = 1\n")
+    _git(work, "tag", "v1")
+    bare = tmp_path / "srv" / "repo.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    _git(bare, "update-server-info")  # served as plain files ("dumb" HTTP)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/repo.git"
+
+    camp = create("flaky-net", {"sources": [url]})
+    [placeholder] = rows.items(camp.id)
+    assert (placeholder.key, placeholder.state, placeholder.cause) == (f"{url}@?", "failed", "infra-network")
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "srv"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert retry_unexpanded(camp.id, check_spec(camp.spec)) == 1
+    finally:
+        server.shutdown()
+    [version] = rows.items(camp.id)
+    assert (version.state, version.params["label"]) == ("pending", "v1")
