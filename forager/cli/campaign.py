@@ -120,7 +120,8 @@ def report_cmd(name: str, as_json: Annotated[bool, typer.Option("--json")] = Fal
             continue
         t = Table("cause", "count", "examples", title=f"{stage} failures")
         for c in causes:
-            ex = "; ".join(f"{e['source']}" + (f" ({e['detail']})" if e["detail"] else "") for e in c["examples"])
+            ex = "; ".join(f"{e['source']} {e['version']}".strip() + (f" ({e['detail']})" if e["detail"] else "")
+                           for e in c["examples"])
             t.add_row(c["cause"], str(c["count"]), ex)
         out_console.print(t)
 

@@ -155,18 +155,19 @@ def counts(campaign_id: str) -> dict[str, dict[str, int]]:
 
 def failure_causes(campaign_id: str, stage: str) -> list[dict[str, Any]]:
     """Failed items of a stage by cause, most frequent first, each with a few example sources."""
-    q = (select(db.CampaignItem.cause, db.CampaignItem.source, db.CampaignItem.error, db.CampaignItem.result)
+    q = (select(db.CampaignItem.cause, db.CampaignItem.source, db.CampaignItem.error, db.CampaignItem.result,
+                db.CampaignItem.params)
          .where(db.CampaignItem.campaign_id == campaign_id, db.CampaignItem.stage == stage,
                 db.CampaignItem.state == ItemState.FAILED))
     by_cause: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with db.session() as s:
-        for cause, source, error, result in s.execute(q).all():
+        for cause, source, error, result, params in s.execute(q).all():
             key = cause or "other"
             by_cause[key] += 1
             if len(examples[key]) < EXAMPLES:
-                examples[key].append({"source": source, "detail": (result or {}).get("detail", ""),
-                                      "error": (error or "")[:300]})
+                examples[key].append({"source": source, "version": (params or {}).get("label", ""),
+                                      "detail": (result or {}).get("detail", ""), "error": (error or "")[:300]})
     return [{"cause": c, "count": n, "examples": examples[c]} for c, n in by_cause.most_common()]
 
 
