@@ -21,6 +21,7 @@ from typing import Any
 
 from forager import jobs
 from forager.campaign.cancel import end_running
+from forager.campaign.export import export_campaign
 from forager.campaign.funnel import funnel
 from forager.campaign.plan import retry_unexpanded
 from forager.campaign.spec import CampaignSpec
@@ -142,6 +143,15 @@ def _finished(campaign_id: str) -> bool:
     return not any(c.get(ItemState.PENDING, 0) or c.get(ItemState.RUNNING, 0) for c in per_stage.values())
 
 
+def _export(campaign_id: str) -> None:
+    """The last stage: the trajectories exported under FORAGER_HOME (a failure is logged, never fatal)."""
+    try:
+        out = export_campaign(campaign_id)
+        log.info("campaign %s: %d trajectories exported to %s", campaign_id, out["written"], out["path"])
+    except Exception:  # noqa: BLE001 - the campaign's own work is done either way
+        log.exception("campaign %s: export failed", campaign_id)
+
+
 def _loop(camp: db.Campaign, spec: CampaignSpec, limits: dict[str, int], on_tick: Tick | None,
           stop: threading.Event) -> None:
     poll = get_settings().campaign_poll_s
@@ -153,6 +163,7 @@ def _loop(camp: db.Campaign, spec: CampaignSpec, limits: dict[str, int], on_tick
         running = _settle_running(camp.id, spec)
         _start_due(camp.id, spec, limits, running)
         if _finished(camp.id):
+            _export(camp.id)
             rows.set_state(camp.id, [CampaignState.ACTIVE], CampaignState.DONE)
             return
         if on_tick:

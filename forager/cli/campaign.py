@@ -139,3 +139,18 @@ def cancel_cmd(name: str, as_json: Annotated[bool, typer.Option("--json")] = Fal
         emit_json(out)
     else:
         console.print(f"[yellow]cancelled[/] {out}")
+
+
+@app.command("export")
+def export_cmd(
+    name: str,
+    out: Annotated[Path | None, typer.Argument(help="file to write (default: FORAGER_HOME/campaigns/NAME)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="chat-jsonl or parquet")] = "chat-jsonl",
+) -> None:
+    """Export the campaign's trajectories as training records (de-duplicated per repository)."""
+    from forager.campaign.export import export_campaign
+
+    try:
+        emit_json(export_campaign(name, out, fmt))
+    except (InvalidInput, NotFound) as exc:
+        fail(exc, 2)

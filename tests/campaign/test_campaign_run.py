@@ -3,6 +3,7 @@ releases, and packages that fail in known ways) to images, tasks and resolved or
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from forager.store import campaigns as rows
 pytestmark = pytest.mark.docker
 
 
-def test_campaign_end_to_end(runtime: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_campaign_end_to_end(runtime: object, tmp_path: Path, forager_home: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORAGER_CAMPAIGN_POLL_S", "0.5")
     reset_settings()
     repo = released_minipkg(tmp_path / "minipkg-git")
@@ -38,6 +40,10 @@ def test_campaign_end_to_end(runtime: object, tmp_path: Path, monkeypatch: pytes
     assert set(causes) == {"no-tests", "below-threshold", "install-failed"}
     assert causes["install-failed"]["examples"][0]["detail"] == "forager-fixture-no-such-distribution"
     assert causes["below-threshold"]["examples"][0]["source"] == fixture("lowpass")
+    exported = forager_home / "campaigns" / "e2e" / "trajectories.jsonl"  # the last stage
+    records = [json.loads(line) for line in exported.read_text().splitlines()]
+    # the two releases differ by a comment: their oracle trajectories are near-duplicates, one is kept
+    assert len(records) == 1 and records[0]["resolved"] and records[0]["repository"]
     # a second run finds nothing to do and changes nothing
     again = run(camp.name, limits_of(2))
     assert {k: again[k] for k in ("images_validated", "tasks", "episodes")} == {
