@@ -38,8 +38,9 @@ def _remove_containers(item: db.CampaignItem) -> int:
         client = getattr(rt, "client", None)  # the Docker runtime: its containers name their image
         if client is None:
             return 0
+        listed = client.api.containers(filters={"label": "forager.role=tasks"})
         found = [c for c in rt.containers({"forager.role": "tasks"})
-                 if client.containers.get(c.id).attrs.get("Config", {}).get("Image") == item.params.get("image")]
+                 if any(x["Id"] == c.id and x.get("Image") == item.params.get("image") for x in listed)]
     else:
         return 0
     return sum(rt.remove_container(c.id) for c in found)

@@ -99,10 +99,17 @@ def _image_candidates(client: Any, min_age_h: float, match: str) -> list[Any]:
     return out
 
 
-def _stopped_containers(client: Any, match: str) -> list[Any]:
-    found = client.containers.list(all=True, filters={"label": "forager"})
-    return [c for c in found if c.status in STOPPED and match in c.name
-            and (OWNER_LABEL not in c.labels or is_dead(c.labels[OWNER_LABEL]))]
+def _stopped_containers(client: Any, match: str) -> list[dict[str, Any]]:
+    """Stopped Forager containers of dead owners, as the engine lists them (no per-container
+    look-up: on a busy engine a container may vanish between the list and a look-up)."""
+    found = client.api.containers(all=True, filters={"label": "forager"})
+    out = []
+    for c in found:
+        name = (c.get("Names") or ["?"])[0].lstrip("/")
+        labels = c.get("Labels") or {}
+        if c.get("State") in STOPPED and match in name and (OWNER_LABEL not in labels or is_dead(labels[OWNER_LABEL])):
+            out.append({"id": c["Id"], "name": name})
+    return out
 
 
 def prune(min_age_h: float = 1.0, dry_run: bool = False, match: str = "") -> PruneReport:
@@ -111,10 +118,10 @@ def prune(min_age_h: float = 1.0, dry_run: bool = False, match: str = "") -> Pru
     client = _client()
     report = PruneReport(bytes_before=_used_bytes(client))
     for c in _stopped_containers(client, match):
-        report.containers.append(c.name)
+        report.containers.append(c["name"])
         if not dry_run:
             with contextlib.suppress(docker.errors.APIError):
-                c.remove(v=True)
+                client.api.remove_container(c["id"], v=True)
     for img in _image_candidates(client, min_age_h, match):
         names = img.tags or [img.id]
         if not dry_run:
