@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from forager.cli import app as cli_app
 from forager.cli.main import app
 
-COMMANDS = ["build", "run", "export", "api", "worker", "replay", "images", "tasks", "trajectories", "tokens", "campaign"]
+COMMANDS = ["build", "run", "export", "api", "worker", "replay", "images", "tasks", "trajectories", "tokens"]
+COMMANDS += ["campaign"]
 
 
 @pytest.fixture(autouse=True)
