@@ -159,6 +159,15 @@ class Settings(BaseSettings):
     """``auto``: ``sys.monitoring`` on Python 3.12+, ``sys.settrace`` before."""
     trace_output_mb: int = Field(default=64, gt=0)
     """The tracer's output file is read up to this size (a test could write to it)."""
+    # --- campaigns ------------------------------------------------------------------------------
+    campaign_poll_s: float = Field(default=2.0, gt=0)
+    """How often ``campaign run`` looks at its items' jobs."""
+    campaign_infra_attempts: int = Field(default=4, gt=0)
+    """Attempts at an item whose failures are the machine's (engine, disk, network)."""
+    campaign_retry_backoff_s: float = Field(default=30.0, ge=0)
+    """First wait before retrying an infrastructure failure; doubles per attempt (capped at 1 hour)."""
+    campaign_cancel_wait_s: float = Field(default=300.0, gt=0)
+    """How long a cancel waits for running work to end before recording it cancelled anyway."""
 
     # --- checks at load -------------------------------------------------------------------------
     @field_validator("memory_limit")

@@ -11,6 +11,8 @@ class BuildStatus(StrEnum):
     RUNNING = "running"
     VALIDATED = "validated"
     FAILED = "failed"
+    DRIFTED = "drifted"
+    """A validated image whose re-validation no longer holds (``forager images revalidate``)."""
 
 
 class TaskKind(StrEnum):
@@ -21,6 +23,8 @@ class TaskKind(StrEnum):
 
 class TaskStatus(StrEnum):
     VALIDATED = "validated"
+    DRIFTED = "drifted"
+    """The task's image no longer re-validates."""
 
 
 class JobState(StrEnum):
@@ -94,3 +98,50 @@ class TraceKind(StrEnum):
     """A function the plan picked, called by one of its tests."""
     CALLEE = "callee"
     """A function of the repository called from a traced frame (``FORAGER_TRACE_CALLEES=trace``)."""
+
+
+class CampaignState(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class CampaignStage(StrEnum):
+    """The stages of a campaign, in data-path order (one item row per unit of work)."""
+
+    BUILD = "build"  # one source version -> a validated image
+    TASKS = "tasks"  # one image and task kind -> tasks
+    EPISODE = "episode"  # one task and episode number -> a trajectory
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class FailureCause(StrEnum):
+    """Why a build failed (``forager.build.failure``). The ``infra-*`` causes are the machine's, not
+    the repository's: retried with backoff and never counted against the repository."""
+
+    NO_TESTS = "no-tests"
+    INSTALL_FAILED = "install-failed"
+    COLLECTION_FAILED = "collection-failed"
+    BELOW_THRESHOLD = "below-threshold"
+    TIMEOUT = "timeout"
+    UNSUPPORTED_PYTHON = "unsupported-python"
+    RESOURCE_LIMIT = "resource-limit"
+    SOURCE = "source"
+    INFRA_ENGINE = "infra-engine"
+    INFRA_DISK = "infra-disk"
+    INFRA_NETWORK = "infra-network"
+    CANCELLED = "cancelled"
+    OTHER = "other"
+    NO_TASKS = "no-tasks"  # a tasks item: no candidate became a validated task
+    EPISODE_ERROR = "episode-error"  # an episode item: the episode could not run to an end
+
+    @property
+    def infrastructure(self) -> bool:
+        return self.value.startswith("infra-")

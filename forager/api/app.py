@@ -38,6 +38,7 @@ from forager.api.routes import (
     trajectories,
 )
 from forager.api.routes import traces as trace_routes
+from forager.api.routes import campaigns as campaign_routes
 from forager.api.uploads import UploadError
 from forager.api.version import API_VERSION
 from forager.errors import NotFound
@@ -95,6 +96,7 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.include_router(sessions.router)
     app.include_router(trace_routes.router)
+    app.include_router(campaign_routes.router)
     app.include_router(web_router, include_in_schema=False)
     app.add_middleware(sessions.BodyLimit)
     app.openapi = lambda: openapi_with_trajectory(app)  # type: ignore[method-assign]  # FastAPI's documented override

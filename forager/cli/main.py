@@ -5,6 +5,8 @@ is the order ``forager --help`` lists them."""
 from __future__ import annotations
 
 from forager.cli import build, images, replay, run, serve, tasks, tokens, traces, trajectories
+from forager.cli import campaign as campaign_cli
+from forager.cli import images_disk as images_disk_cli
 from forager.cli.app import app, emit_json
 
 __all__ = ["app", "emit_json"]
@@ -20,6 +22,10 @@ app.command()(serve.api)
 app.command()(serve.worker)
 app.command()(replay.replay)
 app.add_typer(traces.app, name="traces")
+app.add_typer(campaign_cli.app, name="campaign")
+images.app.command("prune")(images_disk_cli.prune_cmd)
+images.app.command("disk")(images_disk_cli.disk_cmd)
+images.app.command("revalidate")(images_disk_cli.revalidate_cmd)
 
 if __name__ == "__main__":
     app()

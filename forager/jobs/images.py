@@ -1,6 +1,7 @@
-"""Images across workers: a built image is pushed to the configured registry (``FORAGER_REGISTRY``),
-and a worker that needs one makes it present: already there, else pulled, else rebuilt from the
-recipe recorded with it."""
+"""Images across workers: a built image is pushed to the configured registry (``FORAGER_REGISTRY``)
+and the digest the registry gave it is recorded (``store.campaigns.record_push``); a worker that
+needs one makes it present: already there, else pulled by that digest (``repo@sha256:…``, so the
+bytes are the ones validated), else rebuilt from the recipe recorded with it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from forager.enums import BuildStatus
 from forager.errors import ForagerError, NotFound
 from forager.runtime.registry import get_runtime
 from forager.store.build_records import get_image
+from forager.store.campaigns import get_push, record_push
 
 log = logging.getLogger("forager.jobs")
 
@@ -33,13 +35,29 @@ def publish_image(tag: str) -> str | None:
     remote = registry_tag(tag)
     rt.tag(tag, remote)
     rt.push(remote)
-    return remote
+    ref = repo_digest(remote)
+    if ref is None:
+        return remote
+    record_push(tag, get_settings().registry, ref, ref.partition("@")[2])
+    return ref
+
+
+def repo_digest(remote: str) -> str | None:
+    """``repo@sha256:…`` of a pushed image, as the registry named it (None: the runtime cannot say)."""
+    client = getattr(get_runtime(), "client", None)
+    if client is None:
+        return None
+    repo = remote.rpartition(":")[0]
+    digests = client.images.get(remote).attrs.get("RepoDigests") or []
+    return next((str(d) for d in digests if str(d).startswith(repo + "@")), None)
 
 
 def _pull(tag: str) -> bool:
-    """Pull ``tag`` from the registry under its local name; False when that fails."""
+    """Pull ``tag`` from the registry (by its recorded digest when there is one) under its local
+    name; False when that fails."""
     rt = get_runtime()
-    remote = registry_tag(tag)
+    pushed = get_push(tag, get_settings().registry)
+    remote = pushed.ref if pushed else registry_tag(tag)
     try:
         rt.pull(remote)
         rt.tag(remote, tag)

@@ -11,8 +11,11 @@ from forager.store.models import (
     Build,
     BuildLog,
     ExecTrace,
+    Campaign,
+    CampaignItem,
     Farm,
     Image,
+    ImagePush,
     Job,
     Repository,
     SessionTurn,
@@ -36,5 +39,6 @@ __all__ = [
     "TestResult", "Trajectory", "engine", "engine_for", "farm_id", "new_id", "reset_engines", "session",
     "upgrade",
     "AgentSession", "SessionTurn",
+    "Campaign", "CampaignItem", "ImagePush",
 ]
 __all__ += ["ExecTrace"]

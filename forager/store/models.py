@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import UniqueConstraint
 
 from forager.clock import utcnow
 from forager.enums import BuildStatus, JobState, Origin, SessionState, TaskStatus
@@ -235,3 +236,55 @@ class ExecTrace(Base):
     source: Mapped[str] = mapped_column(Text)
     frames: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Campaign(Base):
+    """A farm campaign: sources to images, tasks and episodes, unattended (``forager.campaign``)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("camp"))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the campaign makes: sources, versions per source, task quotas, episodes, agent."""
+    state: Mapped[str] = mapped_column(String(20), default="active", index=True)  # a CampaignState
+    runner: Mapped[str | None] = mapped_column(String(200))
+    """host:pid of the ``campaign run`` driving it now (None: nobody)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CampaignItem(Base):
+    """One unit of a campaign's work (a source version, an image's tasks of one kind, an episode),
+    moved between ``ItemState``s only by conditional UPDATEs (``store.campaigns``)."""
+
+    __tablename__ = "campaign_items"
+    __table_args__ = (UniqueConstraint("campaign_id", "stage", "key", name="uq_campaign_item_key"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("citem"))
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(20), index=True)  # a CampaignStage
+    key: Mapped[str] = mapped_column(String(500))
+    parent_id: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(500), default="")
+    """The source line the item descends from (for reports)."""
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # an ItemState
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    cause: Mapped[str | None] = mapped_column(String(40))  # a FailureCause
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ImagePush(Base):
+    """An image pushed to a container registry: the reference workers pull it by (``repo@sha256:…``)."""
+
+    __tablename__ = "image_pushes"
+    image_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    registry_host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(600))
+    digest: Mapped[str] = mapped_column(String(100))
+    pushed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

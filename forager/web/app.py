@@ -8,8 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from forager.web import auth, trace_page, views
+from forager.web import campaign_page as campaign_pages
 
 router = APIRouter()
 router.include_router(auth.router)
 router.include_router(views.router)
 router.include_router(trace_page.router)
+router.include_router(campaign_pages.router)

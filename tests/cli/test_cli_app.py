@@ -15,6 +15,7 @@ from forager.cli.main import app
 
 COMMANDS = ["build", "run", "export", "api", "worker", "replay", "images", "tasks", "trajectories", "tokens",
             "traces"]
+COMMANDS += ["campaign"]
 
 
 @pytest.fixture(autouse=True)
