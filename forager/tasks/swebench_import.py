@@ -155,6 +155,7 @@ def _fields(row: SwebenchRow, setup: str, fp: str, ws: Workspace, source_file: s
         "problem_statement": row.problem_statement, "fingerprint": fp,
         "meta": {"origin": TaskOrigin.IMPORTED, "instance_id": row.instance_id, "repo": row.repo,
                  "source_file": source_file, "base_commit": row.base_commit, "image_commit": ws.head,
+                 "parent": row.base_commit,  # export names this commit again when it holds the state
                  "hints_text": row.hints_text, "version": row.version, "created_at": row.created_at,
                  "description": f"imported {row.instance_id}"[:200], "statement_source": "imported"},
     }
