@@ -16,11 +16,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from forager.build.testrun import TestRun
 from forager.enums import TaskKind, TaskOrigin
 from forager.errors import EngineError
+from forager.runtime import Runtime, Sandbox, get_runtime
 from forager.store.swebench_db import store_task, task_contents
 from forager.tasks import swebench_git as g
 from forager.tasks.errors import TaskError
@@ -154,6 +155,7 @@ def _fields(row: SwebenchRow, setup: str, fp: str, ws: Workspace, source_file: s
         "problem_statement": row.problem_statement, "fingerprint": fp,
         "meta": {"origin": TaskOrigin.IMPORTED, "instance_id": row.instance_id, "repo": row.repo,
                  "source_file": source_file, "base_commit": row.base_commit, "image_commit": ws.head,
+                 "parent": row.base_commit,  # export names this commit again when it holds the state
                  "hints_text": row.hints_text, "version": row.version, "created_at": row.created_at,
                  "description": f"imported {row.instance_id}"[:200], "statement_source": "imported"},
     }
@@ -188,6 +190,21 @@ def _import_row(ws: Workspace, row: SwebenchRow, seen: dict[str, str], source_fi
     return out
 
 
+class _ImportRuntime:
+    """The configured runtime, whose containers say they belong to an import (``forager.role``),
+    apart from task generation's."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def start(self, image: str, **kwargs: Any) -> Sandbox:
+        kwargs["labels"] = {**(kwargs.get("labels") or {}), "forager.role": "swebench-import"}
+        return self.runtime.start(image, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runtime, name)
+
+
 def _attempt(ws: Workspace, row: SwebenchRow, seen: dict[str, str], source_file: str) -> RowOutcome:
     """One row; tried once more when its container was lost (the next reset replaces it)."""
     error = ""
@@ -209,7 +226,7 @@ def _run_image(plan: ImagePlan, result: ImportResult, source_file: str, log: Pro
     for _ in range(ATTEMPTS):
         try:
             ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
-                           WorkspaceConfig.from_settings())
+                           WorkspaceConfig.from_settings(), runtime=cast(Runtime, _ImportRuntime(get_runtime())))
             break
         except (TaskError, EngineError) as exc:
             error = str(exc)

@@ -14,6 +14,7 @@ import pytest
 
 from forager.store import db
 from forager.store.tasks_db import get_task
+from forager.tasks.swebench_export import export_swebench
 from forager.tasks.swebench_import import import_swebench
 
 pytestmark = pytest.mark.docker
@@ -86,6 +87,9 @@ def test_hand_written_instances_build_validate_and_resolve(runtime, tinyinv: Pat
     task = get_task(imported["tinyinv__tinyinv-1"] or "")
     assert task is not None and task.kind == "from-history" and task.meta["origin"] == "imported"
     assert task.meta["base_commit"] == BASE and task.meta["image_commit"] == BASE  # built at base_commit
+    out = tinyinv.parent / "again.jsonl"
+    assert export_swebench(out, f"image={task.image_id}").skipped == {}
+    assert {r["base_commit"] for r in map(json.loads, out.read_text().splitlines())} == {BASE}  # exported again
     assert task.fail_to_pass == ["tests/test_inventory.py::test_take_never_below_zero"]
     assert "test_take_never_below_zero" in task.setup_patch and "max(left, 0)" in task.gold_patch
     with db.session() as s:
@@ -112,3 +116,6 @@ def test_an_image_at_a_later_commit_serves_rows_at_an_earlier_one(runtime, tinyi
     assert [(o.status, o.image) for o in result.outcomes] == [("imported", built.image)] * 2
     task = get_task(result.outcomes[0].task_id or "")
     assert task is not None and "README.md" in task.setup_patch  # the README commit taken back out
+    out = tmp_path / "again.jsonl"
+    assert export_swebench(out).skipped == {}  # exported again: base_commit is BASE, not a state commit
+    assert [r["base_commit"] for r in map(json.loads, out.read_text().splitlines())] == [BASE, BASE]
