@@ -37,8 +37,8 @@ from forager.api.routes import (
     tokens,
     trajectories,
 )
-from forager.api.routes import traces as trace_routes
 from forager.api.routes import campaigns as campaign_routes
+from forager.api.routes import traces as trace_routes
 from forager.api.uploads import UploadError
 from forager.api.version import API_VERSION
 from forager.errors import NotFound

@@ -20,7 +20,7 @@ from forager.episode.budget import STOP
 from forager.errors import EngineError
 from forager.jobs.handlers import build_id_for
 from forager.jobs.state import FINAL, cas, get_job
-from forager.owner import is_dead
+from forager.owner import OWNER_LABEL, is_dead
 from forager.runtime import get_runtime
 from forager.store import campaigns as rows
 from forager.store import db
@@ -29,17 +29,19 @@ log = logging.getLogger("forager.campaign")
 CANCELLED = "cancelled by campaign cancel"
 
 
-def _remove_containers(item: db.CampaignItem) -> int:
-    """Remove the containers of a running build or task generation; how many."""
+def _remove_containers(item: db.CampaignItem, worker: str | None) -> int:
+    """Remove the containers of a running build or task generation; how many. Task containers are
+    matched by image *and* by the process running the job (``worker``), so another farm's or another
+    process's work on the same image is never touched."""
     rt = get_runtime()
     if item.stage == CampaignStage.BUILD and item.job_id:
         found = rt.containers({BUILD_LABEL: build_id_for(item.job_id)})
-    elif item.stage == CampaignStage.TASKS:
+    elif item.stage == CampaignStage.TASKS and worker:
         client = getattr(rt, "client", None)  # the Docker runtime: its containers name their image
         if client is None:
             return 0
         listed = client.api.containers(filters={"label": "forager.role=tasks"})
-        found = [c for c in rt.containers({"forager.role": "tasks"})
+        found = [c for c in rt.containers({"forager.role": "tasks", OWNER_LABEL: worker})
                  if any(x["Id"] == c.id and x.get("Image") == item.params.get("image") for x in listed)]
     else:
         return 0
@@ -52,7 +54,7 @@ def _stop_item(item: db.CampaignItem) -> None:
         cas(job.id, JobState.QUEUED, job.attempts, state=JobState.FAILED, error=CANCELLED, finished_at=utcnow())
     if job is not None and job.state not in FINAL:
         try:
-            _remove_containers(item)
+            _remove_containers(item, job.worker)
         except (EngineError, OSError) as exc:
             log.warning("cancel: could not remove the containers of %s: %s", item.key, exc)
 
