@@ -1,6 +1,8 @@
 """The call collector, a tiny pytest plugin put into a workspace's virtualenv for one baseline run:
 which tests call which functions under /repo (``sys.settrace``, calls only), written as JSON
-``{"path:first line": [test ids]}`` to ``TRACE_PATH``."""
+``{"path:first line": [test ids]}`` to ``TRACE_PATH``, and each function's call depth from the
+tests (project frames from the test function to it, 1 = called by the test itself; the smallest
+over the tests) as ``{"path:first line": depth}`` to ``TRACE_PATH + ".depth"``."""
 
 from __future__ import annotations
 
@@ -15,16 +17,36 @@ import threading
 import pytest
 
 _calls = {}
-_current = [None]
+_depth = {}
+_current = [None, None]
 _root = "/repo/"
+
+
+def _depth_of(frame, test_file):
+    """Project frames between the test's own code and ``frame`` (1: the test calls it directly)."""
+    depth, f = 1, frame.f_back
+    while f is not None and depth < 50:
+        name = f.f_code.co_filename
+        if name == test_file:
+            return depth
+        if name.startswith(_root):
+            depth += 1
+        f = f.f_back
+    return None
 
 
 def _tracer(frame, event, arg):
     if event == "call" and _current[0] is not None:
         code = frame.f_code
-        if code.co_filename.startswith(_root):
+        if code.co_filename.startswith(_root) and code.co_filename != _current[1]:
             key = code.co_filename[len(_root):] + ":" + str(code.co_firstlineno)
-            _calls.setdefault(key, set()).add(_current[0])
+            tests = _calls.setdefault(key, set())
+            if _current[0] not in tests:
+                tests.add(_current[0])
+                if _depth.get(key, 99) > 1:
+                    d = _depth_of(frame, _current[1])
+                    if d is not None and d < _depth.get(key, 99):
+                        _depth[key] = d
     return None
 
 
@@ -35,6 +57,7 @@ def pytest_addoption(parser):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     _current[0] = item.nodeid
+    _current[1] = str(getattr(item, "path", None) or getattr(item, "fspath", ""))
     sys.settrace(_tracer)
     threading.settrace(_tracer)
     try:
@@ -50,4 +73,6 @@ def pytest_sessionfinish(session):
     if path:
         with open(path, "w") as fh:
             json.dump({k: sorted(v) for k, v in _calls.items()}, fh)
+        with open(path + ".depth", "w") as fh:
+            json.dump(_depth, fh)
 '''

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from forager.build.testrun import TestRun, run_tests
 from forager.config import get_settings
 from forager.errors import EngineError
+from forager.owner import OWNER_LABEL, this_process
 from forager.runtime import ExecResult, Limits, Runtime, Sandbox, get_runtime
 from forager.tasks.errors import TaskError
 
@@ -64,7 +65,10 @@ class Workspace:
             self.box.remove()
         self.box = self.runtime.start(
             self.image, name=f"forager-tasks-{uuid.uuid4().hex[:10]}", limits=self.config.limits,
-            env={"PYTHONDONTWRITEBYTECODE": "1"}, labels={"forager.role": "tasks"})
+            env={"PYTHONDONTWRITEBYTECODE": "1"},
+            # the image carries its builder's owner label; a reaper of dead builders' containers
+            # would remove this container unless it names its own (live) owner
+            labels={"forager.role": "tasks", OWNER_LABEL: this_process()})
         res = self.sh("git rev-parse HEAD", 60)
         if not res.ok:
             raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")
