@@ -57,7 +57,7 @@ class ProbeResult:
         return r.outcome if r else "missing"
 
 
-def test_files(tests: list[str]) -> list[str]:
+def files_of(tests: list[str]) -> list[str]:
     """The files of pytest node ids, in first-seen order."""
     return list(dict.fromkeys(t.split("::", 1)[0] for t in tests))
 
@@ -122,14 +122,14 @@ class Runner:
         if not probes:
             return []
         self._install()
-        files = list(dict.fromkeys(f for p in probes for f in test_files(p.tests)))
+        files = list(dict.fromkeys(f for p in probes for f in files_of(p.tests)))
         argv = [*self.cfg["command"], *self.cfg["args"], *files, "-q", "-p", SESSION_PLUGIN,
                 f"--forager-session={SESSION_CFG}"]
         return self._exec(probes, shlex.join(argv))
 
     def _exec(self, probes: list[Probe], command: str) -> list[ProbeResult]:
         jobs = "\n".join(json.dumps({"id": p.id, "patch": p.patch, "gold": p.gold, "tests": p.tests,
-                                     "files": p.files if p.files is not None else test_files(p.tests),
+                                     "files": p.files if p.files is not None else files_of(p.tests),
                                      "timeout": p.timeout, "keep": p.keep, "targets": p.targets})
                          for p in probes)
         self.ws.sandbox.put_files({JOBS_PATH: jobs.encode()})

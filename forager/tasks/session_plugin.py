@@ -113,7 +113,8 @@ def _child(job, items, out_path):
         if why:
             out["ineligible"] = why
             return out
-    chosen = [(t, items.get(t)) for t in job["tests"]]
+    order = {nodeid: i for i, nodeid in enumerate(items)}
+    chosen = sorted(((t, items.get(t)) for t in job["tests"]), key=lambda p: order.get(p[0], -1))
     present = [it for _, it in chosen if it is not None]
     following = dict(zip(map(id, present), present[1:] + [None]))
     for nodeid, item in chosen:

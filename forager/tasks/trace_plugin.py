@@ -35,12 +35,24 @@ def _depth_of(frame, test_file):
     return None
 
 
+_keys = {}
+
+
+def _key(code):
+    name = code.co_filename
+    key = name[len(_root):] + ":" + str(code.co_firstlineno) if name.startswith(_root) else None
+    _keys[code] = key
+    return key
+
+
 def _tracer(frame, event, arg):
     if event == "call" and _current[0] is not None:
         code = frame.f_code
-        if code.co_filename.startswith(_root) and code.co_filename != _current[1]:
-            key = code.co_filename[len(_root):] + ":" + str(code.co_firstlineno)
-            tests = _calls.setdefault(key, set())
+        key = _keys[code] if code in _keys else _key(code)
+        if key is not None:
+            tests = _calls.get(key)
+            if tests is None:
+                tests = _calls[key] = set()
             if _current[0] not in tests:
                 tests.add(_current[0])
                 if _depth.get(key, 99) > 1:
