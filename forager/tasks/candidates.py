@@ -50,9 +50,15 @@ class Candidate:
     the change reaches outside function bodies, run it in a fresh pytest process."""
 
 
+def swap_targets(path: str, target: str, qualname: str) -> list[tuple[str, str]]:
+    """The outermost function, and for a nested one also the nested function itself (closures
+    made before the swap, e.g. methods a factory made at import, get the new code too)."""
+    return [(path, target)] + ([(path, qualname)] if qualname != target else [])
+
+
 def _swap(path: str, before: str, after: str, qualname: str) -> list[tuple[str, str]] | None:
     target = swap_target(before, after, qualname)
-    return [(path, target)] if target else None
+    return swap_targets(path, target, qualname) if target else None
 
 
 def _by_file(functions: list[SourceFunction]) -> dict[str, list[SourceFunction]]:
@@ -115,7 +121,7 @@ class _Slot:
         first, last = _changed_span(text, m.source)
         swap = None
         if self.body and self.body[0] <= first and last <= self.body[1]:
-            swap = [(path, m.function.split(".<locals>.", 1)[0])]
+            swap = swap_targets(path, m.function.split(".<locals>.", 1)[0], m.function)
         return Candidate(TaskKind.MUTATE_FIX, f"{path}: {m.description}", m.family, path, m.function,
                          unified_patch(path, text, m.source), unified_patch(path, m.source, text),
                          relevant_tests=self.tests, depth=self.fn.depth if self.fn else None, swap=swap)

@@ -5,7 +5,8 @@ The parent collects the test files of a batch once and indexes the project's fun
 (file, qualified name). Per job a child is forked: it applies the setup patch to /repo with
 ``git apply``, compiles the patched file, and gives every live function object of the target the
 patched code object (``f.__code__ = new``: every reference to the function, imported names and
-wrappers included, runs the new code); modules not imported yet load the patched file from disk.
+wrappers included, runs the new code; for a nested function also every closure already made from
+it); modules not imported yet load the patched file from disk.
 It runs the job's tests with ``runtestprotocol`` (fixtures kept between them as pytest keeps them), applies
 the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. The parent kills a
 child at its timeout and resets a dirty tree. A target whose signature, decorators or closure would
@@ -67,10 +68,10 @@ def _find_code(code, qualname):
     return None
 
 
-def _swap(path, qualname):
+def _swap(path, qualname, nested):
     funcs = _index.get((path, qualname))
     if not funcs:
-        return "not imported"
+        return None if nested else "not imported"
     with open(REPO + path) as fh:
         source = fh.read()
     new = _find_code(compile(source, REPO + path, "exec"), qualname)
@@ -108,8 +109,8 @@ def _child(job, items, out_path):
         if err:
             out.update(applied=False, error=err)
             return out
-    for path, target in job.get("targets") or []:
-        why = _swap(path, target)
+    for i, (path, target) in enumerate(job.get("targets") or []):
+        why = _swap(path, target, i > 0)
         if why:
             out["ineligible"] = why
             return out
