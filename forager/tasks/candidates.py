@@ -4,6 +4,7 @@ made in the workspace, ``prepare_history``)."""
 
 from __future__ import annotations
 
+import heapq
 import random
 import re
 import shlex
@@ -149,27 +150,41 @@ def _interleave(props: list[Proposal], rng: random.Random, offset: int) -> list[
     return out
 
 
+PROBE_OVERHEAD_S = 0.3
+"""Seconds a candidate costs beyond its tests' own durations (fork, patches, checks)."""
+
+
+def _slot_cost(slot: _Slot, durations: dict[str, float]) -> float:
+    cost = sum(durations.get(t, 0.05) for t in slot.tests) + PROBE_OVERHEAD_S
+    return cost * (3 if slot.fn is None else 1)
+
+
 def mutation_candidates(sources: dict[str, str], functions: list[SourceFunction],
                         seed: int, durations: dict[str, float] | None = None) -> Iterator[Candidate]:
-    """Mutations of covered functions in rounds: each round takes the next mutation of every
-    function, the functions ranked by coverage (``rank_functions``), each file's module-level
-    mutations last. A function is mutated only when its turn first comes (streamed)."""
-    rng = random.Random(seed)
-    slots = [_Slot(f.path, f, f.tests) for f in rank_functions(functions, durations or {})]
+    """Mutations of covered functions, cheapest expected task first: the k-th mutation of a
+    function comes at priority k x (its tests' durations + a probe's overhead), ties broken by
+    the coverage rank (``rank_functions``); at most 2 + 2 x (tests, up to 10) per function (more
+    would break the same tests the same way: behavioural duplicates). Each file's module-level
+    mutations cost three times as much. A function is mutated only when its turn first comes."""
+    rng, durations = random.Random(seed), durations or {}
+    slots = [_Slot(f.path, f, f.tests) for f in rank_functions(functions, durations)]
     slots += [_Slot(path, None, sorted({t for f in fns for t in f.tests}))
               for path, fns in _by_file(functions).items()]
-    live = True
-    while live:
-        live = False
-        for i, slot in enumerate(slots):
-            if slot.queue is None:
-                slot.fill(sources[slot.path], rng, i)
-            cand = slot.next()
-            if cand is not None:
-                live = True
-                yield cand
-            elif not slot.queue:
-                slot.proposed = None  # used up: its copy of the file goes
+    costs = [_slot_cost(slot, durations) for slot in slots]
+    heap = [(cost, i, 0) for i, cost in enumerate(costs)]
+    heapq.heapify(heap)
+    while heap:
+        _, i, taken = heapq.heappop(heap)
+        slot = slots[i]
+        if slot.queue is None:
+            slot.fill(sources[slot.path], rng, i)
+        cand = slot.next()
+        if cand is None or taken + 1 >= 2 + 2 * min(len(slot.tests), 10):
+            slot.queue, slot.proposed = [], None  # used up: its copy of the file goes
+        else:
+            heapq.heappush(heap, ((taken + 2) * costs[i], i, taken + 1))
+        if cand is not None:
+            yield cand
 
 
 def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],

@@ -77,8 +77,11 @@ def test_touched_tests_are_the_python_test_files_of_the_commit() -> None:
 def test_mutations_come_ranked_and_streamed_with_swap_targets() -> None:
     fns = [SourceFunction("m.py", "total", ["t::a"], 4, 1), SourceFunction("m.py", "double", ["t::a", "t::b"], 12, 2)]
     assert [f.qualname for f in rank_functions(fns, {})] == ["double", "total"]
-    cands = list(mutation_candidates({"m.py": SRC}, fns, 0, {}))
-    assert cands[0].function == "double" and cands[1].function == "total"
+    cands = list(mutation_candidates({"m.py": SRC}, fns, 0, {"t::a": 0.05, "t::b": 5.0}))
+    # the cheap function first and more often, each capped (2 + 2 x its tests), the module's last
+    assert [c.function for c in cands[:5]] == ["total"] * 4 + ["double"]
+    assert sum(c.function == "total" for c in cands) == 4 and sum(c.function == "double" for c in cands) <= 6
+    assert any(c.function == "<module>" for c in cands[5:])
     assert len({c.fingerprint if hasattr(c, "fingerprint") else c.setup_patch for c in cands}) == len(cands)
     body_only = [c for c in cands if c.swap]
     assert body_only and all(c.swap == [("m.py", c.function)] for c in body_only)
