@@ -31,6 +31,8 @@ class Baseline:
     run_s: float
     depth: dict[tuple[str, int], int] = field(default_factory=dict)
     """(path, first line of a function) -> its call depth from the tests (1: a test calls it)."""
+    import_time: set[tuple[str, int]] = field(default_factory=set)
+    """Functions called while the test modules were imported."""
 
 
 @dataclass
@@ -42,6 +44,8 @@ class SourceFunction:
     lineno: int = 0
     depth: int | None = None
     """Call depth from the tests (None: not traced)."""
+    import_time: bool = False
+    """Called while the test modules were imported: a change can break any test."""
 
 
 def is_source_path(path: str) -> bool:
@@ -105,7 +109,16 @@ def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, floa
         raise TaskError(f"the baseline tests do not pass in a fresh container of {ws.image}: "
                         f"{run.exec.output[-500:]}")
     callers = _read_callers(ws, still) if traced else {}
-    return Baseline(still, durations, callers, run_s, _read_depth(ws) if traced else {})
+    return Baseline(still, durations, callers, run_s, _read_depth(ws) if traced else {},
+                    _read_import(ws) if traced else set())
+
+
+def _read_import(ws: Workspace) -> set[tuple[str, int]]:
+    raw = ws.sandbox.get_file(TRACE_PATH + ".import")
+    try:
+        return {(k.rpartition(":")[0], int(k.rpartition(":")[2])) for k in json.loads(raw or b"[]")}
+    except (ValueError, AttributeError, TypeError):
+        return set()
 
 
 def _read_depth(ws: Workspace) -> dict[tuple[str, int], int]:
@@ -152,6 +165,7 @@ def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str]
             else:
                 tests = _tests_by_name(fn.qualname, lowered)
             if tests and fn.body_statements > 0:
-                out.append(SourceFunction(path, fn.qualname, tests, fn.lineno,
-                                          baseline.depth.get((path, fn.lineno))))
+                at_import = (path, fn.lineno) in baseline.import_time
+                out.append(SourceFunction(path, fn.qualname, baseline.passed if at_import else tests, fn.lineno,
+                                          baseline.depth.get((path, fn.lineno)), at_import))
     return sources, out

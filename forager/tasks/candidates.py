@@ -57,9 +57,11 @@ def swap_targets(path: str, target: str, qualname: str) -> list[tuple[str, str]]
     return [(path, target)] + ([(path, qualname)] if qualname != target else [])
 
 
-def _swap(path: str, before: str, after: str, qualname: str) -> list[tuple[str, str]] | None:
-    target = swap_target(before, after, qualname)
-    return swap_targets(path, target, qualname) if target else None
+def _swap(path: str, before: str, after: str, fn: SourceFunction) -> list[tuple[str, str]] | None:
+    """Where a session can swap the change in; None for a function called while the tests were
+    imported (objects built then keep the old behaviour: only a fresh process shows the change)."""
+    target = None if fn.import_time else swap_target(before, after, fn.qualname)
+    return swap_targets(path, target, fn.qualname) if target else None
 
 
 def _by_file(functions: list[SourceFunction]) -> dict[str, list[SourceFunction]]:
@@ -121,7 +123,7 @@ class _Slot:
         text, path = self.proposed.source if self.proposed else "", self.path
         first, last = _changed_span(text, m.source)
         swap = None
-        if self.body and self.body[0] <= first and last <= self.body[1]:
+        if self.body and self.body[0] <= first and last <= self.body[1] and not self.fn.import_time:  # type: ignore[union-attr]
             swap = swap_targets(path, m.function.split(".<locals>.", 1)[0], m.function)
         return Candidate(TaskKind.MUTATE_FIX, f"{path}: {m.description}", m.family, path, m.function,
                          unified_patch(path, text, m.source), unified_patch(path, m.source, text),
@@ -168,8 +170,8 @@ def mutation_candidates(sources: dict[str, str], functions: list[SourceFunction]
     mutations cost three times as much. A function is mutated only when its turn first comes."""
     rng, durations = random.Random(seed), durations or {}
     slots = [_Slot(f.path, f, f.tests) for f in rank_functions(functions, durations)]
-    slots += [_Slot(path, None, sorted({t for f in fns for t in f.tests}))
-              for path, fns in _by_file(functions).items()]
+    everything = sorted({t for f in functions for t in f.tests})  # a module-level change reaches any importer
+    slots += [_Slot(path, None, everything) for path in _by_file(functions)]
     costs = [_slot_cost(slot, durations) for slot in slots]
     heap = [(cost, i, 0) for i, cost in enumerate(costs)]
     heapq.heapify(heap)
@@ -201,7 +203,7 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
                         fn.qualname,
                         unified_patch(fn.path, text, stubbed), unified_patch(fn.path, stubbed, text),
                         relevant_tests=fn.tests, depth=fn.depth,
-                        swap=_swap(fn.path, text, stubbed, fn.qualname))
+                        swap=_swap(fn.path, text, stubbed, fn))
 
 
 def _changed_files(ws: Workspace, parent: str | None, commit: str | None) -> tuple[list[str], list[str]]:

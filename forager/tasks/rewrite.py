@@ -81,4 +81,4 @@ def rewrite_candidates(sources: dict[str, str], functions: list[SourceFunction],
             continue
         yield Candidate(TaskKind.MODEL_REWRITE, f"{fn.path}: model rewrite of {fn.qualname}", "model-rewrite",
                         fn.path, fn.qualname, unified_patch(fn.path, text, new), unified_patch(fn.path, new, text),
-                        relevant_tests=fn.tests, depth=fn.depth, swap=_swap(fn.path, text, new, fn.qualname))
+                        relevant_tests=fn.tests, depth=fn.depth, swap=_swap(fn.path, text, new, fn))

@@ -2,7 +2,9 @@
 which tests call which functions under /repo (``sys.settrace``, calls only), written as JSON
 ``{"path:first line": [test ids]}`` to ``TRACE_PATH``, and each function's call depth from the
 tests (project frames from the test function to it, 1 = called by the test itself; the smallest
-over the tests) as ``{"path:first line": depth}`` to ``TRACE_PATH + ".depth"``."""
+over the tests) as ``{"path:first line": depth}`` to ``TRACE_PATH + ".depth"``; the functions called
+while the test modules are imported (collection) as a list to ``TRACE_PATH + ".import"``: a change
+to one of them can break tests that never call it."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ def _depth_of(frame, test_file):
 
 
 _keys = {}
+_import = set()
 
 
 def _key(code):
@@ -46,7 +49,12 @@ def _key(code):
 
 
 def _tracer(frame, event, arg):
-    if event == "call" and _current[0] is not None:
+    if event == "call" and _current[0] is None:  # collection: modules being imported
+        code = frame.f_code
+        key = _keys[code] if code in _keys else _key(code)
+        if key is not None:
+            _import.add(key)
+    elif event == "call":
         code = frame.f_code
         key = _keys[code] if code in _keys else _key(code)
         if key is not None:
@@ -64,6 +72,15 @@ def _tracer(frame, event, arg):
 
 def pytest_addoption(parser):
     parser.addoption("--forager-trace", default=None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session):
+    sys.settrace(_tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -87,4 +104,6 @@ def pytest_sessionfinish(session):
             json.dump({k: sorted(v) for k, v in _calls.items()}, fh)
         with open(path + ".depth", "w") as fh:
             json.dump(_depth, fh)
+        with open(path + ".import", "w") as fh:
+            json.dump(sorted(_import), fh)
 '''
