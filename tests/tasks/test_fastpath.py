@@ -152,7 +152,7 @@ def test_behavioural_duplicates_and_export_filters(runtime, minipkg_home: str, t
     assert count == len(rows) and {t["id"] for t in res.tasks} <= {r["id"] for r in rows}
     assert {"lines_changed", "files_changed", "fail_to_pass_count", "call_depth", "contaminated"} <= set(rows[0])
     most = max(r["fail_to_pass_count"] for r in rows)
-    assert export_tasks(str(out), ExportFilter(min_fail_to_pass=most)) == sum(
+    assert export_tasks(str(out), ExportFilter(kind="mutate-fix", min_fail_to_pass=most)) == sum(
         r["fail_to_pass_count"] >= most for r in rows)
     with db.session() as s:
         for t in s.query(db.Task).all():
