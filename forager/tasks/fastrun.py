@@ -35,6 +35,8 @@ class Probe:
     """Leave /repo as the run left it (no reset to HEAD after it)."""
     targets: list[tuple[str, str]] | None = None
     """(path, function) whose code the session runner replaces (``session_plugin``)."""
+    control: str | None = None
+    """Id of the control probe of the same tests in the same batch (its time bounds this one's)."""
 
 
 @dataclass
@@ -51,6 +53,8 @@ class ProbeResult:
     results: dict[str, TestOutcome] = field(default_factory=dict)
     collection: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timeout: float = 0.0
+    """The timeout the probe got."""
 
     def outcome(self, test: str) -> str:
         r = self.results.get(test)
@@ -78,7 +82,7 @@ def driver_config(test_command: str, test_paths: list[str]) -> dict[str, Any]:
 def _parse(row: dict[str, Any]) -> ProbeResult:
     res = ProbeResult(str(row.get("id")), bool(row.get("applied")), bool(row.get("restored")),
                       bool(row.get("timed_out")), True, str(row.get("error") or ""),
-                      seconds=float(row.get("seconds") or 0.0))
+                      seconds=float(row.get("seconds") or 0.0), timeout=float(row.get("timeout") or 0.0))
     for tid, entry in (row.get("results") or {}).items():
         res.results[tid] = TestOutcome(tid, str(entry.get("o")), 0.0, str(entry.get("m") or ""))
     res.collection = [str(c) for c in row.get("collection") or []]
@@ -130,7 +134,8 @@ class Runner:
     def _exec(self, probes: list[Probe], command: str) -> list[ProbeResult]:
         jobs = "\n".join(json.dumps({"id": p.id, "patch": p.patch, "gold": p.gold, "tests": p.tests,
                                      "files": p.files if p.files is not None else files_of(p.tests),
-                                     "timeout": p.timeout, "keep": p.keep, "targets": p.targets})
+                                     "timeout": p.timeout, "keep": p.keep, "targets": p.targets,
+                                     "control": p.control})
                          for p in probes)
         self.ws.sandbox.put_files({JOBS_PATH: jobs.encode()})
         budget = sum(p.timeout + 10 for p in probes) + 60

@@ -46,6 +46,8 @@ class Screen:
     baseline: Baseline
     cap_s: float
     controls: dict[str, set[str]] = field(default_factory=dict)
+    control_s: dict[str, float] = field(default_factory=dict)
+    """Seconds the control run of each selection took (in a session)."""
     seconds: float = 0.0
     """Time the driver spent (per-probe seconds summed)."""
     session: bool = True
@@ -66,15 +68,29 @@ class Screen:
                 selections[key] = tests
         probes = [Probe(tests, probe_timeout(self.baseline, tests, self.cap_s), id=f"control-{key}")
                   for key, tests in selections.items()]
-        runs = [Probe(self._tests(c), probe_timeout(self.baseline, self._tests(c), self.cap_s),
-                      c.setup_patch, c.gold_patch, targets=c.swap) for c in cands]
+        runs = [self._probe(c) for c in cands]
         results = self._run(probes + runs)
         self.seconds += sum(r.seconds for r in results)
         if len(self.controls) > CONTROL_CACHE:
             self.controls.clear()
+            self.control_s.clear()
         for p, r in zip(probes, results[:len(probes)], strict=True):
-            self.controls[p.id.removeprefix("control-")] = {t for t in p.tests if r.outcome(t) == "passed"}
+            key = p.id.removeprefix("control-")
+            self.controls[key] = {t for t in p.tests if r.outcome(t) == "passed"}
+            if r.ran and not r.timed_out:
+                self.control_s[key] = r.seconds
         return [self._verdict(p, r) for p, r in zip(runs, results[len(probes):], strict=True)]
+
+    def _probe(self, cand: Candidate) -> Probe:
+        """The probe of a candidate; in a session its timeout is a few times what the control run
+        of the same tests took (measured in an earlier batch, or in this one by the runner)."""
+        tests = self._tests(cand)
+        key = _selection_key(tests)
+        timeout = probe_timeout(self.baseline, tests, self.cap_s)
+        if key in self.control_s and cand.swap:
+            timeout = min(timeout, max(3.0, 4 * self.control_s[key] + 3))
+        return Probe(tests, timeout, cand.setup_patch, cand.gold_patch, targets=cand.swap,
+                     control=f"control-{key}")
 
     def _run(self, probes: list[Probe]) -> list[ProbeResult]:
         """In one forked session when the candidates allow it; the rest (changes outside function
@@ -94,7 +110,7 @@ class Screen:
         if not res.applied:
             return f"setup patch does not apply: {res.error}"
         if res.timed_out:
-            return f"hangs the tests: timed out after {probe.timeout:.0f}s"
+            return f"hangs the tests: timed out after {res.timeout or probe.timeout:.0f}s"
         if res.collection:
             return "the suite no longer collects"
         control = self.controls.get(_selection_key(probe.tests), set())

@@ -9,7 +9,8 @@ wrappers included, runs the new code; for a nested function also every closure a
 it); modules not imported yet load the patched file from disk.
 It runs the job's tests with ``runtestprotocol`` (fixtures kept between them as pytest keeps them), applies
 the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. The parent kills a
-child at its timeout and resets a dirty tree. A target whose signature, decorators or closure would
+child at its timeout (a few times what the control run of the same tests took, when there was
+one) and resets a dirty tree. A target whose signature, decorators or closure would
 change, or that is not imported, is reported ``ineligible`` (the caller runs it the slow way).
 """
 
@@ -30,6 +31,8 @@ import pytest
 
 REPO = "/repo/"
 _index = {}
+_control_s = {}
+"""Seconds each control run of this session took, by job id."""
 
 
 def pytest_addoption(parser):
@@ -147,7 +150,10 @@ def _run_job(job, items, out_path):
                 json.dump(res, fh)
         finally:
             os._exit(0)
-    deadline = start + job["timeout"]
+    timeout = job["timeout"]
+    if job.get("control") in _control_s:  # a few times what the same tests took without the change
+        timeout = min(timeout, max(3.0, 4 * _control_s[job["control"]] + 3))
+    deadline = start + timeout
     timed_out = False
     while not os.waitpid(pid, os.WNOHANG)[0]:
         if time.monotonic() > deadline:
@@ -170,6 +176,9 @@ def _run_job(job, items, out_path):
         _git("checkout", "-q", "-f", "HEAD", "--", ".")
         _git("clean", "-fdq")
     res["seconds"] = round(time.monotonic() - start, 3)
+    res["timeout"] = timeout
+    if not job.get("patch") and not timed_out:
+        _control_s[job["id"]] = res["seconds"]
     return res
 
 
