@@ -5,9 +5,9 @@ touches, and splicing a model's rewrite into a file."""
 from __future__ import annotations
 
 from forager.enums import TaskKind
+from forager.tasks.baseline import SourceFunction
 from forager.tasks.behaviour import behaviour_key, error_signature, patch_stats
 from forager.tasks.candidates import Candidate, mutation_candidates, rank_functions
-from forager.tasks.baseline import SourceFunction
 from forager.tasks.evaluate import _touched_tests
 from forager.tasks.fastrun import driver_config, files_of
 from forager.tasks.mutations import unified_patch

@@ -25,7 +25,8 @@ def _rows() -> None:
         s.add(db.Image(id="forager/requests:1", build_id="build-1", digest="", source="pypi:requests==2.31.0",
                        commit="abc", python="3.11", test_command="pytest"))
         s.flush()
-        for i, (fam, f2p, dirty) in enumerate([("operators", 1, True), ("constants", 3, True), ("operators", 5, False)]):
+        rows = [("operators", 1, True), ("constants", 3, True), ("operators", 5, False)]
+        for i, (fam, f2p, dirty) in enumerate(rows):
             s.add(db.Task(id=f"task-{i}", image_id="forager/requests:1", kind="mutate-fix", family=fam,
                           setup_patch="x", gold_patch="y", fail_to_pass=[f"t::{j}" for j in range(f2p)],
                           pass_to_pass=["t::p"], meta={"contaminated": dirty, "lines_changed": 2 * f2p,
