@@ -73,10 +73,11 @@ def _by_file(functions: list[SourceFunction]) -> dict[str, list[SourceFunction]]
 
 def rank_functions(functions: list[SourceFunction], durations: dict[str, float]) -> list[SourceFunction]:
     """Functions most likely to give a task cheaply first: called by more tests (up to ten: a bug
-    there is caught), then the cheaper the tests that call them."""
-    def score(fn: SourceFunction) -> tuple[int, float, str, str]:
+    there is caught), then the cheaper the tests that call them; functions called while the tests
+    are imported (judged by the whole suite) last."""
+    def score(fn: SourceFunction) -> tuple[bool, int, float, str, str]:
         cost = sum(durations.get(t, 0.05) for t in fn.tests)
-        return (-min(len(fn.tests), 10), cost, fn.path, fn.qualname)
+        return (fn.import_time, -min(len(fn.tests), 10), cost, fn.path, fn.qualname)
     return sorted(functions, key=score)
 
 

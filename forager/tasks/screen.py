@@ -30,8 +30,11 @@ CONTROL_CACHE = 4096
 
 
 def probe_timeout(baseline: Baseline, tests: list[str], cap: float) -> float:
+    """A few times what the tests took at validation, or in this container's baseline run (its
+    share of it), whichever is longer (the machine may be busier now)."""
     est = sum(baseline.durations.get(t, 0.5) for t in tests)
-    return min(cap, max(20.0, 3 * est + 15))
+    share = baseline.run_s * len(tests) / max(1, len(baseline.passed))
+    return min(cap, max(20.0, 3 * est + 15, 2 * share + 15))
 
 
 def _selection_key(tests: list[str]) -> str:
