@@ -87,8 +87,9 @@ def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> Prob
 def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline,
                     seen: set[str]) -> Judged | str:
     """A from-history candidate screened by the tests its commit touches (a real run in the task
-    state), then the whole suite once with the gold patch: FAIL_TO_PASS are the touched tests that
-    fail before and pass after, PASS_TO_PASS every other test that passes after."""
+    state, and again with the gold patch: one must fail before and pass after), then the whole suite
+    once with the gold patch: FAIL_TO_PASS are the touched tests that fail before and pass after,
+    PASS_TO_PASS every other test that passes after."""
     ws.reset()
     reason = prepare_history(ws, cand)
     if reason:
@@ -103,10 +104,14 @@ def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Ba
     err = ws.apply(cand.gold_patch)
     if err:
         return f"gold patch does not apply: {err}"
+    touched = set(_touched_tests(cand))
+    probe = Probe([], timeout_for(baseline, None), files=sorted(touched), keep=True)
+    fixed = runner.run([probe])[0]  # the touched tests again, with the gold patch: any mended?
+    if not any(r.outcome == "passed" and before.outcome(t) != "passed" for t, r in fixed.results.items()):
+        return "no test fails before and passes after"
     after = ws.run(None, timeout_for(baseline, None))
     if after.exec.timed_out:
         return "test suite timed out with the gold patch"
-    touched = set(_touched_tests(cand))
     fail_to_pass = sorted(t for t in after.passed
                           if t.split("::", 1)[0] in touched and before.outcome(t) != "passed")
     if not fail_to_pass:
