@@ -9,7 +9,9 @@ subprocess with PYTHONPATH pointing at it); "new" is this tree, also in a subpro
 gets its own copy of $FORAGER_HOME (tasks one side stores are not duplicates for the other). Per
 image the whole suite is also run once in a fresh container (start included), so a validated task's
 cost can be compared with one whole-suite run. Old and new alternate per image and kind, so both
-see the same machine load.
+see the same machine load. On both sides every container is labelled with the generating process
+as its owner: at the old commit a workspace container inherited its image's (dead) builder as
+owner, and any other process's reaper of dead builders' containers removed it mid-run.
 """
 
 from __future__ import annotations
@@ -36,7 +38,19 @@ from forager.tasks.baseline import load_image  # noqa: E402
 
 RUN = """
 import json, sys, time
+from forager.owner import OWNER_LABEL, this_process
+from forager.runtime import docker as engine
 from forager.tasks.generate import generate
+
+start = engine.DockerRuntime.start
+
+
+def owned(self, image, **kw):  # both sides' containers name this live process as their owner
+    kw["labels"] = {**(kw.get("labels") or {}), OWNER_LABEL: this_process()}
+    return start(self, image, **kw)
+
+
+engine.DockerRuntime.start = owned
 r = generate(sys.argv[1], sys.argv[2], int(sys.argv[3]), seed=0)
 print("BENCH " + json.dumps(r.summary()))
 """
