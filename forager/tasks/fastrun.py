@@ -127,7 +127,7 @@ class Runner:
             return []
         self._install()
         files = list(dict.fromkeys(f for p in probes for f in files_of(p.tests)))
-        argv = [*self.cfg["command"], *self.cfg["args"], *files, "-q", "-p", SESSION_PLUGIN,
+        argv = [*self.cfg["command"], *self.cfg["args"], *files, "-q", "--tb=short", "-p", SESSION_PLUGIN,
                 f"--forager-session={SESSION_CFG}"]
         return self._exec(probes, shlex.join(argv))
 

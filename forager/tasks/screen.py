@@ -86,12 +86,13 @@ class Screen:
 
     def _probe(self, cand: Candidate) -> Probe:
         """The probe of a candidate; in a session its timeout is a few times what the control run
-        of the same tests took (measured in an earlier batch, or in this one by the runner)."""
+        of the same tests took (measured in an earlier batch, or in this one by the runner), plus a
+        quarter second per test (failing tests format tracebacks; passing ones do not)."""
         tests = self._tests(cand)
         key = _selection_key(tests)
         timeout = probe_timeout(self.baseline, tests, self.cap_s)
         if key in self.control_s and cand.swap:
-            timeout = min(timeout, max(3.0, 4 * self.control_s[key] + 3))
+            timeout = min(timeout, 4 * self.control_s[key] + 0.25 * len(tests) + 5)
         return Probe(tests, timeout, cand.setup_patch, cand.gold_patch, targets=cand.swap,
                      control=f"control-{key}")
 

@@ -152,7 +152,7 @@ def _run_job(job, items, out_path):
             os._exit(0)
     timeout = job["timeout"]
     if job.get("control") in _control_s:  # a few times what the same tests took without the change
-        timeout = min(timeout, max(3.0, 4 * _control_s[job["control"]] + 3))
+        timeout = min(timeout, 4 * _control_s[job["control"]] + 0.25 * len(job["tests"]) + 5)
     deadline = start + timeout
     timed_out = False
     while not os.waitpid(pid, os.WNOHANG)[0]:
