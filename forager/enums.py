@@ -19,6 +19,8 @@ class TaskKind(StrEnum):
     MUTATE_FIX = "mutate-fix"
     IMPLEMENT_FEATURE = "implement-feature"
     FROM_HISTORY = "from-history"
+    COMBINED = "combined"
+    MODEL_REWRITE = "model-rewrite"
 
 
 class TaskStatus(StrEnum):

@@ -20,21 +20,19 @@ app = typer.Typer(no_args_is_help=True, help="Tasks: broken states of an image, 
 @app.command("generate")
 def tasks_generate(
     image: Annotated[str, typer.Argument(help="a validated image (see `forager images list`)")],
-    kind: Annotated[str, typer.Option(help="mutate-fix | implement-feature | from-history")] = TaskKind.MUTATE_FIX,
+    kind: Annotated[str, typer.Option(help="mutate-fix | implement-feature | combined | model-rewrite | "
+                                           "from-history")] = TaskKind.MUTATE_FIX,
     max_tasks: Annotated[int, typer.Option("--max", help="stop after this many validated tasks")] = 5,
     max_candidates: Annotated[int | None, typer.Option(help="candidates to try (default 8 x --max)")] = None,
     seed: Annotated[int, typer.Option(help="seed for the candidate order")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per validated task")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="a line per candidate")] = False,
 ) -> None:
-    """Generate tasks of KIND from IMAGE, validate them in containers and store them."""
-    from forager.tasks.generate import generate, task_line
+    """Generate tasks of KIND from IMAGE, validate them in containers and store them as they
+    validate, with live progress (candidates tried, kept, discarded by reason, tasks per minute)."""
+    from forager.cli.tasks_progress import generate_live
 
-    def on_task(task: Any) -> None:
-        if as_json:
-            emit_json(task_line(task))
-
-    result = generate(image, kind, max_tasks, max_candidates=max_candidates, seed=seed,
-                      progress=lambda m: console.print(m, markup=False, highlight=False), on_task=on_task)
+    result = generate_live(image, kind, max_tasks, max_candidates, seed, as_json, verbose)
     if result.error:
         console.print(f"[red]error:[/] {result.error}")
     _print_generation_summary(result.summary())
@@ -53,6 +51,9 @@ def _print_generation_summary(s: dict[str, Any]) -> None:
                   + (f", {s['s_per_task']:.1f}s per task" if s["s_per_task"] else ""))
     if s["discard_reasons"]:
         console.print("discarded: " + ", ".join(f"{k} x{v}" for k, v in s["discard_reasons"].items()),
+                      markup=False)
+    if s.get("yield_by_family"):
+        console.print("yield by family: " + ", ".join(f"{k} {v:.0%}" for k, v in s["yield_by_family"].items()),
                       markup=False)
 
 
@@ -110,25 +111,69 @@ def _print_task(task: Task) -> None:
             out.print(f"  {t}", markup=False)
 
 
+@app.command("verify")
+def tasks_verify(
+    image: Annotated[str | None, typer.Option(help="only tasks of this image (id or prefix)")] = None,
+    kind: Annotated[str | None, typer.Option(help="only tasks of this kind")] = None,
+    sample: Annotated[int, typer.Option(help="tasks to re-check (a seeded sample)")] = 10,
+    seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
+    task_ids: Annotated[list[str] | None, typer.Option("--task", help="re-check these tasks")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-check stored tasks by full fresh runs in both states (FAIL_TO_PASS fail with the setup
+    patch; FAIL_TO_PASS and PASS_TO_PASS pass with the gold patch); exit 1 on any disagreement."""
+    from forager.tasks.verify import verify
+
+    report = verify(sample, image, kind, seed, task_ids or None,
+                    progress=None if as_json else lambda m: console.print(m, markup=False, highlight=False))
+    if as_json:
+        emit_json(report)
+    else:
+        console.print(f"{report['checked']} task(s) re-checked by full fresh runs: "
+                      f"{report['disagreements']} disagreement(s)")
+    raise typer.Exit(1 if report["disagreements"] else 0)
+
+
 @app.command("export")
 def tasks_export(
-    out: Annotated[str, typer.Argument(help="OUT.jsonl or OUT.parquet")],
-    fmt: Annotated[str, typer.Option("--format", help="swebench (the SWE-bench instance format)")] = "swebench",
+    out: Annotated[str, typer.Argument(
+        help="OUT.jsonl or OUT.parquet; '-' (the default) writes forager JSON lines to standard output")] = "-",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="swebench (SWE-bench instances; the default for a file) or forager (task rows with "
+                         "their metadata, JSON lines; the default for standard output)")] = None,
     tasks: Annotated[str, typer.Option(help="which tasks: all, or kind=, repo=, image=, limit= terms")] = "all",
+    image: Annotated[str | None, typer.Option(help="only tasks of this image (id or prefix)")] = None,
+    kind: Annotated[str | None, typer.Option(help="only tasks of this kind")] = None,
+    family: Annotated[str | None, typer.Option(help="only tasks of this mutation family")] = None,
     exclude_contaminated: Annotated[bool, typer.Option(
         "--exclude-contaminated", help="leave out repositories of public evaluation sets")] = False,
+    min_fail_to_pass: Annotated[int, typer.Option(help="at least this many FAIL_TO_PASS tests")] = 0,
+    max_lines: Annotated[int | None, typer.Option(help="at most this many lines changed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON line")] = False,
 ) -> None:
-    """Write stored tasks as SWE-bench instances (loadable with `datasets`)."""
+    """Write stored tasks, filtered: as SWE-bench instances (loadable with `datasets`) or as Forager's
+    own rows with the metadata training needs."""
     from pathlib import Path
 
     from forager.errors import InvalidInput
+    from forager.store.tasks_query import select_tasks
+    from forager.tasks.export import ExportFilter, export_tasks
     from forager.tasks.swebench_export import export_swebench
 
-    if fmt != "swebench":
-        fail(f"unknown format {fmt!r}; use swebench", 2)
+    fmt = fmt or ("forager" if out == "-" else "swebench")
+    if fmt not in ("swebench", "forager"):
+        fail(f"unknown format {fmt!r}; use swebench or forager", 2)
     try:
-        result = export_swebench(Path(out), tasks, exclude_contaminated)
+        ids = None if tasks == "all" else frozenset(select_tasks(tasks))
+        flt = ExportFilter(image, kind, family, exclude_contaminated, min_fail_to_pass, max_lines, ids)
+        if fmt == "forager":
+            count = export_tasks(out, flt)
+            if out != "-":
+                console.print(f"{count} task(s) written to {out}", markup=False)
+            return
+        if out == "-":
+            fail("the swebench format is written to a .jsonl or .parquet file, not standard output", 2)
+        result = export_swebench(Path(out), tasks, exclude_contaminated, keep=flt.keeps)
     except InvalidInput as exc:
         fail(exc, 2)
     summary = result.summary()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forager.build.testrun import site_packages
 from forager.enums import BuildStatus
@@ -29,6 +29,10 @@ class Baseline:
     callers: dict[tuple[str, int], list[str]]
     """(path, first line of a function) -> tests that call it."""
     run_s: float
+    depth: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(path, first line of a function) -> its call depth from the tests (1: a test calls it)."""
+    import_time: set[tuple[str, int]] = field(default_factory=set)
+    """Functions called while the test modules were imported."""
 
 
 @dataclass
@@ -37,6 +41,11 @@ class SourceFunction:
     qualname: str
     tests: list[str]
     """The passing tests that call it."""
+    lineno: int = 0
+    depth: int | None = None
+    """Call depth from the tests (None: not traced)."""
+    import_time: bool = False
+    """Called while the test modules were imported: a change can break any test."""
 
 
 def is_source_path(path: str) -> bool:
@@ -75,10 +84,11 @@ def _read_callers(ws: Workspace, still: list[str]) -> dict[tuple[str, int], list
     if not raw:
         return {}
     callers: dict[tuple[str, int], list[str]] = {}
+    keep = set(still)
     try:
         for key, tests in json.loads(raw).items():
             path, _, line = key.rpartition(":")
-            callers[(path, int(line))] = [t for t in tests if t in set(still)]
+            callers[(path, int(line))] = [t for t in tests if t in keep]
     except (ValueError, AttributeError):
         return {}
     return callers
@@ -99,7 +109,28 @@ def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, floa
         raise TaskError(f"the baseline tests do not pass in a fresh container of {ws.image}: "
                         f"{run.exec.output[-500:]}")
     callers = _read_callers(ws, still) if traced else {}
-    return Baseline(still, durations, callers, run_s)
+    return Baseline(still, durations, callers, run_s, _read_depth(ws) if traced else {},
+                    _read_import(ws) if traced else set())
+
+
+def _read_import(ws: Workspace) -> set[tuple[str, int]]:
+    raw = ws.sandbox.get_file(TRACE_PATH + ".import")
+    try:
+        return {(k.rpartition(":")[0], int(k.rpartition(":")[2])) for k in json.loads(raw or b"[]")}
+    except (ValueError, AttributeError, TypeError):
+        return set()
+
+
+def _read_depth(ws: Workspace) -> dict[tuple[str, int], int]:
+    raw = ws.sandbox.get_file(TRACE_PATH + ".depth")
+    out: dict[tuple[str, int], int] = {}
+    try:
+        for key, depth in json.loads(raw or b"{}").items():
+            path, _, line = key.rpartition(":")
+            out[(path, int(line))] = int(depth)
+    except (ValueError, AttributeError, TypeError):
+        return {}
+    return out
 
 
 def timeout_for(baseline: Baseline, tests: list[str] | None) -> float:
@@ -134,5 +165,7 @@ def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str]
             else:
                 tests = _tests_by_name(fn.qualname, lowered)
             if tests and fn.body_statements > 0:
-                out.append(SourceFunction(path, fn.qualname, tests))
+                at_import = (path, fn.lineno) in baseline.import_time
+                out.append(SourceFunction(path, fn.qualname, baseline.passed if at_import else tests, fn.lineno,
+                                          baseline.depth.get((path, fn.lineno)), at_import))
     return sources, out

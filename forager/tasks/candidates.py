@@ -4,6 +4,7 @@ made in the workspace, ``prepare_history``)."""
 
 from __future__ import annotations
 
+import heapq
 import random
 import re
 import shlex
@@ -14,7 +15,10 @@ from forager.enums import TaskKind
 from forager.paths import is_test_like_path
 from forager.tasks.baseline import SourceFunction
 from forager.tasks.errors import TaskError
-from forager.tasks.mutations import FAMILIES, mutate_source, stub_function, unified_patch
+from forager.tasks.mutations import FAMILIES, Mutation, list_functions, stub_function, unified_patch
+from forager.tasks.mutations.families import Proposal
+from forager.tasks.mutations.mutate import Proposed, propose
+from forager.tasks.swap import swap_target
 from forager.tasks.workspace import Workspace
 
 MAX_CODE_DISTANCE = 300_000
@@ -38,6 +42,26 @@ class Candidate:
     commit: str | None = None
     parent: str | None = None
     subject: str = ""
+    depth: int | None = None
+    """Call depth of the changed function from the tests (None: unknown)."""
+    parts: list[str] | None = None
+    """A combined task's constituent bugs (their descriptions)."""
+    swap: list[tuple[str, str]] | None = None
+    """(path, function) whose code object the session runner replaces to run the candidate; None:
+    the change reaches outside function bodies, run it in a fresh pytest process."""
+
+
+def swap_targets(path: str, target: str, qualname: str) -> list[tuple[str, str]]:
+    """The outermost function, and for a nested one also the nested function itself (closures
+    made before the swap, e.g. methods a factory made at import, get the new code too)."""
+    return [(path, target)] + ([(path, qualname)] if qualname != target else [])
+
+
+def _swap(path: str, before: str, after: str, fn: SourceFunction) -> list[tuple[str, str]] | None:
+    """Where a session can swap the change in; None for a function called while the tests were
+    imported (objects built then keep the old behaviour: only a fresh process shows the change)."""
+    target = None if fn.import_time else swap_target(before, after, fn.qualname)
+    return swap_targets(path, target, fn.qualname) if target else None
 
 
 def _by_file(functions: list[SourceFunction]) -> dict[str, list[SourceFunction]]:
@@ -47,41 +71,131 @@ def _by_file(functions: list[SourceFunction]) -> dict[str, list[SourceFunction]]
     return by_file
 
 
-def _file_mutations(path: str, text: str, fns: list[SourceFunction]) -> Iterator[Candidate]:
-    """Every mutation of the covered functions of one file (module-level ones judged by all the
-    tests that call into the file)."""
-    wanted = {f.qualname: f for f in fns}
-    module_tests = sorted({t for f in fns for t in f.tests})
-    for m in mutate_source(text, functions=set(wanted)):
-        tests = wanted[m.function].tests if m.function in wanted else module_tests
-        yield Candidate(TaskKind.MUTATE_FIX, f"{path}: {m.description}", m.family, path, m.function,
-                        unified_patch(path, text, m.source), unified_patch(path, m.source, text),
-                        relevant_tests=tests)
+def rank_functions(functions: list[SourceFunction], durations: dict[str, float]) -> list[SourceFunction]:
+    """Functions most likely to give a task cheaply first: called by more tests (up to ten: a bug
+    there is caught), then the cheaper the tests that call them; functions called while the tests
+    are imported (judged by the whole suite) last."""
+    def score(fn: SourceFunction) -> tuple[bool, int, float, str, str]:
+        cost = sum(durations.get(t, 0.05) for t in fn.tests)
+        return (fn.import_time, -min(len(fn.tests), 10), cost, fn.path, fn.qualname)
+    return sorted(functions, key=score)
+
+
+def _changed_span(before: str, after: str) -> tuple[int, int]:
+    """First and last line (1-based, of ``before``) that differ."""
+    a, b = before.splitlines(), after.splitlines()
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return head + 1, len(a) - tail
+
+
+@dataclass
+class _Slot:
+    """One function's (or one file's module-level) mutations, taken lazily."""
+
+    path: str
+    fn: SourceFunction | None
+    tests: list[str]
+    queue: list[Proposal] | None = None
+    proposed: Proposed | None = None
+    body: tuple[int, int] | None = None
+    """Lines of the function's body (its swap target's), where a change can be swapped in."""
+
+    def fill(self, text: str, rng: random.Random, offset: int) -> None:
+        qual = self.fn.qualname if self.fn else "<module>"
+        self.proposed = propose(text, qual)
+        props = self.proposed.proposals if self.proposed else []
+        self.queue = _interleave(props, rng, offset)
+        if self.fn is not None:
+            self.body = _body_lines(text, qual.split(".<locals>.", 1)[0])
+
+    def next(self) -> Candidate | None:
+        while self.queue and self.proposed is not None:
+            m = self.proposed.take(self.queue.pop(0))
+            if m is not None:
+                return self._candidate(m)
+        return None
+
+    def _candidate(self, m: Mutation) -> Candidate:
+        text, path = self.proposed.source if self.proposed else "", self.path
+        first, last = _changed_span(text, m.source)
+        swap = None
+        if self.body and self.body[0] <= first and last <= self.body[1] and not self.fn.import_time:  # type: ignore[union-attr]
+            swap = swap_targets(path, m.function.split(".<locals>.", 1)[0], m.function)
+        return Candidate(TaskKind.MUTATE_FIX, f"{path}: {m.description}", m.family, path, m.function,
+                         unified_patch(path, text, m.source), unified_patch(path, m.source, text),
+                         relevant_tests=self.tests, depth=self.fn.depth if self.fn else None, swap=swap)
+
+
+def _body_lines(text: str, qualname: str) -> tuple[int, int] | None:
+    """First and last line of a function's body (its docstring included)."""
+    info = next((f for f in list_functions(text) if f.qualname == qualname), None)
+    return (info.body_lineno, info.end_lineno) if info else None
+
+
+def _interleave(props: list[Proposal], rng: random.Random, offset: int) -> list[Proposal]:
+    """One function's proposals, shuffled, the families taken in turn (starting at ``offset``)."""
+    queues: dict[str, list[Proposal]] = {}
+    for p in props:
+        queues.setdefault(p[0], []).append(p)
+    for q in queues.values():
+        rng.shuffle(q)
+    order = FAMILIES[offset % len(FAMILIES):] + FAMILIES[:offset % len(FAMILIES)]
+    out: list[Proposal] = []
+    while any(queues.values()):
+        for fam in order:
+            if queues.get(fam):
+                out.append(queues[fam].pop())
+    return out
+
+
+PROBE_OVERHEAD_S = 0.3
+"""Seconds a candidate costs beyond its tests' own durations (fork, patches, checks)."""
+
+
+def _slot_cost(slot: _Slot, durations: dict[str, float]) -> float:
+    cost = sum(durations.get(t, 0.05) for t in slot.tests) + PROBE_OVERHEAD_S
+    return cost * (3 if slot.fn is None else 1)
 
 
 def mutation_candidates(sources: dict[str, str], functions: list[SourceFunction],
-                        seed: int) -> Iterator[Candidate]:
-    """Mutations of covered functions, families taken in turn, each family's queue shuffled."""
-    rng = random.Random(seed)
-    queues: dict[str, list[Candidate]] = {f: [] for f in FAMILIES}
-    for path, fns in _by_file(functions).items():
-        for cand in _file_mutations(path, sources[path], fns):
-            queues[str(cand.family)].append(cand)
-    for q in queues.values():
-        rng.shuffle(q)
-    while any(queues.values()):
-        for fam in FAMILIES:
-            if queues[fam]:
-                yield queues[fam].pop()
+                        seed: int, durations: dict[str, float] | None = None) -> Iterator[Candidate]:
+    """Mutations of covered functions, cheapest expected task first: the k-th mutation of a
+    function comes at priority k x (its tests' durations + a probe's overhead), ties broken by
+    the coverage rank (``rank_functions``); at most 2 + 2 x (tests, up to 10) per function (more
+    would break the same tests the same way: behavioural duplicates). Each file's module-level
+    mutations cost three times as much. A function is mutated only when its turn first comes."""
+    rng, durations = random.Random(seed), durations or {}
+    slots = [_Slot(f.path, f, f.tests) for f in rank_functions(functions, durations)]
+    everything = sorted({t for f in functions for t in f.tests})  # a module-level change reaches any importer
+    slots += [_Slot(path, None, everything) for path in _by_file(functions)]
+    costs = [_slot_cost(slot, durations) for slot in slots]
+    heap = [(cost, i, 0) for i, cost in enumerate(costs)]
+    heapq.heapify(heap)
+    while heap:
+        _, i, taken = heapq.heappop(heap)
+        slot = slots[i]
+        if slot.queue is None:
+            slot.fill(sources[slot.path], rng, i)
+        cand = slot.next()
+        if cand is None or taken + 1 >= 2 + 2 * min(len(slot.tests), 10):
+            slot.queue, slot.proposed = [], None  # used up: its copy of the file goes
+        else:
+            heapq.heappush(heap, ((taken + 2) * costs[i], i, taken + 1))
+        if cand is not None:
+            yield cand
 
 
 def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
-                    seed: int) -> Iterator[Candidate]:
-    """Covered functions (constructors aside) in a seeded order, each with its body removed."""
-    rng = random.Random(seed)
+                    seed: int, durations: dict[str, float] | None = None) -> Iterator[Candidate]:
+    """Covered functions (constructors aside) ranked by coverage, each with its body removed."""
     fns = [f for f in functions if f.qualname.rsplit(".", 1)[-1] not in ("__init__", "__new__")]
-    rng.shuffle(fns)
-    for fn in fns:
+    random.Random(seed).shuffle(fns)
+    for fn in rank_functions(fns, durations or {}):
         text = sources[fn.path]
         stubbed = stub_function(text, fn.qualname)
         if stubbed is None:
@@ -89,7 +203,8 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
         yield Candidate(TaskKind.IMPLEMENT_FEATURE, f"{fn.path}: implement {fn.qualname}", None, fn.path,
                         fn.qualname,
                         unified_patch(fn.path, text, stubbed), unified_patch(fn.path, stubbed, text),
-                        relevant_tests=fn.tests)
+                        relevant_tests=fn.tests, depth=fn.depth,
+                        swap=_swap(fn.path, text, stubbed, fn))
 
 
 def _changed_files(ws: Workspace, parent: str | None, commit: str | None) -> tuple[list[str], list[str]]:

@@ -15,8 +15,10 @@ from typing import Any
 from forager.build.testrun import TestRun
 from forager.enums import TaskKind
 from forager.model import Model
+from forager.paths import is_test_like_path
 from forager.tasks.baseline import Baseline, timeout_for
 from forager.tasks.candidates import Candidate, prepare_history
+from forager.tasks.fastrun import Probe, ProbeResult, Runner
 from forager.tasks.fingerprint import fingerprint
 from forager.tasks.statements import model_statement, template_statement
 from forager.tasks.workspace import Workspace
@@ -55,6 +57,69 @@ def _judge_history(ws: Workspace, cand: Candidate, baseline: Baseline) -> Judged
     if not messages:  # tests missing before: their file did not collect; show why
         why = " ".join(e.message for e in before.collection_errors)[-1000:]
         messages = {t: why for t in fail_to_pass}
+    return Judged(fail_to_pass, pass_to_pass, messages)
+
+
+def _touched_tests(cand: Candidate) -> list[str]:
+    """The Python test files a from-history candidate's test patch changes (and that still exist)."""
+    lines = cand.test_patch.splitlines()
+    files = [line.split(" b/", 1)[-1] for line in lines if line.startswith("diff --git")]
+    deleted = {line[6:] for line in lines if line.startswith("--- a/")} - {
+        line[6:] for line in lines if line.startswith("+++ b/")}
+    return [f for f in dict.fromkeys(files) if f.endswith(".py") and is_test_like_path(f)
+            and f not in deleted and f.rsplit("/", 1)[-1] not in ("conftest.py", "__init__.py")]
+
+
+def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> ProbeResult | str:
+    """The task state with only the test files the commit touches: some test there must fail."""
+    touched = _touched_tests(cand)
+    if not touched:
+        return "no test file of the commit to run"
+    probe = Probe([], timeout_for(baseline, None), files=touched, keep=True)
+    res = runner.run([probe])[0]
+    if not res.ran or res.timed_out:
+        return "test suite timed out in the task state" if res.timed_out else f"error: {res.error}"
+    if all(r.outcome == "passed" for r in res.results.values()) and not res.collection:
+        return "no test the commit touches fails before its code change"
+    return res
+
+
+def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline,
+                    seen: set[str]) -> Judged | str:
+    """A from-history candidate screened by the tests its commit touches (a real run in the task
+    state, and again with the gold patch: one must fail before and pass after), then the whole suite
+    once with the gold patch: FAIL_TO_PASS are the touched tests that fail before and pass after,
+    PASS_TO_PASS every other test that passes after."""
+    ws.reset()
+    reason = prepare_history(ws, cand)
+    if reason:
+        return reason
+    if fingerprint(cand.setup_patch) in seen:
+        return "duplicate of an earlier task"
+    if not cand.setup_patch.strip() or not cand.gold_patch.strip():
+        return "empty patch"
+    before = _screen_history(runner, cand, baseline)
+    if isinstance(before, str):
+        return before
+    err = ws.apply(cand.gold_patch)
+    if err:
+        return f"gold patch does not apply: {err}"
+    touched = set(_touched_tests(cand))
+    probe = Probe([], timeout_for(baseline, None), files=sorted(touched), keep=True)
+    fixed = runner.run([probe])[0]  # the touched tests again, with the gold patch: any mended?
+    if not any(r.outcome == "passed" and before.outcome(t) != "passed" for t, r in fixed.results.items()):
+        return "no test fails before and passes after"
+    after = ws.run(None, timeout_for(baseline, None))
+    if after.exec.timed_out:
+        return "test suite timed out with the gold patch"
+    fail_to_pass = sorted(t for t in after.passed
+                          if t.split("::", 1)[0] in touched and before.outcome(t) != "passed")
+    if not fail_to_pass:
+        return "no test fails before and passes after"
+    pass_to_pass = sorted(t for t in after.passed if t not in set(fail_to_pass))
+    messages = {t: before.results[t].message for t in fail_to_pass if t in before.results}
+    if not messages:  # tests missing before: their file did not collect; show why
+        messages = {t: " ".join(before.collection)[-1000:] for t in fail_to_pass}
     return Judged(fail_to_pass, pass_to_pass, messages)
 
 

@@ -1,13 +1,16 @@
 """Tasks: broken states of a validated image that an agent must repair, with the tests that judge it.
 
-Three kinds (``forager.enums.TaskKind``):
+Five kinds (``forager.enums.TaskKind``):
   mutate-fix         one AST mutation (``forager.tasks.mutations``) in a function the passing tests call
   implement-feature  a tested function's body replaced by ``raise NotImplementedError``
+  combined           two to four validated single bugs in different functions, validated as one
+  model-rewrite      a tested function rewritten by the model from its signature and docstring
   from-history       a past commit's parent with the commit's tests applied, its code withheld
 
-One container per image (``workspace``) serves a whole batch of candidates (``candidates``), each
-run through the keep/discard rules and validated (``evaluate``) and stored as a ``db.Task``.
-Discarded candidates come back with their reason.
+One container per image (``workspace``) serves a whole run. Injected kinds go through the fast
+judge (``screen``: the covering tests only, batches per exec, forked pytest); from-history through
+``evaluate``, screened by the tests its commit touches. Candidates are streamed and every task is
+stored as it validates; discarded candidates come back with their reason.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from forager.config import Settings, get_settings
@@ -27,12 +31,22 @@ from forager.store import db
 from forager.store.tasks_db import add_task, known_fingerprints
 from forager.tasks.baseline import Baseline, collect_baseline, covered_functions, load_image
 from forager.tasks.candidates import Candidate, history_candidates, mutation_candidates, stub_candidates
+from forager.tasks.combined import Combiner
 from forager.tasks.errors import TaskError
-from forager.tasks.evaluate import evaluate
+from forager.tasks.evaluate import Judged, history_verdict
+from forager.tasks.fastrun import Runner
+from forager.tasks.fingerprint import fingerprint
+from forager.tasks.record import task_fields
+from forager.tasks.rewrite import rewrite_candidates
+from forager.tasks.screen import Screen
 from forager.tasks.statements import statement_model
 from forager.tasks.workspace import Progress, Workspace, WorkspaceConfig
 
 __all__ = ["Discard", "GenerateResult", "TaskError", "generate", "task_line"]
+
+BATCH = 24
+"""Candidates judged per ``docker exec`` of the driver."""
+BEHAVIOUR_DUPLICATE = "behavioural duplicate"
 
 
 @dataclass
@@ -51,20 +65,33 @@ class GenerateResult:
     candidates: int = 0
     duration_s: float = 0.0
     error: str | None = None
+    tried_by_family: Counter[str] = field(default_factory=Counter)
+    kept_by_family: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def kept_share(self) -> float:
         return len(self.tasks) / self.candidates if self.candidates else 0.0
 
+    @property
+    def reasons(self) -> Counter[str]:
+        return Counter(d.reason.split(":")[0] for d in self.discarded)
+
+    def per_minute(self) -> float:
+        elapsed = self.duration_s or (time.monotonic() - self.started)
+        return 60 * len(self.tasks) / elapsed if elapsed > 0 else 0.0
+
     def summary(self) -> dict[str, Any]:
-        reasons = Counter(d.reason.split(":")[0] for d in self.discarded)
         fams = Counter(t.get("family") or "-" for t in self.tasks)
+        yields = {f: round(self.kept_by_family[f] / n, 3) for f, n in self.tried_by_family.items() if n}
         return {
             "image": self.image, "kind": self.kind, "validated": len(self.tasks),
             "candidates": self.candidates, "kept_share": round(self.kept_share, 3),
             "duration_s": round(self.duration_s, 1),
-            "s_per_task": round(self.duration_s / len(self.tasks), 1) if self.tasks else None,
-            "families": dict(fams), "discard_reasons": dict(reasons), "error": self.error,
+            "s_per_task": round(self.duration_s / len(self.tasks), 2) if self.tasks else None,
+            "tasks_per_hour": round(3600 * len(self.tasks) / self.duration_s, 1) if self.duration_s else 0.0,
+            "families": dict(fams), "yield_by_family": yields, "discard_reasons": dict(self.reasons),
+            "behaviour_duplicates": self.reasons.get(BEHAVIOUR_DUPLICATE, 0), "error": self.error,
         }
 
 
@@ -82,24 +109,6 @@ def _task_kind(kind: str) -> TaskKind:
         raise TaskError(f"unknown kind {kind!r}; choose from {', '.join(TaskKind)}") from None
 
 
-def _plan(ws: Workspace, kind: TaskKind, image: str, passed: list[str], durations: dict[str, float],
-          seed: int, log: Progress) -> tuple[Baseline, Iterator[Candidate]]:
-    """The baseline every candidate is judged against, and the candidates in the order to try."""
-    if kind == TaskKind.FROM_HISTORY:
-        candidates = history_candidates(ws)
-        timing = ws.run(passed)
-        return Baseline(passed, durations, {}, timing.exec.duration_s), candidates
-    log("running the passing tests once to see which functions they call")
-    baseline = collect_baseline(ws, passed, durations)
-    sources, functions = covered_functions(ws, baseline)
-    log(f"{len(functions)} functions in {len(sources)} files are exercised by "
-        f"{len(baseline.passed)} passing tests")
-    if not functions:
-        raise TaskError(f"no source function of {image} is exercised by its passing tests")
-    make = mutation_candidates if kind == TaskKind.MUTATE_FIX else stub_candidates
-    return baseline, make(sources, functions, seed)
-
-
 @dataclass
 class _Batch:
     """One generation run's moving parts."""
@@ -107,28 +116,143 @@ class _Batch:
     ws: Workspace
     baseline: Baseline
     seen: set[str]
-    """Fingerprints of the tasks of the image, stored or made in this run."""
+    """Fingerprints and behavioural keys of the tasks of the image, stored or made in this run."""
     writer: Model | None
     log: Progress
+    result: GenerateResult
+    source: str | None
+    on_task: Callable[[db.Task], None] | None
+    on_progress: Callable[[GenerateResult], None] | None
+    test_paths: list[str]
+    """The recipe's test paths (left out of the test command when the covering tests run)."""
 
 
-def _try(batch: _Batch, cand: Candidate, result: GenerateResult,
-         on_task: Callable[[db.Task], None] | None) -> None:
-    """Evaluate one candidate; store and report it, or record why it was discarded."""
-    try:
-        fields, reason = evaluate(batch.ws, cand, batch.baseline, batch.seen, batch.writer)
-    except Exception as exc:  # noqa: BLE001 - one bad candidate never ends the batch
-        fields, reason = None, f"error: {type(exc).__name__}: {exc}"
-    if fields is None:
-        result.discarded.append(Discard(cand.description, cand.family, reason))
-        batch.log(f"discard   {cand.description}: {reason}")
-        return
-    task = add_task(result.image, fields)
-    result.tasks.append({**task_line(task), "family": task.family})
+def _discard(batch: _Batch, cand: Candidate, reason: str) -> None:
+    batch.result.discarded.append(Discard(cand.description, cand.family, reason))
+    batch.log(f"discard   {cand.description}: {reason}")
+
+
+def _keep(batch: _Batch, cand: Candidate, judged: Judged, fp: str) -> bool:
+    """Store a validated candidate unless it behaves like a task already made; whether it was."""
+    fields = task_fields(cand, judged, fp, batch.ws.head, batch.writer, batch.source)
+    key = fields["meta"]["behaviour"]
+    if key in batch.seen:
+        _discard(batch, cand, BEHAVIOUR_DUPLICATE)
+        return False
+    batch.seen.update((fp, key))
+    task = add_task(batch.result.image, fields)
+    batch.result.tasks.append({**task_line(task), "family": task.family})
+    batch.result.kept_by_family[str(cand.family or "-")] += 1
     batch.log(f"validated {task.id} {cand.description} (F2P {len(task.fail_to_pass)}, "
               f"P2P {len(task.pass_to_pass)})")
-    if on_task:
-        on_task(task)
+    if batch.on_task:
+        batch.on_task(task)
+    return True
+
+
+def _count(batch: _Batch, cand: Candidate) -> None:
+    batch.result.candidates += 1
+    batch.result.tried_by_family[str(cand.family or "-")] += 1
+
+
+def _fresh(batch: _Batch, cands: Iterator[Candidate], n: int) -> list[Candidate]:
+    """The next ``n`` candidates that are not textual duplicates of a known task (those are
+    discarded on the spot, never run)."""
+    out: list[Candidate] = []
+    for cand in cands:
+        if fingerprint(cand.setup_patch) in batch.seen:
+            _count(batch, cand)
+            _discard(batch, cand, "duplicate of an earlier task")
+            continue
+        out.append(cand)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _verdict(batch: _Batch, cand: Candidate, verdict: Judged | str) -> None:
+    _count(batch, cand)
+    if isinstance(verdict, str):
+        _discard(batch, cand, verdict)
+    else:
+        _keep(batch, cand, verdict, fingerprint(cand.setup_patch))
+    if batch.on_progress:
+        batch.on_progress(batch.result)
+
+
+def _run_injected(batch: _Batch, screen: Screen, cands: Iterator[Candidate], max_tasks: int,
+                  budget: int, combiner: Combiner | None = None) -> None:
+    """Judge candidates in batches until ``max_tasks`` are stored or ``budget`` are tried (for
+    combined tasks: single bugs screened, their combinations counted as the candidates)."""
+    res, singles = batch.result, 0
+    while len(res.tasks) < max_tasks and singles < budget:
+        want = min(BATCH, budget - singles, 2 * (max_tasks - len(res.tasks)) + 1)
+        chunk = _fresh(batch, cands, want) if combiner is None else list(islice(cands, BATCH))
+        if not chunk:
+            return
+        for cand, verdict in zip(chunk, screen.judge(chunk), strict=True):
+            if len(res.tasks) >= max_tasks:
+                return
+            singles += 1
+            if combiner is None:
+                _verdict(batch, cand, verdict)
+            elif isinstance(verdict, Judged):
+                combiner.add(cand, verdict)
+                for combo, judged in combiner.ready(screen):
+                    _verdict(batch, combo, judged)
+
+
+def _run_history(batch: _Batch, cands: Iterator[Candidate], max_tasks: int, budget: int) -> None:
+    """Past commits, each screened by the tests it touches before the whole suite runs."""
+    res = batch.result
+    runner = Runner(batch.ws, batch.test_paths)
+    for cand in islice(cands, budget):
+        if len(res.tasks) >= max_tasks:
+            break
+        _count(batch, cand)
+        try:
+            verdict = history_verdict(batch.ws, runner, cand, batch.baseline, batch.seen)
+        except Exception as exc:  # noqa: BLE001 - one bad candidate never ends the batch
+            verdict = f"error: {type(exc).__name__}: {exc}"
+        if isinstance(verdict, str):
+            _discard(batch, cand, verdict)
+        else:
+            _keep(batch, cand, verdict, fingerprint(cand.setup_patch))
+        if batch.on_progress:
+            batch.on_progress(res)
+
+
+def _candidates(ws: Workspace, kind: TaskKind, baseline: Baseline, seed: int, s: Settings,
+                cleanup: ExitStack) -> Iterator[Candidate]:
+    sources, functions = covered_functions(ws, baseline)
+    ws.progress(f"{len(functions)} functions in {len(sources)} files are exercised by "
+                f"{len(baseline.passed)} passing tests")
+    if not functions:
+        raise TaskError(f"no source function of {ws.image} is exercised by its passing tests")
+    if kind == TaskKind.IMPLEMENT_FEATURE:
+        return stub_candidates(sources, functions, seed, baseline.durations)
+    if kind == TaskKind.MODEL_REWRITE:
+        model = statement_model(s)
+        if model is None:
+            raise TaskError("model-rewrite needs a model endpoint: set FORAGER_MODEL_URL")
+        cleanup.callback(model.close)
+        return rewrite_candidates(sources, functions, model, baseline.durations)
+    return mutation_candidates(sources, functions, seed, baseline.durations)
+
+
+def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, s: Settings,
+         cleanup: ExitStack) -> None:
+    ws, passed = batch.ws, batch.baseline.passed
+    if kind == TaskKind.FROM_HISTORY:
+        _run_history(batch, history_candidates(ws), max_tasks, budget)
+        return
+    batch.log("running the passing tests once to see which functions they call")
+    batch.baseline = baseline = collect_baseline(ws, passed, batch.baseline.durations)
+    cands = _candidates(ws, kind, baseline, seed, s, cleanup)
+    ws.reset()
+    screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s)
+    combiner = Combiner(ws, seed) if kind == TaskKind.COMBINED else None
+    _run_injected(batch, screen, cands, max_tasks, budget, combiner)
 
 
 def generate(
@@ -141,33 +265,42 @@ def generate(
     progress: Progress | None = None,
     on_task: Callable[[db.Task], None] | None = None,
     settings: Settings | None = None,
+    on_progress: Callable[[GenerateResult], None] | None = None,
 ) -> GenerateResult:
-    """Make up to ``max_tasks`` validated tasks of ``kind`` from ``image`` and store them."""
+    """Make up to ``max_tasks`` validated tasks of ``kind`` from ``image`` and store them as they
+    validate (``on_task`` per task, ``on_progress`` after every candidate)."""
     log = progress or (lambda _: None)
     s = settings or get_settings()
-    start = time.monotonic()
     result = GenerateResult(image, kind)
     try:
         with ExitStack() as cleanup:
             task_kind = _task_kind(kind)
             img, passed, durations = load_image(image)
             result.image = img.id
-            budget = max_candidates or max(10, max_tasks * 8)
+            budget = max_candidates or max(10, max_tasks * (20 if task_kind == TaskKind.COMBINED else 8))
             ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
                            WorkspaceConfig.from_settings(s))
             cleanup.callback(ws.remove)
-            baseline, candidates = _plan(ws, task_kind, img.id, passed, durations, seed, log)
-            writer = statement_model(s)
+            writer = statement_model(s) if task_kind != TaskKind.MODEL_REWRITE else None
             if writer is not None:
                 cleanup.callback(writer.close)
-            batch = _Batch(ws, baseline, known_fingerprints(img.id), writer, log)
-            for cand in candidates:
-                if len(result.tasks) >= max_tasks or result.candidates >= budget:
-                    break
-                result.candidates += 1
-                _try(batch, cand, result, on_task)
+            seen = known_fingerprints(img.id) | known_behaviours(img.id)
+            run_s = sum(durations.get(t, 0.0) for t in passed) + 10
+            batch = _Batch(ws, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
+                           img.source, on_task, on_progress,
+                           list((img.recipe or {}).get("test_paths") or []))
+            _run(batch, task_kind, max_tasks, budget, seed, s, cleanup)
     except (TaskError, EngineError) as exc:
         result.error = str(exc)
     finally:
-        result.duration_s = time.monotonic() - start
+        result.duration_s = time.monotonic() - result.started
     return result
+
+
+def known_behaviours(image: str) -> set[str]:
+    """Behavioural keys of the tasks stored for ``image``."""
+    from sqlalchemy import select
+
+    with db.session() as s:
+        metas = s.scalars(select(db.Task.meta).where(db.Task.image_id == image)).all()
+    return {str(m["behaviour"]) for m in metas if isinstance(m, dict) and m.get("behaviour")}

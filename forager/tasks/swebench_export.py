@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,15 +134,17 @@ def _rows_of_image(runtime: Runtime, image: db.Image, tasks: list[db.Task],
 
 
 def export_swebench(out: Path, task_filter: str = "all", exclude_contaminated: bool = False,
-                    runtime: Runtime | None = None) -> ExportResult:
+                    runtime: Runtime | None = None, keep: Callable[[db.Task], bool] | None = None) -> ExportResult:
     """Write the tasks matching ``task_filter`` (as ``forager run --tasks``) to ``out``
     (``.jsonl`` or ``.parquet``); with ``exclude_contaminated`` the tasks of repositories in public
-    evaluation sets are left out."""
+    evaluation sets are left out; ``keep`` (when given) must accept each task too."""
     if out.suffix not in (".jsonl", ".parquet"):
         raise InvalidInput(f"write {out.name!r} as .jsonl or .parquet")
     result = ExportResult(str(out))
     by_image: dict[str, tuple[db.Image, list[db.Task]]] = {}
     for task, image in tasks_with_images(select_tasks(task_filter)):
+        if keep is not None and not keep(task):
+            continue
         if exclude_contaminated and evaluation_sets(image.source):
             result.excluded.append(task.id)
             continue

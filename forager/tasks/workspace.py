@@ -70,7 +70,10 @@ class Workspace:
             self.box.remove()
         self.box = self.runtime.start(
             self.image, name=f"forager-tasks-{uuid.uuid4().hex[:10]}", limits=self.config.limits,
-            env={"PYTHONDONTWRITEBYTECODE": "1"}, labels={"forager.role": self.ROLE, OWNER_LABEL: this_process()})
+            env={"PYTHONDONTWRITEBYTECODE": "1"},
+            # the image carries its builder's owner label; a reaper of dead builders' containers
+            # would remove this container unless it names its own (live) owner
+            labels={"forager.role": self.ROLE, OWNER_LABEL: this_process()})
         res = self.sh("git rev-parse HEAD", 60)
         if not res.ok:
             raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")

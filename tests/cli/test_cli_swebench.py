@@ -28,6 +28,8 @@ def test_export_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "as .jsonl or .parquet" in err
     code, _, err = invoke("tasks", "export", "--format", "chat", str(tmp_path / "out.jsonl"))
     assert code == 2 and "unknown format" in err
+    code, _, err = invoke("tasks", "export", "-", "--format", "swebench")
+    assert code == 2 and "not standard" in err
     code, _, err = invoke("tasks", "export", "--tasks", "colour=red", str(tmp_path / "out.jsonl"))
     assert code == 2 and "bad task filter term" in err
     code, out, _ = invoke("tasks", "export", str(tmp_path / "none.jsonl"), "--json")  # no tasks: an empty file

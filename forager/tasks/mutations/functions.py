@@ -18,6 +18,8 @@ class FunctionInfo:
     end_lineno: int
     body_statements: int
     """Statements in the body, the docstring excluded."""
+    body_lineno: int = 0
+    """First line of the body (its docstring, if any)."""
 
 
 def iter_functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, FuncNode]]:
@@ -55,7 +57,7 @@ def list_functions(source: str) -> list[FunctionInfo]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    return [FunctionInfo(q, first_line(n), n.lineno, n.end_lineno or n.lineno, len(body_of(n)))
+    return [FunctionInfo(q, first_line(n), n.lineno, n.end_lineno or n.lineno, len(body_of(n)), n.body[0].lineno)
             for q, n in iter_functions(tree)]
 
 

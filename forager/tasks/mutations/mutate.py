@@ -115,3 +115,51 @@ def stub_function(source: str, qualname: str) -> str | None:
         mutated = apply_edits(source, [(a[0], b[1], new)])
         return mutated if _normalised_dump(mutated) is not None else None
     return None
+
+
+def _node_dump(tree: ast.Module, qualname: str) -> str | None:
+    node = next((n for q, n in iter_functions(tree) if q == qualname), None)
+    return ast.dump(node) if node is not None else None
+
+
+@dataclass
+class Proposed:
+    """The proposals for one function (or the module), turned into mutations one at a time."""
+
+    source: str
+    qualname: str
+    proposals: list[Proposal]
+    original: str | None
+    seen: set[int]
+
+    def take(self, proposal: Proposal) -> Mutation | None:
+        """The mutation of one proposal; None when it does not parse or changes nothing (the
+        function's AST compared, not the whole file's)."""
+        family, description, lineno, edits = proposal
+        mutated = apply_edits(self.source, edits)
+        if hash(mutated) in self.seen:
+            return None
+        self.seen.add(hash(mutated))
+        try:
+            tree = ast.parse(mutated)
+        except (SyntaxError, ValueError):
+            return None
+        if self.qualname == "<module>":
+            same = ast.dump(tree) == self.original
+        else:
+            same = _node_dump(tree, self.qualname) == self.original
+        return None if same else Mutation(family, description, self.qualname, lineno, mutated)
+
+
+def propose(source: str, qualname: str, families: tuple[str, ...] = FAMILIES) -> Proposed | None:
+    """The unmaterialised mutations of one function (``<module>``: the module-level ones): cheap
+    to list, each parsed only when taken."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    text = Text(source)
+    module = qualname == "<module>"
+    props = [p for _, p in _proposals(tree, text, set() if module else {qualname}, families, module)]
+    original = ast.dump(tree) if module else _node_dump(tree, qualname)
+    return Proposed(source, qualname, props, original, {hash(source)})
