@@ -118,7 +118,10 @@ class Screen:
         if res.collection:
             return "the suite no longer collects"
         control = self.controls.get(_selection_key(probe.tests), set())
-        fail_to_pass = [t for t in probe.tests if t in control and res.outcome(t) != "passed"]
+        missing = [t for t in probe.tests if t in control and res.outcome(t) == "missing"]
+        if missing:  # a crash or an outside kill is not a failing test: never a FAIL_TO_PASS
+            return f"incomplete results: {len(missing)} test(s) reported nothing"
+        fail_to_pass = [t for t in probe.tests if t in control and res.outcome(t) in ("failed", "error")]
         if not fail_to_pass:
             return "no test fails"
         if not res.restored:

@@ -100,3 +100,28 @@ def test_splice_puts_the_model_definition_in_place() -> None:
     assert new is not None and "return sum(values)" in new and "def double" in new
     assert splice(SRC, "total", "no code at all") is None
     assert splice(SRC, "total", "```python\ndef total(values, start=0):\n    return (\n```") is None
+
+
+def test_a_test_that_reported_nothing_is_never_a_fail_to_pass() -> None:
+    """A crash or an outside kill leaves tests without results: that is not a failing test (it once
+    gave tasks whose FAIL_TO_PASS held hundreds of tests that pass in the task state)."""
+    from forager.build.testrun import TestOutcome
+    from forager.tasks.baseline import Baseline
+    from forager.tasks.fastrun import Probe, ProbeResult
+    from forager.tasks.screen import Screen, _selection_key
+
+    tests = ["t.py::a", "t.py::b", "t.py::c"]
+    screen = Screen(runner=None, baseline=Baseline(tests, {}, {}, 1.0), cap_s=60)  # type: ignore[arg-type]
+    screen.controls[_selection_key(tests)] = set(tests)
+    probe = Probe(tests, 10, "setup", "gold")
+
+    def result(**outcomes: str) -> ProbeResult:
+        got = {f"t.py::{k}": TestOutcome(f"t.py::{k}", v, message="boom") for k, v in outcomes.items()}
+        return ProbeResult(probe.id, applied=True, restored=True, ran=True, results=got)
+
+    partial = screen._verdict(probe, result(a="failed"))
+    assert isinstance(partial, str) and partial.startswith("incomplete results: 2")
+    judged = screen._verdict(probe, result(a="failed", b="passed", c="error"))
+    assert not isinstance(judged, str)
+    assert judged.fail_to_pass == ["t.py::a", "t.py::c"] and judged.pass_to_pass == ["t.py::b"]
+    assert screen._verdict(probe, result(a="passed", b="skipped", c="passed")) == "no test fails"
