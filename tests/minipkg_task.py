@@ -26,8 +26,13 @@ def udiff(before: str, after: str, path: str) -> str:
                                         f"a/{path}", f"b/{path}"))
 
 
-def _containers(label: str = "forager.episode") -> set[str]:
-    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label={label}"],
+def _containers(label: str = "forager.episode", mine: bool = False) -> set[str]:
+    """Containers with ``label``; with ``mine``, only this process's (other test runs on the same
+    engine may run episodes meanwhile)."""
+    from forager.owner import OWNER_LABEL, this_process
+
+    owner = ["--filter", f"label={OWNER_LABEL}={this_process()}"] if mine else []
+    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label={label}", *owner],
                          capture_output=True, text=True, check=True).stdout
     return set(out.split())
 

@@ -15,7 +15,7 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
     from forager.episode.reward import compute_reward, judge
     from forager.trajectory.schema import Action
 
-    before = _containers()
+    before = _containers(mine=True)
     with open_environment(task.image_id, task=task) as env:
         assert env.user == "forager"
         assert env.run("id -u").output.strip() == "7000"
@@ -65,17 +65,17 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
         assert all(v == "passed" for v in reward.pass_to_pass.values()) and reward.pass_to_pass
         assert "notes/todo.txt" in judged.diff and "calc.py" not in judged.diff
         assert compute_reward(env, task).fail_to_pass == reward.fail_to_pass
-    assert not _containers() - before  # none of ours left (other processes may run episodes)
+    assert not _containers(mine=True) - before  # none of ours left (other processes may run episodes)
 
     with pytest.raises(RuntimeError), open_environment(task.image_id) as env:
         raise RuntimeError("boom inside the episode")
-    assert not _containers() - before
+    assert not _containers(mine=True) - before
 
 
 def test_sandbox_disk_processes_and_git_state(task: Any) -> None:
     from forager.episode.environment import open_environment
 
-    before = _containers()
+    before = _containers(mine=True)
     with open_environment(task.image_id, task=task) as env:
         # no disk quota before: 2 GiB in 2 s reached the host's disk; now every writable place is sized
         for where in ("/repo/fill", "/tmp/fill", "/var/tmp/fill"):
@@ -93,7 +93,7 @@ def test_sandbox_disk_processes_and_git_state(task: Any) -> None:
         assert env.run("git status --short").output.split() == ["M", CALC_PATH]
         env.run(f"sed -i 's/+ 1)/)/' {CALC_PATH}")
         assert env.run("git diff --stat").output.strip()
-    assert not _containers() - before
+    assert not _containers(mine=True) - before
 
 
 def test_interrupted_container_creation_leaves_no_container(runtime: Any, monkeypatch: pytest.MonkeyPatch,
