@@ -41,6 +41,7 @@ class JobKind(StrEnum):
     TASKS = "tasks"
     RUN = "run"
     NOOP = "noop"
+    TRACES = "traces"
 
 
 class Queue(StrEnum):
@@ -114,6 +115,7 @@ class CampaignStage(StrEnum):
     BUILD = "build"  # one source version -> a validated image
     TASKS = "tasks"  # one image and task kind -> tasks
     EPISODE = "episode"  # one task and episode number -> a trajectory
+    TRACES = "traces"  # one validated image -> execution traces (``traces_per_image``)
 
 
 class ItemState(StrEnum):
@@ -143,6 +145,7 @@ class FailureCause(StrEnum):
     OTHER = "other"
     NO_TASKS = "no-tasks"  # a tasks item: no candidate became a validated task
     EPISODE_ERROR = "episode-error"  # an episode item: the episode could not run to an end
+    NO_TRACES = "no-traces"  # a traces item: no trace could be collected from the image
 
     @property
     def infrastructure(self) -> bool:

@@ -43,6 +43,8 @@ def funnel(ref: str) -> dict[str, Any]:
         "tasks": tasks,
         "episodes": len(episodes),
         "episodes_resolved": sum(1 for e in episodes if e.result.get("resolved")),
+        "traces": sum(int(i.result.get("stored") or 0)
+                      for i in rows.items(camp.id, CampaignStage.TRACES, [ItemState.DONE])),
         "stages": {s.value: counts.get(s.value, {}) for s in CampaignStage},
         "images_per_hour": _per_hour(validated, _hours(camp.id, CampaignStage.BUILD)),
         "tasks_per_hour": _per_hour(tasks, _hours(camp.id, CampaignStage.TASKS)),

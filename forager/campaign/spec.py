@@ -24,6 +24,8 @@ class CampaignSpec(BaseModel):
     model_url: str | None = Field(default=None, max_length=500)
     model_name: str | None = Field(default=None, max_length=200)
     max_steps: int | None = Field(default=None, gt=0, le=10_000)
+    traces_per_image: int = Field(default=0, ge=0, le=1000)
+    """Functions traced per validated image (the traces stage; 0 leaves it out)."""
 
     @field_validator("sources")
     @classmethod

@@ -18,7 +18,7 @@ from forager.store import campaigns as rows
 from forager.store import db
 
 JOB_KIND = {CampaignStage.BUILD: JobKind.BUILD, CampaignStage.TASKS: JobKind.TASKS,
-            CampaignStage.EPISODE: JobKind.RUN}
+            CampaignStage.EPISODE: JobKind.RUN, CampaignStage.TRACES: JobKind.TRACES}
 
 
 @dataclass
@@ -42,6 +42,8 @@ def job_params(item: db.CampaignItem, spec: CampaignSpec) -> dict[str, Any]:
         return {"source": p["source"], "commit": p.get("commit")}
     if item.stage == CampaignStage.TASKS:
         return {"image": p["image"], "kind": p["kind"], "max_tasks": p["max_tasks"], "seed": 0}
+    if item.stage == CampaignStage.TRACES:
+        return {"image": p["image"], "functions": p["functions"], "seed": 0}
     out = {"task_id": p["task_id"], "agent": spec.agent}
     out.update({k: v for k, v in (("model_url", spec.model_url), ("model_name", spec.model_name),
                                   ("max_steps", spec.max_steps)) if v})
@@ -58,6 +60,10 @@ def _settle_build(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Set
                 rows.add_item(item.campaign_id, CampaignStage.TASKS, f"{image}:{kind}",
                               {"image": image, "kind": kind, "max_tasks": quota}, source=item.source,
                               parent_id=item.id)
+        if spec.traces_per_image > 0:
+            rows.add_item(item.campaign_id, CampaignStage.TRACES, f"{image}:traces",
+                          {"image": image, "functions": spec.traces_per_image}, source=item.source,
+                          parent_id=item.id)
         image_validated(item.campaign_id, image)
         return Settled(ItemState.DONE, _build_summary(res))
     error = res.get("error") or job.error or "build failed"
@@ -97,10 +103,20 @@ def _settle_episode(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> S
     return Settled(ItemState.FAILED, res, FailureCause.EPISODE_ERROR, error[:2000], retry="gave up" in error)
 
 
+def _settle_traces(item: db.CampaignItem, job: db.Job) -> Settled:
+    res = {k: v for k, v in (job.result or {}).items() if k != "history"}
+    if job.state == JobState.SUCCEEDED and int(res.get("stored") or 0) + int(res.get("already_stored") or 0) > 0:
+        return Settled(ItemState.DONE, res)
+    error = res.get("error") or job.error or "no trace was collected"
+    return Settled(ItemState.FAILED, res, FailureCause.NO_TRACES, str(error)[:2000], retry="gave up" in str(error))
+
+
 def settle(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Settled:
     """What a finished job means for its item (and the next stage's items, inserted here)."""
     if item.stage == CampaignStage.BUILD:
         return _settle_build(item, job, spec)
     if item.stage == CampaignStage.TASKS:
         return _settle_tasks(item, job, spec)
+    if item.stage == CampaignStage.TRACES:
+        return _settle_traces(item, job)
     return _settle_episode(item, job, spec)

@@ -30,6 +30,7 @@ def create_cmd(
     model: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (agent llm)")] = None,
     model_name: Annotated[str | None, typer.Option(help="model name sent to the endpoint")] = None,
     max_steps: Annotated[int | None, typer.Option(help="step budget of each episode")] = None,
+    traces_per_image: Annotated[int, typer.Option(help="functions traced per validated image (0: no traces)")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a campaign: every source expanded into its versions, one build item per version."""
@@ -41,7 +42,7 @@ def create_cmd(
         camp = create(name, {"sources": read_sources(sources), "versions_per_source": versions_per_source,
                              "tasks": parse_quotas(tasks), "episodes_per_task": episodes_per_task,
                              "agent": agent, "model_url": model, "model_name": model_name,
-                             "max_steps": max_steps})
+                             "max_steps": max_steps, "traces_per_image": traces_per_image})
     except InvalidInput as exc:
         fail(exc, 2)
     out = funnel(camp.id)

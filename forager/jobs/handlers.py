@@ -87,6 +87,15 @@ def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             "exit_reason": traj.exit_reason}
 
 
+def job_traces(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Execution traces from one validated image (``forager.traces``); the summary as the result."""
+    from forager.traces.collect import collect_for_image
+
+    summary = collect_for_image(str(params["image"]), params.get("functions"), params.get("per_function"),
+                                int(params.get("seed", 0)))
+    return jsonable(summary.summary())
+
+
 def job_noop(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Diagnostic job: sleeps ``duration`` seconds (at most 600). ``fail_attempts: N`` makes its
     first N attempts fail with a transient error (to see retries with backoff). Used by health
@@ -105,4 +114,5 @@ JOB_KINDS: dict[str, Handler] = {
     JobKind.TASKS: job_tasks,
     JobKind.RUN: job_run,
     JobKind.NOOP: job_noop,
+    JobKind.TRACES: job_traces,
 }

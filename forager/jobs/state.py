@@ -34,7 +34,7 @@ log = logging.getLogger("forager.jobs")
 
 QUEUES = tuple(Queue)
 KIND_QUEUE = {JobKind.BUILD: Queue.BUILD, JobKind.TASKS: Queue.TASKS, JobKind.RUN: Queue.AGENT,
-              JobKind.NOOP: Queue.TASKS}
+              JobKind.NOOP: Queue.TASKS, JobKind.TRACES: Queue.TASKS}
 FINAL = (JobState.SUCCEEDED, JobState.FAILED)
 BACKOFF_MAX_S = 600.0
 
