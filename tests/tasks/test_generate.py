@@ -37,7 +37,8 @@ def test_mutate_fix_on_minipkg(runtime, minipkg_home: str) -> None:  # type: ign
     assert task.fail_to_pass and task.pass_to_pass and task.image_id == minipkg_home
     assert not set(task.fail_to_pass) & set(task.pass_to_pass)
     assert "tests/" in task.problem_statement and task.fingerprint
-    assert task.setup_patch.count("\n-") + task.setup_patch.count("\n+") <= 20  # small, readable
+    # small and readable: one file, one hunk (a whole short body removed is one of the families)
+    assert task.setup_patch.count("\n+++ ") == 1 and task.setup_patch.count("\n@@ ") == 1, task.setup_patch
     _check_task_in_fresh_container(runtime, task, _test_command(minipkg_home))
     # a second batch with the same seed finds the same candidates first and skips them as duplicates
     again = generate(minipkg_home, "mutate-fix", 1, seed=1, max_candidates=3)

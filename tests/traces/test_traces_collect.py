@@ -50,9 +50,10 @@ def test_collect_for_image_stores_traces_and_a_second_run_reproduces_them(minipk
     first = collect_for_image(minipkg_home, functions=10, per_function=2, seed=3)
     s = first.summary()
     assert s["error"] is None, s
-    assert s["engine"] == "settrace" and s["refused"] == 0 and s["stored"] >= 5
-    rows, _ = list_traces(TraceFilters(image=minipkg_home), 100, None)
-    mine = [r for r in rows if r.id in set(first.traces)]
+    # the session's image may already hold some of these traces (the CLI test collects on it too)
+    assert s["engine"] == "settrace" and s["refused"] == 0 and s["stored"] + s["already_stored"] >= 5
+    mine, _ = list_traces(TraceFilters(image=minipkg_home), 100, None)
+    assert set(first.traces) <= {r.id for r in mine}
     assert {"mean", "running_total", "slugify"} <= {r.function for r in mine}
     total = next(r for r in mine if r.function == "running_total")
     frames = parse_frames(total.frames)
