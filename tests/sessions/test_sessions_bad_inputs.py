@@ -154,8 +154,10 @@ def test_limits_on_sessions_actions_and_idle_time(api: Api, task: Any, monkeypat
     left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=forager.session={second['id']}"],
                           capture_output=True, text=True)
     assert left.stdout.strip() == ""
-    # now there is room again
-    assert api.client.post("/v1/sessions", headers=third_token, json={"task_id": task.id}).status_code == 201
+    # now there is room again (and that session is ended, so no container outlives the test)
+    room = api.client.post("/v1/sessions", headers=third_token, json={"task_id": task.id})
+    assert room.status_code == 201
+    assert api.client.delete(f"/v1/sessions/{room.json()['id']}", headers=third_token).status_code == 200
 
 
 def test_a_container_killed_underneath_ends_the_session_failed(api: Api, task: Any) -> None:
