@@ -5,20 +5,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from needs import unavailable
-from web_seed import make_app, seed_registry
+from web_seed import seed_registry, serve_viewer
 
 from forager.config import reset_settings
 
@@ -87,19 +83,8 @@ def server(seeded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """The viewer over HTTP for a browser, opened with FORAGER_VIEWER_PUBLIC=true."""
     monkeypatch.setenv("FORAGER_VIEWER_PUBLIC", "true")
     reset_settings()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(make_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_viewer() as url:
+        yield url
 
 
 def browse(url: str, out: Path, size: tuple[int, int] = (1280, 900)) -> tuple[np.ndarray, str]:

@@ -4,18 +4,14 @@ step slider's script moving to the frame a link names (``#step=N``)."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from test_browser import assert_real_rendering, browse
 from trace_seed import seed_traces
-from web_seed import make_app
+from web_seed import serve_viewer
 
 from forager.config import reset_settings
 from forager.store.traces import TraceFilters, list_traces
@@ -29,19 +25,8 @@ HIGHLIGHT = (0xFF, 0xF8, 0xC5)
 def server(forager_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("FORAGER_VIEWER_PUBLIC", "true")
     reset_settings()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(make_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_viewer() as url:
+        yield url
 
 
 def test_trace_page_renders_and_the_slider_script_moves_to_a_frame(server: str, tmp_path: Path) -> None:

@@ -3,18 +3,14 @@ rendered in headless Chromium."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from test_browser import assert_real_rendering, browse
-from web_seed import make_app
+from web_seed import make_app, serve_viewer
 
 from forager.clock import utcnow
 from forager.config import reset_settings
@@ -70,19 +66,8 @@ def test_campaign_page_needs_sign_in(forager_home: Path) -> None:
 
 @pytest.fixture
 def server(public: str) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(make_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_viewer() as url:
+        yield url
 
 
 @pytest.mark.browser

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import uvicorn
 from fastapi import FastAPI
 
 from forager.store import db
@@ -22,6 +28,26 @@ def make_app() -> FastAPI:
     app = FastAPI()
     app.include_router(router)
     return app
+
+
+@contextmanager
+def serve_viewer() -> Iterator[str]:
+    """The viewer (``make_app``) over real HTTP on a free local port, for a browser; its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(make_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
 
 
 def sample(traj_id: str, steps: int = 6, resolved: bool = False) -> Trajectory:
