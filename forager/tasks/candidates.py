@@ -18,6 +18,7 @@ from forager.tasks.errors import TaskError
 from forager.tasks.mutations import FAMILIES, Mutation, list_functions, stub_function, unified_patch
 from forager.tasks.mutations.families import Proposal
 from forager.tasks.mutations.mutate import Proposed, propose
+from forager.tasks.mutations.patch import common_ends
 from forager.tasks.swap import swap_target
 from forager.tasks.workspace import Workspace
 
@@ -83,13 +84,8 @@ def rank_functions(functions: list[SourceFunction], durations: dict[str, float])
 
 def _changed_span(before: str, after: str) -> tuple[int, int]:
     """First and last line (1-based, of ``before``) that differ."""
-    a, b = before.splitlines(), after.splitlines()
-    head = 0
-    while head < min(len(a), len(b)) and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
+    a = before.splitlines()
+    head, tail = common_ends(a, after.splitlines())
     return head + 1, len(a) - tail
 
 

@@ -15,16 +15,22 @@ def _lines(text: str) -> list[str]:
     return out
 
 
-def _changed_groups(a: list[str], b: list[str], context: int) -> list[list[Opcode]]:
-    """SequenceMatcher's grouped opcodes over the whole of ``a`` and ``b``, computed on the changed
-    middle only (the matcher is quadratic without autojunk); ``context`` equal lines stay on each
-    side so the hunks are the same as over the whole file."""
+def common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """How many lines ``a`` and ``b`` share at their start, and then at their end (not overlapping)."""
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
         head += 1
     tail = 0
     while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
+    return head, tail
+
+
+def _changed_groups(a: list[str], b: list[str], context: int) -> list[list[Opcode]]:
+    """SequenceMatcher's grouped opcodes over the whole of ``a`` and ``b``, computed on the changed
+    middle only (the matcher is quadratic without autojunk); ``context`` equal lines stay on each
+    side so the hunks are the same as over the whole file."""
+    head, tail = common_ends(a, b)
     skip, keep_tail = max(0, head - context), max(0, tail - context)
     a_mid, b_mid = a[skip:len(a) - keep_tail], b[skip:len(b) - keep_tail]
     groups = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False).get_grouped_opcodes(context)
