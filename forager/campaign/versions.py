@@ -1,7 +1,9 @@
 """A source line expanded into the versions a campaign builds: ``pypi:NAME==V`` is one version;
 ``pypi:NAME`` the K most recent releases that have an sdist (the PyPI JSON API); a git URL or a
 local git work tree K commits over recent history — release tags first, else commits that change
-code, spread evenly; a local directory without git is one version."""
+code, spread evenly; a local directory without git is one version. ``GIT@REF`` (a git URL, a bare
+mirror or a git work tree, then a tag, branch or commit) is exactly that one commit, as
+``pypi:NAME==V`` is one release."""
 
 from __future__ import annotations
 
@@ -94,12 +96,31 @@ def git_versions(repo_dir: Path, ref: str, k: int) -> list[tuple[str, str]]:
     return [(sha, sha[:12]) for sha in spread(shas, k)]
 
 
+def pinned_ref(source: str) -> tuple[str, str] | None:
+    """(git source, ref) when ``source`` is ``GIT@REF``; None otherwise (``git@host:…`` URLs included)."""
+    head, at, ref = source.rpartition("@")
+    if not at or not head or not ref or head == "git" or any(c in ref for c in ": \t"):
+        return None
+    if is_git_url(head) or Path(head).expanduser().is_dir():
+        return head, ref
+    return None
+
+
 def expand(source: str, k: int) -> list[SourceVersion]:
     """The versions of one source line; SourceError when the source cannot be read."""
     if source.startswith("pypi:"):
         name, _, pinned = source.removeprefix("pypi:").partition("==")
         versions = [pinned] if pinned else _pypi_releases(name.strip(), k)
         return [SourceVersion(source, f"pypi:{name.strip()}=={v}", None, v) for v in versions]
+    pin = pinned_ref(source)
+    if pin is not None:
+        head, ref = pin
+        src = resolve(head, None, get_settings())
+        try:
+            sha = git.Repo(src.path).git.rev_parse("--verify", f"{ref}^{{commit}}")
+        except git.GitCommandError:
+            raise SourceError(f"{head} has no commit {ref!r}") from None
+        return [SourceVersion(source, src.spec, sha, ref if ref != "HEAD" else sha[:12])]
     src = resolve(source, None, get_settings())
     path = Path(source).expanduser()
     local_plain = not is_git_url(source) and not (path / ".git").exists() and src.kind == "local"

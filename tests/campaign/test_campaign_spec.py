@@ -9,7 +9,8 @@ import pytest
 
 from forager.campaign.plan import check_spec
 from forager.campaign.spec import parse_quotas, read_sources
-from forager.campaign.versions import expand, git_versions, spread
+from forager.build.sources.base import SourceError
+from forager.campaign.versions import expand, git_versions, pinned_ref, spread
 from forager.errors import InvalidInput
 
 
@@ -69,6 +70,20 @@ def test_git_versions_tags_first_else_code_commits(tmp_path: Path) -> None:
     assert {label for _, label in tags} == {"v1.0", "v2.0"}
     versions = expand(str(repo), 2)
     assert {v.label for v in versions} == {"v1.0", "v2.0"} and all(v.commit for v in versions)
+
+
+def test_pinned_git_ref_is_exactly_that_commit(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    shas = [_commit(repo, "m.py", f"x = {i}\n") for i in range(3)]
+    _git(repo, "tag", "v1.0", shas[0])
+    [old] = expand(f"{repo}@v1.0", 3)
+    [head] = expand(f"{repo}@HEAD", 3)
+    assert (old.commit, old.label) == (shas[0], "v1.0") and head.commit == shas[2]
+    with pytest.raises(SourceError, match="no commit"):
+        expand(f"{repo}@no-such-tag", 1)
+    assert pinned_ref("git@github.com:o/r.git") is None and pinned_ref(f"{repo}") is None
 
 
 def test_pinned_pypi_is_one_version() -> None:
