@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,12 +201,12 @@ def build(source: str, commit: str | None = None, python: str | None = None,
             recipe = _ci_path(ctx, result, repository_id) or recipe
         if result.status != BuildStatus.VALIDATED:
             recipe = _agent_path(ctx, result, repository_id) or recipe
-    except (SourceError, BuildError, EngineError, ValueError) as exc:
+    except (SourceError, BuildError, EngineError) as exc:
         result.status, result.error = BuildStatus.FAILED, str(exc)
         log.step("failed", note=str(exc))
-    except Exception as exc:  # noqa: BLE001 - the farm keeps going; the reason is recorded
+    except Exception as exc:  # noqa: BLE001 - the farm keeps going; the reason and the traceback are recorded
         result.status, result.error = BuildStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
-        log.step("failed", note=result.error)
+        log.step("failed", note=f"{result.error}\n{traceback.format_exc()}")
     finally:
         result.duration_s = time.monotonic() - start
         if recipe is not None:

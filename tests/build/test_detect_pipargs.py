@@ -59,3 +59,9 @@ def test_requirement_file_keeps_the_projects_extras(tmp_path: Path) -> None:
     assert "pytest-xdist" in recipe.deps  # uv sync --group tests
     assert recipe.deps == ["pytest", "pytest-xdist", "requests", "attrs", "pytest-mock", "httpx", "idna", "toolz"]
     assert recipe.requirement_files == ["requirements-ci.txt"]
+
+
+def test_a_bare_uv_sync_is_read_without_error(tmp_path: Path) -> None:
+    """`uv sync` with no options (seen in a real workflow at HEAD) once crashed the whole build."""
+    args = pip_install_args("uv sync\nuv sync --group test\n", tmp_path, "3.11")
+    assert args.groups == ["test"] and args.extras == []

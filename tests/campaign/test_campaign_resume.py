@@ -71,7 +71,8 @@ def test_killed_run_resumes_without_duplicates(runtime: object, forager_home: Pa
     assert images == 2 and tasks == 2  # one image per release, one task per image: nothing made twice
     episodes = rows.items(cid, "episode")
     trajectories = [e.result["trajectory_id"] for e in episodes]
-    assert len(set(trajectories)) == 4 and all(e.result["resolved"] for e in episodes)
+    assert len(set(trajectories)) == 4
+    assert all(e.result["resolved"] for e in episodes), [(e.key, e.result) for e in episodes]
     assert sorted(e.key for e in episodes) == sorted({e.key for e in episodes})
     assert rows.get_campaign(cid).runner is None and rows.get_campaign(cid).state == "done"
 
