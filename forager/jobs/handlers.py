@@ -83,8 +83,13 @@ def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             raise InvalidInput("the caller's model key is no longer held (the API restarted): start the run again")
     traj = run_episode(params["task_id"], agent=params.get("agent", "llm"), model_url=params.get("model_url"),
                        model_name=params.get("model_name"), max_steps=params.get("max_steps"), api_key=api_key)
-    return {"image_source": image_source, "trajectory_id": traj.id, "resolved": traj.resolved,
-            "exit_reason": traj.exit_reason}
+    out: dict[str, Any] = {"image_source": image_source, "trajectory_id": traj.id, "resolved": traj.resolved,
+                           "exit_reason": traj.exit_reason}
+    if traj.reward is not None and not traj.resolved:  # why, where a report reads it (an oracle should resolve)
+        tests = {**traj.reward.fail_to_pass, **traj.reward.pass_to_pass}
+        out["flags"] = traj.reward.flags[:5]
+        out["not_passed"] = dict(list({t: o for t, o in tests.items() if o != "passed"}.items())[:10])
+    return out
 
 
 def job_traces(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
