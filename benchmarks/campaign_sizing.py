@@ -74,6 +74,7 @@ def sizing(evidence: dict[str, Any], costs: dict[str, dict[str, float]], traj_by
     traj_mean = statistics.fmean(traj_bytes) if traj_bytes else 0.0
     traj_llm = traj_mean * steps / oracle_turns  # bytes grow with the turns; an assumption
     slot_h = build_h + tasks_h + episode_h
+    engines_tb = images * disk_per_image / 1e12
     return {
         "assumptions": {"model_seconds_per_step": model_s, "steps_per_episode": steps,
                         "slot": f"one core of a {cores}-core machine of this kind",
@@ -86,8 +87,9 @@ def sizing(evidence: dict[str, Any], costs: dict[str, dict[str, float]], traj_by
                    "tasks": round(tasks)},
         "slot_hours": {"build": round(build_h), "tasks": round(tasks_h), "episodes": round(episode_h),
                        "total": round(slot_h)},
-        "machines": {f"{n} machines of {cores} cores": f"{slot_h / (n * cores) / 24:.1f} days" for n in (64, 256, 1024)},
-        "disk": {"engines_tb": round(images * disk_per_image / 1e12, 2), "registry_tb": round(images * disk_per_image / 1e12, 2),
+        "machines": {f"{n} machines of {cores} cores": f"{slot_h / (n * cores) / 24:.1f} days"
+                     for n in (64, 256, 1024)},
+        "disk": {"engines_tb": round(engines_tb, 2), "registry_tb": round(engines_tb, 2),
                  "trajectories_gb": round(trajectories * traj_llm / 1e9, 1)},
     }
 
