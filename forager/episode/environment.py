@@ -31,7 +31,7 @@ USER_NAME = "forager"
 USER_ID = 7000
 USER_HOME = "/tmp/forager-home"
 EPISODE_LABEL = "forager.episode"
-GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
+GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n.hypothesis/\n*.egg-info/\n"
 SAFE_GIT = ("git -c safe.directory='*' -c core.fsmonitor=false -c core.hooksPath=/dev/null "
             "-c core.untrackedCache=false --no-replace-objects")
 """git as root over a tree the agent could write: none of the repository's own hooks, monitors

@@ -48,6 +48,8 @@ from forager.runtime import Sandbox
 from forager.trajectory.schema import Reward
 
 AGENT_TREE = "/tmp/.forager-agent-tree"
+CACHE_EXCLUDES = ("--exclude=__pycache__", "--exclude=*.pyc", "--exclude=.pytest_cache", "--exclude=.hypothesis")
+"""Caches the tests leave behind: never carried into the judged state (nor read: they may be private)."""
 INFRA_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".pytest.ini"}
 SHADOWING = {"pytest", "_pytest", "pluggy", "forager_report", "iniconfig"}
 """Module names whose shadowing would replace the test runner or its reporter."""
@@ -157,13 +159,18 @@ def _show(box: Sandbox, tree: str, path: str) -> str | None:
 
 
 def export_work(env: Environment) -> tuple[bytes, list[str]]:
-    """The agent's /repo as a tar (no .git; files over the size limit left out and named)."""
+    """The agent's /repo as a tar (no .git, no caches; files over the size limit left out and named).
+    First, as the agent's user, what it wrote privately is made readable: atomic writers leave
+    files 0600 and tools make 0700 caches, and the sandbox's root holds no capability to read
+    another user's private files, so such a tree once read as "Permission denied"."""
     settings = env.settings
     mb = settings.max_diff_file_mb
+    if env.user != "root":
+        env.sandbox.exec(f"chmod -R a+rX {env.repo} 2>/dev/null; true", 120, user=env.user)
     res = env.sandbox.exec(f"cd {env.repo} && /usr/bin/find . -path ./.git -prune -o -type f -size +{mb}M -print",
                            120, user="root")
     big = sorted(line[2:] for line in res.output.splitlines() if line.startswith("./"))
-    args = ["--exclude=./.git", *(f"--exclude=./{p}" for p in big)]
+    args = ["--exclude=./.git", *CACHE_EXCLUDES, *(f"--exclude=./{p}" for p in big)]
     cap = (settings.episode_disk_limit_mb + 64) * 1024 * 1024
     return env.sandbox.get_tar(REPO, args, max_bytes=cap), big
 

@@ -106,3 +106,24 @@ def test_honest_fix_with_edited_tests_and_a_huge_file(task: Any) -> None:
     assert traj.reward.restored == ["blob.bin", "tests/test_calc.py"]
     assert GOOD in traj.final_diff and "blob.bin" not in traj.final_diff
 
+
+
+ATOMIC_FIX = f'''cd /repo && python - <<'__PY__'
+import os, tempfile
+path = "{CALC_PATH}"
+text = open(path).read().replace("{BAD}", "{GOOD}")
+fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))  # mode 0600, as atomic writers leave it
+os.write(fd, text.encode()); os.close(fd); os.replace(tmp, path)
+__PY__
+mkdir -p .hypothesis/examples && chmod 700 .hypothesis/examples && echo x > .hypothesis/examples/e \\
+  && chmod 600 .hypothesis/examples/e && stat -c %a {CALC_PATH}'''
+
+
+def test_honest_fix_written_with_private_permissions_is_judged(task: Any) -> None:
+    """A fix saved by an atomic writer (mkstemp: mode 0600) and a private cache folder (hypothesis
+    writes its own so) are read by the judge: the reward was lost to 'Permission denied' once,
+    since root in the sandbox holds no capability to read other users' private files."""
+    traj = episode(task.id, [("bash", {"command": ATOMIC_FIX}), ("submit", {})])
+    assert traj.turns[0].observation.strip().splitlines()[-1] == "600", traj.turns[0].observation
+    assert traj.reward is not None and not traj.reward.flags, traj.reward.flags
+    assert traj.resolved and GOOD in traj.final_diff and ".hypothesis" not in traj.final_diff
