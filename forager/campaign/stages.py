@@ -32,8 +32,9 @@ class Settled:
 
 
 def job_id_for(item: db.CampaignItem, attempt: int) -> str:
-    """The job an item's attempt runs as: fixed by item and attempt, so a resumed run finds it."""
-    return f"job-{item.id.removeprefix('citem-')}-{attempt}"
+    """The job an item's attempt runs as: fixed by item and attempt, so a resumed run finds it (and
+    a worker finds the item, hence the campaign, from the job: ``rows.item_id_of``)."""
+    return rows.job_id_for(item.id, attempt)
 
 
 def job_params(item: db.CampaignItem, spec: CampaignSpec) -> dict[str, Any]:

@@ -5,6 +5,7 @@ item and a resumed run never does an item twice."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -101,6 +102,33 @@ def items(campaign_id: str, stage: str | None = None, states: Iterable[str] | No
 def get_item(item_id: str) -> db.CampaignItem | None:
     with db.session() as s:
         return s.get(db.CampaignItem, item_id)
+
+
+ITEM_PREFIX = "citem-"
+_ITEM_JOB = re.compile(r"job-([0-9a-f]+)-([0-9]+)")
+
+
+def job_id_for(item_id: str, attempt: int) -> str:
+    """The job an item's attempt runs as: fixed by item and attempt, so a resumed run finds it."""
+    return f"job-{item_id.removeprefix(ITEM_PREFIX)}-{attempt}"
+
+
+def item_id_of(job_id: str) -> str | None:
+    """The item whose attempt ``job_id`` is (None: not a campaign item's job)."""
+    m = _ITEM_JOB.fullmatch(job_id)
+    return ITEM_PREFIX + m.group(1) if m else None
+
+
+def job_called_off(job_id: str) -> bool:
+    """True when ``job_id`` is a campaign item's job and that campaign was cancelled (a primary-key
+    read: a worker asks at each lease renewal)."""
+    item_id = item_id_of(job_id)
+    if item_id is None:
+        return False
+    q = (select(db.Campaign.state).join(db.CampaignItem, db.CampaignItem.campaign_id == db.Campaign.id)
+         .where(db.CampaignItem.id == item_id))
+    with db.session() as s:
+        return s.scalars(q).first() == CampaignState.CANCELLED
 
 
 def _cas(item_id: str, conds: list[Any], **values: Any) -> bool:
