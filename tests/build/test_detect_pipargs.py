@@ -59,3 +59,9 @@ def test_requirement_file_keeps_the_projects_extras(tmp_path: Path) -> None:
     assert "pytest-xdist" in recipe.deps  # uv sync --group tests
     assert recipe.deps == ["pytest", "pytest-xdist", "requests", "attrs", "pytest-mock", "httpx", "idna", "toolz"]
     assert recipe.requirement_files == ["requirements-ci.txt"]
+
+
+def test_a_bare_uv_sync_names_nothing(tmp_path: Path) -> None:
+    """`uv sync` with no options (anyio's CI) used to stop the build with a ValueError from zip."""
+    out = pip_install_args("uv sync\nuv sync --extra test\n", tmp_path, "3.11")
+    assert out.extras == ["test"] and out.groups == [] and out.reqs == []
