@@ -42,7 +42,7 @@ def job_params(item: db.CampaignItem, spec: CampaignSpec) -> dict[str, Any]:
     if item.stage == CampaignStage.BUILD:
         return {"source": p["source"], "commit": p.get("commit")}
     if item.stage == CampaignStage.TASKS:
-        return {"image": p["image"], "kind": p["kind"], "max_tasks": p["max_tasks"], "seed": 0}
+        return {"image": p["image"], "kind": p["kind"], "max_tasks": p["max_tasks"], "seed": 0, "fill_quota": True}
     if item.stage == CampaignStage.TRACES:
         return {"image": p["image"], "functions": p["functions"], "seed": 0}
     out = {"task_id": p["task_id"], "agent": spec.agent}
