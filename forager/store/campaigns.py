@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from forager.clock import utcnow
 from forager.enums import CampaignState, ItemState
@@ -184,19 +185,33 @@ def counts(campaign_id: str) -> dict[str, dict[str, int]]:
 def failure_causes(campaign_id: str, stage: str) -> list[dict[str, Any]]:
     """Failed items of a stage by cause, most frequent first, each with a few example sources."""
     q = (select(db.CampaignItem.cause, db.CampaignItem.source, db.CampaignItem.error, db.CampaignItem.result,
-                db.CampaignItem.params)
+                db.CampaignItem.params, db.CampaignItem.parent_id)
          .where(db.CampaignItem.campaign_id == campaign_id, db.CampaignItem.stage == stage,
                 db.CampaignItem.state == ItemState.FAILED))
     by_cause: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with db.session() as s:
-        for cause, source, error, result, params in s.execute(q).all():
+        for cause, source, error, result, params, parent_id in s.execute(q).all():
             key = cause or "other"
             by_cause[key] += 1
             if len(examples[key]) < EXAMPLES:
-                examples[key].append({"source": source, "version": (params or {}).get("label", ""),
+                version = (params or {}).get("label") or _version_of(s, parent_id)
+                examples[key].append({"source": source, "version": version,
                                       "detail": (result or {}).get("detail", ""), "error": (error or "")[:300]})
     return [{"cause": c, "count": n, "examples": examples[c]} for c, n in by_cause.most_common()]
+
+
+def _version_of(s: Session, item_id: str | None, depth: int = 3) -> str:
+    """The version (build item's label) a later stage's item descends from: an image's tasks item
+    names its build item as parent, an episode item its tasks item ('' when unknown)."""
+    while item_id and depth > 0:
+        row = s.get(db.CampaignItem, item_id)
+        if row is None:
+            return ""
+        if (row.params or {}).get("label"):
+            return str(row.params["label"])
+        item_id, depth = row.parent_id, depth - 1
+    return ""
 
 
 def finish_times(campaign_id: str) -> list[tuple[str, str, datetime]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from forager.build.sources.base import SourceError
 from forager.campaign.plan import check_spec
 from forager.campaign.spec import parse_quotas, read_sources
-from forager.build.sources.base import SourceError
 from forager.campaign.versions import expand, git_versions, pinned_ref, spread
 from forager.errors import InvalidInput
 
