@@ -14,6 +14,7 @@ from forager.build.failure import classify
 from forager.campaign.hooks import image_validated
 from forager.campaign.spec import CampaignSpec
 from forager.enums import CampaignStage, FailureCause, ItemState, JobKind, JobState
+from forager.jobs.calloff import CANCELLED
 from forager.store import campaigns as rows
 from forager.store import db
 
@@ -114,6 +115,8 @@ def _settle_traces(item: db.CampaignItem, job: db.Job) -> Settled:
 
 def settle(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Settled:
     """What a finished job means for its item (and the next stage's items, inserted here)."""
+    if job.error == CANCELLED:  # ended by its worker after a cancel: never a failure of the source
+        return Settled(ItemState.CANCELLED, {}, "cancelled", CANCELLED)
     if item.stage == CampaignStage.BUILD:
         return _settle_build(item, job, spec)
     if item.stage == CampaignStage.TASKS:

@@ -41,3 +41,25 @@ def test_report_examples_name_the_version_later_stages_descend_from() -> None:
     [episode] = rows.failure_causes(camp.id, CampaignStage.EPISODE)
     assert no_tasks["examples"][0]["version"] == "7.3.3" == episode["examples"][0]["version"]
     assert no_tasks["examples"][0]["source"] == "pypi:cachetools"
+
+
+def test_a_job_its_worker_ended_after_a_cancel_is_settled_cancelled_not_failed() -> None:
+    """A worker that saw the cancel records its job failed with the cancel as its error; a runner that
+    settles it before noticing the cancel records the item cancelled, never a build failure."""
+    from forager import jobs
+    from forager.campaign.runner import _settle_running
+    from forager.campaign.spec import CampaignSpec
+    from forager.jobs.calloff import CANCELLED
+    from forager.jobs.state import cas
+
+    camp = rows.create_campaign("race", {"sources": ["x"]})
+    rows.add_item(camp.id, CampaignStage.BUILD, "x@1", {"source": "x"}, source="x")
+    [item] = rows.items(camp.id)
+    job_id = rows.job_id_for(item.id, 1)
+    assert rows.claim_item(item, job_id)
+    job, _ = jobs.create("build", {"source": "x", "commit": None}, job_id)
+    assert cas(job.id, "queued", 0, state="failed", error=CANCELLED)
+    _settle_running(camp.id, CampaignSpec(sources=["x"]))
+    [done] = rows.items(camp.id)
+    assert (done.state, done.cause) == ("cancelled", "cancelled")
+    assert rows.failure_causes(camp.id, CampaignStage.BUILD) == []
