@@ -157,9 +157,13 @@ def _show(box: Sandbox, tree: str, path: str) -> str | None:
 
 
 def export_work(env: Environment) -> tuple[bytes, list[str]]:
-    """The agent's /repo as a tar (no .git; files over the size limit left out and named)."""
+    """The agent's /repo as a tar (no .git; files over the size limit left out and named). The agent's
+    own files are first made readable by all, as the agent's user: ``tar`` runs as root without
+    CAP_DAC_OVERRIDE, so a file the agent (or a tool it ran: hypothesis writes its cache 0600) made
+    private could not be read, and the whole reward was lost."""
     settings = env.settings
     mb = settings.max_diff_file_mb
+    env.sandbox.exec(f"chmod -R a+rX {env.repo} 2>/dev/null; true", 120, user=env.user)
     res = env.sandbox.exec(f"cd {env.repo} && /usr/bin/find . -path ./.git -prune -o -type f -size +{mb}M -print",
                            120, user="root")
     big = sorted(line[2:] for line in res.output.splitlines() if line.startswith("./"))
