@@ -266,6 +266,8 @@ def main() -> None:
     for label, kill in (("a", False), ("b", True)):
         home = args.home / f"slice-{label}"
         home.mkdir(parents=True, exist_ok=True)
+        for old in home.glob("*.log"):  # a worker is ready when its log says so: not an earlier run's
+            old.unlink()
         url, prefix = _fresh_services(label)
         env = {**SETTINGS, "FORAGER_HOME": str(home), "FORAGER_DATABASE_URL": url, "FORAGER_REDIS_KEY_PREFIX": prefix}
         _use(env)
