@@ -4,7 +4,9 @@ are removed (the build or generation then ends with an error), running episodes 
 step (and remove their containers) — then the running items are recorded cancelled.
 
 When a ``campaign run`` drives the campaign, it sees the cancellation on its next turn and ends its
-running work itself (its executor runs the work); otherwise the cancelling process does."""
+running work itself (its executor runs the work); otherwise the cancelling process does. Either
+reaches only its own engine: a job running on a Celery worker is ended by that worker, which sees
+at its next lease renewal that the job's campaign was cancelled (``forager.jobs.calloff``)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from forager.config import get_settings
 from forager.enums import CampaignStage, CampaignState, ItemState, JobState
 from forager.episode.budget import STOP
 from forager.errors import EngineError
+from forager.jobs.calloff import CANCELLED
 from forager.jobs.handlers import build_id_for
 from forager.jobs.state import FINAL, cas, get_job
 from forager.owner import OWNER_LABEL, is_dead
@@ -26,7 +29,6 @@ from forager.store import campaigns as rows
 from forager.store import db
 
 log = logging.getLogger("forager.campaign")
-CANCELLED = "cancelled by campaign cancel"
 
 
 def _remove_containers(item: db.CampaignItem, worker: str | None) -> int:

@@ -14,6 +14,7 @@ from forager.build.failure import classify
 from forager.campaign.hooks import image_validated
 from forager.campaign.spec import CampaignSpec
 from forager.enums import CampaignStage, FailureCause, ItemState, JobKind, JobState
+from forager.jobs.calloff import CANCELLED
 from forager.store import campaigns as rows
 from forager.store import db
 
@@ -32,8 +33,9 @@ class Settled:
 
 
 def job_id_for(item: db.CampaignItem, attempt: int) -> str:
-    """The job an item's attempt runs as: fixed by item and attempt, so a resumed run finds it."""
-    return f"job-{item.id.removeprefix('citem-')}-{attempt}"
+    """The job an item's attempt runs as: fixed by item and attempt, so a resumed run finds it (and
+    a worker finds the item, hence the campaign, from the job: ``rows.item_id_of``)."""
+    return rows.job_id_for(item.id, attempt)
 
 
 def job_params(item: db.CampaignItem, spec: CampaignSpec) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def job_params(item: db.CampaignItem, spec: CampaignSpec) -> dict[str, Any]:
     if item.stage == CampaignStage.BUILD:
         return {"source": p["source"], "commit": p.get("commit")}
     if item.stage == CampaignStage.TASKS:
-        return {"image": p["image"], "kind": p["kind"], "max_tasks": p["max_tasks"], "seed": 0}
+        return {"image": p["image"], "kind": p["kind"], "max_tasks": p["max_tasks"], "seed": 0, "fill_quota": True}
     if item.stage == CampaignStage.TRACES:
         return {"image": p["image"], "functions": p["functions"], "seed": 0}
     out = {"task_id": p["task_id"], "agent": spec.agent}
@@ -113,6 +115,8 @@ def _settle_traces(item: db.CampaignItem, job: db.Job) -> Settled:
 
 def settle(item: db.CampaignItem, job: db.Job, spec: CampaignSpec) -> Settled:
     """What a finished job means for its item (and the next stage's items, inserted here)."""
+    if job.error == CANCELLED:  # ended by its worker after a cancel: never a failure of the source
+        return Settled(ItemState.CANCELLED, {}, "cancelled", CANCELLED)
     if item.stage == CampaignStage.BUILD:
         return _settle_build(item, job, spec)
     if item.stage == CampaignStage.TASKS:

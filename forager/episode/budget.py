@@ -1,7 +1,8 @@
 """What an episode may spend (``Budget``) and what it has spent so far (``EpisodeState``).
 
 ``STOP`` makes every running episode stop at its next step: ``out_of_budget`` raises
-``Interrupted`` (the episode ends incomplete, its container removed)."""
+``Interrupted`` (the episode ends incomplete, its container removed); ``stop_thread`` does so for
+the episode of one thread."""
 
 from __future__ import annotations
 
@@ -18,6 +19,18 @@ from forager.trajectory.store import save
 
 STOP = threading.Event()
 """Set to make every running episode stop at its next step (incomplete, container removed)."""
+_STOPPED_THREADS: set[int] = set()
+"""Threads whose episode stops at its next step (one job called off among others in a process)."""
+
+
+def stop_thread(ident: int) -> None:
+    """Make the episode run by thread ``ident`` (only that one) stop at its next step."""
+    _STOPPED_THREADS.add(ident)
+
+
+def release_thread(ident: int) -> None:
+    """Thread ``ident`` may run episodes again (its job ended)."""
+    _STOPPED_THREADS.discard(ident)
 
 
 class Interrupted(ForagerError):
@@ -57,7 +70,7 @@ class EpisodeState:
 
     def out_of_budget(self) -> str:
         """The budget that is spent ('' when none); raises ``Interrupted`` once ``STOP`` is set."""
-        if STOP.is_set():
+        if STOP.is_set() or threading.get_ident() in _STOPPED_THREADS:
             raise Interrupted("the run was stopped")
         if len(self.traj.turns) >= self.budget.max_steps:
             return "max_steps"

@@ -6,11 +6,13 @@ same job, from any number of workers."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
 from forager.clock import utcnow
 from forager.enums import JobState
+from forager.episode.budget import release_thread
 from forager.errors import InvalidInput, is_transient
 from forager.jobs.handlers import JOB_KINDS, jsonable
 from forager.jobs.state import (
@@ -111,11 +113,20 @@ def execute(job_id: str, worker: str, policy: JobPolicy | None = None) -> Outcom
         return claimed
     job, running = claimed
     ctx = JobContext(job_id=job_id, attempt=job.attempts + 1, worker=worker)
-    with Heartbeat(job_id, ctx.attempt, running, policy.lease_s) as beat:
-        result, error, transient = _run(job, ctx)
+    from forager.jobs.calloff import CANCELLED, called_off, end_here  # it reaches the engine and campaigns
+
+    thread = threading.get_ident()
+    with Heartbeat(job_id, ctx.attempt, running, policy.lease_s, called_off=lambda: called_off(job_id),
+                   on_called_off=lambda: end_here(job, thread)) as beat:
+        try:
+            result, error, transient = ({}, CANCELLED, False) if called_off(job_id) else _run(job, ctx)
+        finally:
+            release_thread(thread)
     if beat.lost:
         log.warning("job %s attempt %d lost its lease; its result is dropped", job_id, ctx.attempt)
         return Outcome(Verdict.LOST)
+    if beat.called_off:  # whatever the work ended with, it ended because it was called off: no retry
+        error, transient = CANCELLED, False
     history: list[dict[str, Any]] = running["history"]
     if error and transient and ctx.attempt < policy.max_attempts:
         return _requeue(ctx, error, history, policy)

@@ -13,6 +13,7 @@ from forager.errors import InvalidInput, NotFound, TransientError
 from forager.jobs.images import ensure_image, publish_image
 from forager.jobs.state import JobContext, JobFailed
 from forager.model.keys import held_model_key
+from forager.store.campaigns import task_ids_of
 from forager.store.tasks_db import get_task
 
 Handler = Callable[[dict[str, Any], JobContext], dict[str, Any]]
@@ -57,12 +58,19 @@ def job_build(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
 
 def job_tasks(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Generate up to ``max_tasks`` tasks of ``kind`` from ``image``; with ``fill_quota`` (a campaign's
+    tasks item) only as many as the image still lacks of that kind, so an attempt repeated after an
+    interruption that stored its tasks makes none again."""
     from forager.tasks.generate import generate
 
-    image = params["image"]
+    image, kind, want = params["image"], params.get("kind", TaskKind.MUTATE_FIX), int(params.get("max_tasks", 5))
+    if params.get("fill_quota"):  # a campaign's quota: tasks an interrupted attempt stored count
+        have = task_ids_of(image, kind, want)
+        if len(have) >= want:
+            return {"task_ids": [], "candidates": 0, "already_made": len(have), "image_source": "not needed"}
+        want -= len(have)
     image_source = ensure_image(image)
-    result = generate(image, params.get("kind", TaskKind.MUTATE_FIX), int(params.get("max_tasks", 5)),
-                      max_candidates=params.get("max_candidates"), seed=int(params.get("seed", 0)))
+    result = generate(image, kind, want, max_candidates=params.get("max_candidates"), seed=int(params.get("seed", 0)))
     out: dict[str, Any] = jsonable(result.summary())
     out["task_ids"] = [t["id"] for t in result.tasks]
     out["image_source"] = image_source

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -150,13 +151,19 @@ def create(kind: str, params: dict[str, Any], job_id: str | None = None) -> tupl
 
 
 class Heartbeat:
-    """Renews the lease of one attempt until stopped; notices when the attempt lost the job."""
+    """Renews the lease of one attempt until stopped; notices when the attempt lost the job, and
+    (with ``called_off``) when the job was called off from outside: then ``on_called_off`` runs,
+    at that renewal and every later one."""
 
-    def __init__(self, job_id: str, attempt: int, running: dict[str, Any], lease_s: float) -> None:
+    def __init__(self, job_id: str, attempt: int, running: dict[str, Any], lease_s: float,
+                 called_off: Callable[[], bool] | None = None,
+                 on_called_off: Callable[[], object] | None = None) -> None:
         self.job_id, self.attempt, self.running = job_id, attempt, running
         self.period = max(lease_s / 3, 0.2)
         self.stop = threading.Event()
         self.lost = False
+        self.called_off = False
+        self._check, self._on_called_off = called_off, on_called_off
         self.thread = threading.Thread(target=self._loop, daemon=True, name=f"lease-{job_id}")
 
     def _loop(self) -> None:
@@ -168,6 +175,17 @@ class Heartbeat:
                     return
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried next period
                 log.warning("lease renewal of %s failed: %s", self.job_id, exc)
+            self._look_outside()
+
+    def _look_outside(self) -> None:
+        if self._check is None:
+            return
+        try:
+            self.called_off = self.called_off or self._check()
+            if self.called_off and self._on_called_off is not None:
+                self._on_called_off()
+        except Exception as exc:  # noqa: BLE001 - looked at again next period
+            log.warning("could not tell whether %s was called off: %s", self.job_id, exc)
 
     def __enter__(self) -> Heartbeat:
         self.thread.start()

@@ -5,6 +5,7 @@ item and a resumed run never does an item twice."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from forager.clock import utcnow
 from forager.enums import CampaignState, ItemState
@@ -103,6 +105,33 @@ def get_item(item_id: str) -> db.CampaignItem | None:
         return s.get(db.CampaignItem, item_id)
 
 
+ITEM_PREFIX = "citem-"
+_ITEM_JOB = re.compile(r"job-([0-9a-f]+)-([0-9]+)")
+
+
+def job_id_for(item_id: str, attempt: int) -> str:
+    """The job an item's attempt runs as: fixed by item and attempt, so a resumed run finds it."""
+    return f"job-{item_id.removeprefix(ITEM_PREFIX)}-{attempt}"
+
+
+def item_id_of(job_id: str) -> str | None:
+    """The item whose attempt ``job_id`` is (None: not a campaign item's job)."""
+    m = _ITEM_JOB.fullmatch(job_id)
+    return ITEM_PREFIX + m.group(1) if m else None
+
+
+def job_called_off(job_id: str) -> bool:
+    """True when ``job_id`` is a campaign item's job and that campaign was cancelled (a primary-key
+    read: a worker asks at each lease renewal)."""
+    item_id = item_id_of(job_id)
+    if item_id is None:
+        return False
+    q = (select(db.Campaign.state).join(db.CampaignItem, db.CampaignItem.campaign_id == db.Campaign.id)
+         .where(db.CampaignItem.id == item_id))
+    with db.session() as s:
+        return s.scalars(q).first() == CampaignState.CANCELLED
+
+
 def _cas(item_id: str, conds: list[Any], **values: Any) -> bool:
     with db.session() as s:
         res = s.execute(update(db.CampaignItem).where(db.CampaignItem.id == item_id, *conds).values(**values)
@@ -156,19 +185,33 @@ def counts(campaign_id: str) -> dict[str, dict[str, int]]:
 def failure_causes(campaign_id: str, stage: str) -> list[dict[str, Any]]:
     """Failed items of a stage by cause, most frequent first, each with a few example sources."""
     q = (select(db.CampaignItem.cause, db.CampaignItem.source, db.CampaignItem.error, db.CampaignItem.result,
-                db.CampaignItem.params)
+                db.CampaignItem.params, db.CampaignItem.parent_id)
          .where(db.CampaignItem.campaign_id == campaign_id, db.CampaignItem.stage == stage,
                 db.CampaignItem.state == ItemState.FAILED))
     by_cause: Counter[str] = Counter()
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with db.session() as s:
-        for cause, source, error, result, params in s.execute(q).all():
+        for cause, source, error, result, params, parent_id in s.execute(q).all():
             key = cause or "other"
             by_cause[key] += 1
             if len(examples[key]) < EXAMPLES:
-                examples[key].append({"source": source, "version": (params or {}).get("label", ""),
+                version = (params or {}).get("label") or _version_of(s, parent_id)
+                examples[key].append({"source": source, "version": version,
                                       "detail": (result or {}).get("detail", ""), "error": (error or "")[:300]})
     return [{"cause": c, "count": n, "examples": examples[c]} for c, n in by_cause.most_common()]
+
+
+def _version_of(s: Session, item_id: str | None, depth: int = 3) -> str:
+    """The version (build item's label) a later stage's item descends from: an image's tasks item
+    names its build item as parent, an episode item its tasks item ('' when unknown)."""
+    while item_id and depth > 0:
+        row = s.get(db.CampaignItem, item_id)
+        if row is None:
+            return ""
+        if (row.params or {}).get("label"):
+            return str(row.params["label"])
+        item_id, depth = row.parent_id, depth - 1
+    return ""
 
 
 def finish_times(campaign_id: str) -> list[tuple[str, str, datetime]]:

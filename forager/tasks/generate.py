@@ -15,6 +15,7 @@ stored as it validates; discarded candidates come back with their reason.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -155,14 +156,28 @@ def _count(batch: _Batch, cand: Candidate) -> None:
     batch.result.tried_by_family[str(cand.family or "-")] += 1
 
 
+def judge_would_flag(cand: Candidate) -> str:
+    """Why the judge would flag any fix of ``cand`` ('' when it would not): its code lies in a module
+    the test runner itself imports (the project is one of pytest's own dependencies, e.g. iniconfig)
+    or in test infrastructure, so an agent's fix is dropped and the task can never be resolved."""
+    from forager.episode.reward import infra_reason  # the judge's own rule
+
+    paths = {cand.path} if cand.path else set(re.findall(r"^\+\+\+ b/(\S+)", cand.gold_patch, re.M))
+    return next((why for p in sorted(x for x in paths if x) if (why := infra_reason(p))), "")
+
+
 def _fresh(batch: _Batch, cands: Iterator[Candidate], n: int) -> list[Candidate]:
-    """The next ``n`` candidates that are not textual duplicates of a known task (those are
-    discarded on the spot, never run)."""
+    """The next ``n`` candidates that are not textual duplicates of a known task and that the judge
+    could reward (the others are discarded on the spot, never run)."""
     out: list[Candidate] = []
     for cand in cands:
         if fingerprint(cand.setup_patch) in batch.seen:
             _count(batch, cand)
             _discard(batch, cand, "duplicate of an earlier task")
+            continue
+        if flagged := judge_would_flag(cand):
+            _count(batch, cand)
+            _discard(batch, cand, f"the judge would flag its fix: {flagged}")
             continue
         out.append(cand)
         if len(out) >= n:
@@ -211,7 +226,9 @@ def _run_history(batch: _Batch, cands: Iterator[Candidate], max_tasks: int, budg
             break
         _count(batch, cand)
         try:
-            verdict = history_verdict(batch.ws, runner, cand, batch.baseline, batch.seen)
+            flagged = judge_would_flag(cand)
+            verdict = (f"the judge would flag its fix: {flagged}" if flagged
+                       else history_verdict(batch.ws, runner, cand, batch.baseline, batch.seen))
         except Exception as exc:  # noqa: BLE001 - one bad candidate never ends the batch
             verdict = f"error: {type(exc).__name__}: {exc}"
         if isinstance(verdict, str):
