@@ -28,17 +28,28 @@ class Embedded:
         self.policy = policy
         self.name = f"embedded@{worker_name()}"
         self.timers: list[threading.Timer] = []
+        self.active: set[str] = set()
+        """Jobs an attempt of this process is running: a late heartbeat (the lease lapsed under
+        load) is not a dead worker, so this process never takes over its own running job."""
+        self._lock = threading.Lock()
 
     def submit(self, job_id: str, queue: str) -> None:
         self.pools[queue].submit(self._run, job_id, queue)
 
     def _run(self, job_id: str, queue: str) -> None:
         policy = self.policy or JobPolicy.from_settings()
+        with self._lock:
+            if job_id in self.active:
+                return
+            self.active.add(job_id)
         try:
             outcome = execute(job_id, self.name, policy)
         except Exception:  # noqa: BLE001 - e.g. the database went away; try again shortly
             log.exception("job %s could not be executed", job_id)
             outcome = Outcome(Verdict.RETRY, retry_in=policy.backoff(1))
+        finally:
+            with self._lock:
+                self.active.discard(job_id)
         if outcome.retry_in is not None:
             timer = threading.Timer(outcome.retry_in, self.submit, args=(job_id, queue))
             timer.daemon = True

@@ -74,3 +74,29 @@ def test_queues_and_backoff() -> None:
     assert jobs.queue_of(noop) == "build"
     policy = jobs.JobPolicy(lease_s=60, max_attempts=3, retry_backoff_s=10)
     assert [policy.backoff(a) for a in (1, 2, 3, 10)] == [10, 20, 40, 600]
+
+
+def test_the_embedded_executor_never_takes_over_its_own_running_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load a heartbeat can be late past the lease; the process that runs the job is alive,
+    so handing the job to it again (the campaign runner does so for lapsed leases) must not start a
+    second attempt beside the first (seen: an embedded job 'taken over' from itself)."""
+    import time
+
+    from forager.jobs.embedded import Embedded
+
+    monkeypatch.setattr(jobs.state.Heartbeat, "_loop", lambda self: None)  # every beat is late
+    policy = jobs.JobPolicy(lease_s=0.2, max_attempts=3, retry_backoff_s=0.0)
+    ex = Embedded({"default": 2}, policy)
+    job, _ = jobs.create("noop", {"duration": 1.5})
+    try:
+        ex.submit(job.id, "default")
+        time.sleep(0.8)  # the lease has lapsed; the first attempt still runs
+        ex.submit(job.id, "default")
+        deadline = time.monotonic() + 20
+        while (done := jobs.get_job(job.id)) is not None and done.state not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        ex.shutdown()
+    assert done is not None and done.state == "succeeded" and done.attempts == 1, done.result
+    assert [e["event"] for e in done.result["history"]] == ["started", "succeeded"]
