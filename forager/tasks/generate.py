@@ -29,7 +29,8 @@ from forager.errors import EngineError
 from forager.model import Model
 from forager.store import db
 from forager.store.tasks_db import add_task, known_fingerprints
-from forager.tasks.baseline import Baseline, collect_baseline, covered_functions, load_image
+from forager.tasks.baseline import Baseline, covered_functions, load_image
+from forager.tasks.callmap import cached_baseline
 from forager.tasks.candidates import Candidate, history_candidates, mutation_candidates, stub_candidates
 from forager.tasks.combined import Combiner
 from forager.tasks.errors import TaskError
@@ -68,6 +69,8 @@ class GenerateResult:
     tried_by_family: Counter[str] = field(default_factory=Counter)
     kept_by_family: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
+    callmap_cached: bool | None = None
+    """Whether the call map came from an earlier generation on the image (None: none was needed)."""
 
     @property
     def kept_share(self) -> float:
@@ -92,6 +95,7 @@ class GenerateResult:
             "tasks_per_hour": round(3600 * len(self.tasks) / self.duration_s, 1) if self.duration_s else 0.0,
             "families": dict(fams), "yield_by_family": yields, "discard_reasons": dict(self.reasons),
             "behaviour_duplicates": self.reasons.get(BEHAVIOUR_DUPLICATE, 0), "error": self.error,
+            "callmap_cached": self.callmap_cached,
         }
 
 
@@ -246,8 +250,10 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
     if kind == TaskKind.FROM_HISTORY:
         _run_history(batch, history_candidates(ws), max_tasks, budget)
         return
-    batch.log("running the passing tests once to see which functions they call")
-    batch.baseline = baseline = collect_baseline(ws, passed, batch.baseline.durations)
+    batch.log("the call map: which functions the passing tests call (traced once per image, then kept)")
+    batch.baseline, cached = cached_baseline(ws, passed, batch.baseline.durations, s.home / "callmaps")
+    baseline = batch.baseline
+    batch.result.callmap_cached = cached
     cands = _candidates(ws, kind, baseline, seed, s, cleanup)
     ws.reset()
     screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s)
