@@ -15,6 +15,7 @@ stored as it validates; discarded candidates come back with their reason.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -184,13 +185,21 @@ def _verdict(batch: _Batch, cand: Candidate, verdict: Judged | str) -> None:
         batch.on_progress(batch.result)
 
 
+def _wanted(res: GenerateResult, max_tasks: int) -> int:
+    """Candidates to judge next: enough for the tasks still missing at the yield seen so far (0.8
+    before five were tried, never taken below 0.4), and one more. A candidate judged after the
+    last task is stored is wasted; one too few costs another exec (a collection of the tests)."""
+    kept_share = res.kept_share if res.candidates >= 5 else 0.8
+    return math.ceil((max_tasks - len(res.tasks)) / max(kept_share, 0.4)) + 1
+
+
 def _run_injected(batch: _Batch, screen: Screen, cands: Iterator[Candidate], max_tasks: int,
                   budget: int, combiner: Combiner | None = None) -> None:
     """Judge candidates in batches until ``max_tasks`` are stored or ``budget`` are tried (for
     combined tasks: single bugs screened, their combinations counted as the candidates)."""
     res, singles = batch.result, 0
     while len(res.tasks) < max_tasks and singles < budget:
-        want = min(BATCH, budget - singles, 2 * (max_tasks - len(res.tasks)) + 1)
+        want = min(BATCH, budget - singles, _wanted(res, max_tasks))
         chunk = _fresh(batch, cands, want) if combiner is None else list(islice(cands, BATCH))
         if not chunk:
             return
