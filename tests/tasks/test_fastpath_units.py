@@ -56,7 +56,7 @@ def test_error_signature_and_behaviour_key() -> None:
     # the session runner's short message for a failing test has the signature of pytest's full one
     assert error_signature("E   AssertionError: assert 3 == 2\n +  where 3 = f(1)") == "AssertionError"
     assert error_signature("E   Failed: DID NOT RAISE <class 'ValueError'>") == error_signature(
-        "    def test_x():\n>       with pytest.raises(ValueError):\nE       Failed: DID NOT RAISE <class 'ValueError'>")
+        ">       with pytest.raises(ValueError):\nE       Failed: DID NOT RAISE <class 'ValueError'>")
     assert error_signature("E   NotImplementedError") == "NotImplementedError"
     assert error_signature("def test():\n>       assert f(1) == 2\nE       assert 3 == 2\n") == "AssertionError"
     assert error_signature("E       TypeError: unsupported operand\n") == "TypeError"
