@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,21 @@ def side(code_root: Path, home: Path, image: str, kind: str, n: int, timeout: fl
     return out
 
 
+def stamp_old_head(old_root: Path, home: Path) -> None:
+    """Mark the old side's registry copy as being at the old tree's newest migration: later
+    migrations only add tables, which the old code never reads, and it refuses a newer revision."""
+    revs, downs = set(), set()
+    for f in (old_root / "registry/versions").glob("*.py"):
+        text = f.read_text()
+        revs.update(re.findall(r"^revision = ['\"]([^'\"]+)", text, re.M))
+        downs.update(re.findall(r"^down_revision = ['\"]([^'\"]+)", text, re.M))
+    head = sorted(revs - downs)
+    db = home / "forager.db"
+    if len(head) == 1 and db.is_file():
+        with sqlite3.connect(db) as con:
+            con.execute("UPDATE alembic_version SET version_num = ?", (head[0],))
+
+
 def base_tree(commit: str, tmp: Path) -> Path:
     path = tmp / "bench-base"
     subprocess.run(["git", "worktree", "add", "--detach", str(path), commit], cwd=ROOT, check=True,
@@ -205,6 +221,7 @@ def main() -> None:
         old_home, new_home = tmp / "home-old", tmp / "home-new"
         for h in (old_home, new_home):
             shutil.copytree(home, h, symlinks=True, ignore=shutil.ignore_patterns("sources", "callmaps"))
+        stamp_old_head(old_root, old_home)
         try:
             for i, image in enumerate(args.images):
                 suite = suite_in_fresh_container(image)
