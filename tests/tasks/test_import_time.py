@@ -55,3 +55,18 @@ def test_a_function_module_level_code_calls_is_judged_by_the_whole_suite(
     report = verify(0, ids=[t.id for t in on_normalise])
     assert report["checked"] == len(on_normalise) and report["disagreements"] == 0, report
     assert report["p2p_failing_in_task_state"] == 0, report
+    # the gold state of every task is the image itself: one fresh full run of it serves them all
+    assert report["image_runs"] == 1 and all("image" in v["gold_state"] for v in report["verdicts"])
+    # an excluded test path runs in neither state and its tests are reported unchecked
+    one = verify(0, ids=[on_normalise[0].id], exclude=["tests/test_table.py"])
+    assert one["disagreements"] == 0 and one["unchecked_tests"] == 3, one
+
+
+def test_the_call_map_is_kept_for_the_next_generation(importpkg_build, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    home, image = importpkg_build
+    monkeypatch.setenv("FORAGER_HOME", str(home))
+    reset_settings()
+    first = generate(image, "implement-feature", 1, seed=0)
+    second = generate(image, "mutate-fix", 1, seed=0)
+    assert first.error is None and second.error is None
+    assert second.callmap_cached is True and list((Path(home) / "callmaps").glob("*.json"))
