@@ -1,5 +1,6 @@
-"""The call map is traced once per image and reused by later generations on it (no engine: the
-traced run is replaced by a recorder of the calls it gets)."""
+"""Fixed costs of a generation, paid once: the call map is traced once per image and reused by later
+generations on it (no engine: the traced run is replaced by a recorder of the calls it gets), and a
+test command that names its rootdir is not probed by a collection of the whole suite."""
 
 from __future__ import annotations
 
@@ -39,3 +40,12 @@ def test_the_call_map_is_traced_once_per_image_and_reused(tmp_path: Path, monkey
         f.write_text("{not json")
     callmap.cached_baseline(ws, ["t::a", "t::b"], {}, tmp_path)  # type: ignore[arg-type]  # a broken file is traced again
     assert len(runs) == 4
+
+
+def test_a_test_command_that_names_its_rootdir_is_not_probed() -> None:
+    from forager.tasks.workspace import Workspace
+
+    calls: list[str] = []
+    ws = SimpleNamespace(test_command="python -m pytest --rootdir=/repo tests", sh=lambda c, t=0: calls.append(c))
+    Workspace._pin_rootdir(ws)  # type: ignore[arg-type]
+    assert calls == [] and ws.test_command == "python -m pytest --rootdir=/repo tests"
