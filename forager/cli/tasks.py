@@ -118,6 +118,8 @@ def tasks_verify(
     sample: Annotated[int, typer.Option(help="tasks to re-check (a seeded sample)")] = 10,
     seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
     task_ids: Annotated[list[str] | None, typer.Option("--task", help="re-check these tasks")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", help="a test path left out of every run (its tests are reported unchecked)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Re-check stored tasks by full fresh runs in both states (FAIL_TO_PASS fail with the setup
@@ -125,12 +127,15 @@ def tasks_verify(
     from forager.tasks.verify import verify
 
     report = verify(sample, image, kind, seed, task_ids or None,
-                    progress=None if as_json else lambda m: console.print(m, markup=False, highlight=False))
+                    progress=None if as_json else lambda m: console.print(m, markup=False, highlight=False),
+                    exclude=exclude or None)
     if as_json:
         emit_json(report)
     else:
         console.print(f"{report['checked']} task(s) re-checked by full fresh runs: "
-                      f"{report['disagreements']} disagreement(s)")
+                      f"{report['disagreements']} disagreement(s); PASS_TO_PASS tests failing in the task "
+                      f"state: {report['p2p_failing_in_task_state']}; unchecked (excluded) tests: "
+                      f"{report['unchecked_tests']}")
     raise typer.Exit(1 if report["disagreements"] else 0)
 
 

@@ -32,7 +32,15 @@ class Baseline:
     depth: dict[tuple[str, int], int] = field(default_factory=dict)
     """(path, first line of a function) -> its call depth from the tests (1: a test calls it)."""
     import_time: set[tuple[str, int]] = field(default_factory=set)
-    """Functions called while the test modules were imported."""
+    """Functions called while a module was imported (by a conftest, at collection, or by a test)."""
+    preimported: set[str] = field(default_factory=set)
+    """Files of the project imported before the call collector started (their import-time calls
+    unseen: every function in them counts as called at import)."""
+
+    def at_import(self, path: str, lineno: int) -> bool:
+        """Whether a change to this function can reach tests that never call it (module-level code
+        ran it): only a fresh process running the whole suite judges such a change."""
+        return (path, lineno) in self.import_time or path in self.preimported
 
 
 @dataclass
@@ -110,7 +118,7 @@ def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, floa
                         f"{run.exec.output[-500:]}")
     callers = _read_callers(ws, still) if traced else {}
     return Baseline(still, durations, callers, run_s, _read_depth(ws) if traced else {},
-                    _read_import(ws) if traced else set())
+                    _read_import(ws) if traced else set(), _read_preimported(ws) if traced else set())
 
 
 def _read_import(ws: Workspace) -> set[tuple[str, int]]:
@@ -118,6 +126,14 @@ def _read_import(ws: Workspace) -> set[tuple[str, int]]:
     try:
         return {(k.rpartition(":")[0], int(k.rpartition(":")[2])) for k in json.loads(raw or b"[]")}
     except (ValueError, AttributeError, TypeError):
+        return set()
+
+
+def _read_preimported(ws: Workspace) -> set[str]:
+    raw = ws.sandbox.get_file(TRACE_PATH + ".preimported")
+    try:
+        return {str(p) for p in json.loads(raw or b"[]")}
+    except (ValueError, TypeError):
         return set()
 
 
@@ -165,7 +181,7 @@ def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str]
             else:
                 tests = _tests_by_name(fn.qualname, lowered)
             if tests and fn.body_statements > 0:
-                at_import = (path, fn.lineno) in baseline.import_time
+                at_import = baseline.at_import(path, fn.lineno)
                 out.append(SourceFunction(path, fn.qualname, baseline.passed if at_import else tests, fn.lineno,
                                           baseline.depth.get((path, fn.lineno)), at_import))
     return sources, out

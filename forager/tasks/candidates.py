@@ -191,16 +191,22 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
     """Covered functions (constructors aside) ranked by coverage, each with its body removed."""
     fns = [f for f in functions if f.qualname.rsplit(".", 1)[-1] not in ("__init__", "__new__")]
     random.Random(seed).shuffle(fns)
+    slow: list[Candidate] = []
     for fn in rank_functions(fns, durations or {}):
         text = sources[fn.path]
         stubbed = stub_function(text, fn.qualname)
         if stubbed is None:
             continue
-        yield Candidate(TaskKind.IMPLEMENT_FEATURE, f"{fn.path}: implement {fn.qualname}", None, fn.path,
-                        fn.qualname,
-                        unified_patch(fn.path, text, stubbed), unified_patch(fn.path, stubbed, text),
-                        relevant_tests=fn.tests, depth=fn.depth,
-                        swap=_swap(fn.path, text, stubbed, fn))
+        cand = Candidate(TaskKind.IMPLEMENT_FEATURE, f"{fn.path}: implement {fn.qualname}", None, fn.path,
+                         fn.qualname,
+                         unified_patch(fn.path, text, stubbed), unified_patch(fn.path, stubbed, text),
+                         relevant_tests=fn.tests, depth=fn.depth,
+                         swap=_swap(fn.path, text, stubbed, fn))
+        if cand.swap or fn.import_time:
+            yield cand
+        else:  # a stub the session cannot swap in (a method's ``super()`` goes): fresh processes, later
+            slow.append(cand)
+    yield from slow
 
 
 def _changed_files(ws: Workspace, parent: str | None, commit: str | None) -> tuple[list[str], list[str]]:

@@ -32,7 +32,9 @@ def merge_patches(ws: Workspace, patches: list[str]) -> tuple[str, str] | str:
     they do not combine."""
     names = [f"/tmp/forager-part-{i}.patch" for i in range(len(patches))]
     ws.sandbox.put_files({n: p.encode() for n, p in zip(names, patches, strict=True)})
-    applies = " && ".join(f"git apply --whitespace=nowarn {shlex.quote(n)}" for n in names)
+    # one line of context: bugs in neighbouring functions of one file, each diffed against the
+    # image's file, still apply one after another (the result is re-diffed and judged as one)
+    applies = " && ".join(f"git apply -C1 --whitespace=nowarn {shlex.quote(n)}" for n in names)
     res = ws.sh(f"({applies} && git diff > /tmp/forager-c.patch && git diff -R > /tmp/forager-g.patch); "
                 "rc=$?; git checkout -q -f HEAD -- . ; exit $rc", 120)
     if not res.ok:

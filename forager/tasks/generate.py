@@ -15,6 +15,7 @@ stored as it validates; discarded candidates come back with their reason.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import Counter
@@ -30,7 +31,8 @@ from forager.errors import EngineError
 from forager.model import Model
 from forager.store import db
 from forager.store.tasks_db import add_task, known_fingerprints
-from forager.tasks.baseline import Baseline, collect_baseline, covered_functions, load_image
+from forager.tasks.baseline import Baseline, covered_functions, load_image
+from forager.tasks.callmap import cached_baseline
 from forager.tasks.candidates import Candidate, history_candidates, mutation_candidates, stub_candidates
 from forager.tasks.combined import Combiner
 from forager.tasks.errors import TaskError
@@ -69,6 +71,8 @@ class GenerateResult:
     tried_by_family: Counter[str] = field(default_factory=Counter)
     kept_by_family: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
+    callmap_cached: bool | None = None
+    """Whether the call map came from an earlier generation on the image (None: none was needed)."""
 
     @property
     def kept_share(self) -> float:
@@ -93,6 +97,7 @@ class GenerateResult:
             "tasks_per_hour": round(3600 * len(self.tasks) / self.duration_s, 1) if self.duration_s else 0.0,
             "families": dict(fams), "yield_by_family": yields, "discard_reasons": dict(self.reasons),
             "behaviour_duplicates": self.reasons.get(BEHAVIOUR_DUPLICATE, 0), "error": self.error,
+            "callmap_cached": self.callmap_cached,
         }
 
 
@@ -195,13 +200,21 @@ def _verdict(batch: _Batch, cand: Candidate, verdict: Judged | str) -> None:
         batch.on_progress(batch.result)
 
 
+def _wanted(res: GenerateResult, max_tasks: int) -> int:
+    """Candidates to judge next: enough for the tasks still missing at the yield seen so far (0.8
+    before five were tried, never taken below 0.4), and one more. A candidate judged after the
+    last task is stored is wasted; one too few costs another exec (a collection of the tests)."""
+    kept_share = res.kept_share if res.candidates >= 5 else 0.8
+    return math.ceil((max_tasks - len(res.tasks)) / max(kept_share, 0.4)) + 1
+
+
 def _run_injected(batch: _Batch, screen: Screen, cands: Iterator[Candidate], max_tasks: int,
                   budget: int, combiner: Combiner | None = None) -> None:
     """Judge candidates in batches until ``max_tasks`` are stored or ``budget`` are tried (for
     combined tasks: single bugs screened, their combinations counted as the candidates)."""
     res, singles = batch.result, 0
     while len(res.tasks) < max_tasks and singles < budget:
-        want = min(BATCH, budget - singles, 2 * (max_tasks - len(res.tasks)) + 1)
+        want = min(BATCH, budget - singles, _wanted(res, max_tasks))
         chunk = _fresh(batch, cands, want) if combiner is None else list(islice(cands, BATCH))
         if not chunk:
             return
@@ -263,8 +276,10 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
     if kind == TaskKind.FROM_HISTORY:
         _run_history(batch, history_candidates(ws), max_tasks, budget)
         return
-    batch.log("running the passing tests once to see which functions they call")
-    batch.baseline = baseline = collect_baseline(ws, passed, batch.baseline.durations)
+    batch.log("the call map: which functions the passing tests call (traced once per image, then kept)")
+    batch.baseline, cached = cached_baseline(ws, passed, batch.baseline.durations, s.home / "callmaps")
+    baseline = batch.baseline
+    batch.result.callmap_cached = cached
     cands = _candidates(ws, kind, baseline, seed, s, cleanup)
     ws.reset()
     screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s)

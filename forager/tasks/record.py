@@ -21,6 +21,13 @@ ESTABLISHED_FAST = {
     "gold_patch_restores_image": "check: git apply of the gold patch, then git diff --quiet HEAD",
     "pass_after_gold": "baseline: the gold state is the validated image, whose passing tests are known",
 }
+ESTABLISHED_WHOLE = {
+    **ESTABLISHED_FAST,
+    "fail_to_pass_fail_in_task_state": "run: the whole suite in a fresh pytest process with the setup "
+                                       "patch applied (module-level code calls the changed function "
+                                       "or the change is outside a function body), against a control "
+                                       "run of the same tests",
+}
 ESTABLISHED_RUN = {
     "fail_to_pass_fail_in_task_state": "run: the tests the commit touches, in the task state",
     "pass_after_gold": "run: the whole suite with the gold patch applied",
@@ -30,6 +37,13 @@ ESTABLISHED_RUN = {
 def contamination(source: str | None) -> dict[str, Any]:
     sets = evaluation_sets(source or "")
     return {"contaminated": bool(sets), "evaluation_sets": sets}
+
+
+def _established(cand: Candidate, judged: Judged) -> dict[str, str]:
+    if cand.kind == TaskKind.FROM_HISTORY:
+        return ESTABLISHED_RUN
+    whole = len(cand.relevant_tests or []) >= len(judged.fail_to_pass) + len(judged.pass_to_pass)
+    return ESTABLISHED_WHOLE if cand.swap is None and whole else ESTABLISHED_FAST
 
 
 def task_fields(cand: Candidate, judged: Judged, fp: str, head: str, writer: Model | None,
@@ -45,7 +59,7 @@ def task_fields(cand: Candidate, judged: Judged, fp: str, head: str, writer: Mod
         "lines_changed": lines, "files_changed": files, "fail_to_pass_count": len(judged.fail_to_pass),
         "call_depth": cand.depth, "family": cand.family,
         "behaviour": behaviour_key(cand.path, cand.function, judged.fail_to_pass, judged.messages),
-        "established": ESTABLISHED_RUN if cand.kind == TaskKind.FROM_HISTORY else ESTABLISHED_FAST,
+        "established": _established(cand, judged),
         **contamination(source),
     }
     if cand.parts:

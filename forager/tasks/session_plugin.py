@@ -7,7 +7,9 @@ The parent collects the test files of a batch once and indexes the project's fun
 patched code object (``f.__code__ = new``: every reference to the function, imported names and
 wrappers included, runs the new code; for a nested function also every closure already made from
 it); modules not imported yet load the patched file from disk.
-It runs the job's tests with ``runtestprotocol`` (fixtures kept between them as pytest keeps them), applies
+It runs the job's tests with ``runtestprotocol`` (fixtures kept between them as pytest keeps them; a
+failing test's message is the exception's own line, pytest's full report only for the first few by
+node id, which a problem statement quotes), applies
 the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. The parent kills a
 child at its timeout (a few times what the control run of the same tests took, when there was
 one) and resets a dirty tree. A target whose signature, decorators or closure would
@@ -121,16 +123,38 @@ def _child(job, items, out_path):
     chosen = sorted(((t, items.get(t)) for t in job["tests"]), key=lambda p: order.get(p[0], -1))
     present = [it for _, it in chosen if it is not None]
     following = dict(zip(map(id, present), present[1:] + [None]))
+    failures = {}
     for nodeid, item in chosen:
         if item is None:
             out["results"][nodeid] = {"o": "missing"}
             continue
+        if job.get("patch"):
+            item.repr_failure = _cheap_repr(item, failures)
         outcome, message = _outcome(runtestprotocol(item, log=False, nextitem=following[id(item)]))
         out["results"][nodeid] = {"o": outcome, **({"m": message} if message else {})}
+    for nodeid in sorted(failures)[:FULL_MESSAGES]:  # the ones a statement quotes, in pytest's words
+        item, excinfo = failures[nodeid]
+        if out["results"].get(nodeid, {}).get("o") == "failed":
+            try:
+                out["results"][nodeid]["m"] = str(type(item).repr_failure(item, excinfo))[-1500:]
+            except Exception:
+                pass
     if job.get("gold"):
         err = _apply(job["gold"], "gold")
         out["restored"] = err is None and _git("diff", "--quiet", "HEAD").returncode == 0
     return out
+
+
+FULL_MESSAGES = 8
+"""Failing tests (the first by node id) whose message pytest formats in full; the others get the
+exception's own line (pytest's traceback formatting costs tens of milliseconds per failing test)."""
+
+
+def _cheap_repr(item, failures):
+    def repr_failure(excinfo, *args, **kwargs):
+        failures[item.nodeid] = (item, excinfo)
+        return "E   " + excinfo.exconly()[:1500]
+    return repr_failure
 
 
 def _run_job(job, items, out_path):

@@ -38,6 +38,10 @@ def test_swap_target_only_for_changes_inside_one_body() -> None:
     assert swap_target(SRC, SRC.replace("@functools.lru_cache\n", ""), "double") is None
     assert swap_target(SRC, SRC.replace("import functools", "import os, functools"), "total") is None
     assert swap_target(SRC, body, "<module>") is None
+    method = "class A(B):\n    def f(self, x):\n        return super().f(x) + 1\n"
+    assert swap_target(method, method.replace("+ 1", "- 1"), "A.f") == "A.f"
+    stub = "class A(B):\n    def f(self, x):\n        raise NotImplementedError\n"
+    assert swap_target(method, stub, "A.f") is None  # the __class__ cell goes: no code swap can do that
 
 
 def test_driver_config_leaves_out_the_test_paths_and_forks_pytest() -> None:
@@ -49,6 +53,11 @@ def test_driver_config_leaves_out_the_test_paths_and_forks_pytest() -> None:
 
 
 def test_error_signature_and_behaviour_key() -> None:
+    # the session runner's short message for a failing test has the signature of pytest's full one
+    assert error_signature("E   AssertionError: assert 3 == 2\n +  where 3 = f(1)") == "AssertionError"
+    assert error_signature("E   Failed: DID NOT RAISE <class 'ValueError'>") == error_signature(
+        ">       with pytest.raises(ValueError):\nE       Failed: DID NOT RAISE <class 'ValueError'>")
+    assert error_signature("E   NotImplementedError") == "NotImplementedError"
     assert error_signature("def test():\n>       assert f(1) == 2\nE       assert 3 == 2\n") == "AssertionError"
     assert error_signature("E       TypeError: unsupported operand\n") == "TypeError"
     assert error_signature("...\nraise KeyError('x')\nKeyError") == "KeyError"

@@ -1,0 +1,51 @@
+"""Fixed costs of a generation, paid once: the call map is traced once per image and reused by later
+generations on it (no engine: the traced run is replaced by a recorder of the calls it gets), and a
+test command that names its rootdir is not probed by a collection of the whole suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from forager.tasks import callmap
+from forager.tasks.baseline import Baseline
+
+TRACED = Baseline(["t::a", "t::b"], {}, {("pkg/m.py", 3): ["t::a"], ("pkg/m.py", 9): ["t::a", "t::b"]}, 4.5,
+                  {("pkg/m.py", 3): 1, ("pkg/m.py", 9): 2}, {("pkg/m.py", 9)}, {"pkg/early.py"})
+
+
+def test_the_call_map_is_traced_once_per_image_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[str] = []
+
+    def traced(ws, passed, durations):  # type: ignore[no-untyped-def]
+        runs.append(ws.image)
+        return Baseline(TRACED.passed, durations, TRACED.callers, TRACED.run_s, TRACED.depth,
+                        TRACED.import_time, TRACED.preimported)
+
+    monkeypatch.setattr(callmap, "collect_baseline", traced)
+    ws, other = SimpleNamespace(image="forager/x:1"), SimpleNamespace(image="forager/y:1")
+    first, cached = callmap.cached_baseline(ws, ["t::a", "t::b"], {"t::a": 0.1}, tmp_path)  # type: ignore[arg-type]
+    assert not cached and runs == ["forager/x:1"]
+    again, cached = callmap.cached_baseline(ws, ["t::b", "t::a"], {"t::a": 0.2}, tmp_path)  # type: ignore[arg-type]
+    assert cached and runs == ["forager/x:1"]
+    assert (again.passed, again.callers, again.depth, again.run_s) == (first.passed, first.callers, first.depth, 4.5)
+    assert again.import_time == {("pkg/m.py", 9)} and again.at_import("pkg/early.py", 1)
+    assert again.durations == {"t::a": 0.2}  # the image's durations, not the stored ones
+    callmap.cached_baseline(other, ["t::a", "t::b"], {}, tmp_path)  # type: ignore[arg-type]
+    callmap.cached_baseline(ws, ["t::a"], {}, tmp_path)  # type: ignore[arg-type]  # other passing tests: traced again
+    assert runs == ["forager/x:1", "forager/y:1", "forager/x:1"]
+    for f in tmp_path.iterdir():
+        f.write_text("{not json")
+    callmap.cached_baseline(ws, ["t::a", "t::b"], {}, tmp_path)  # type: ignore[arg-type]  # a broken file is traced again
+    assert len(runs) == 4
+
+
+def test_a_test_command_that_names_its_rootdir_is_not_probed() -> None:
+    from forager.tasks.workspace import Workspace
+
+    calls: list[str] = []
+    ws = SimpleNamespace(test_command="python -m pytest --rootdir=/repo tests", sh=lambda c, t=0: calls.append(c))
+    Workspace._pin_rootdir(ws)  # type: ignore[arg-type]
+    assert calls == [] and ws.test_command == "python -m pytest --rootdir=/repo tests"
