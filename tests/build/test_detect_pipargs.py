@@ -59,3 +59,11 @@ def test_requirement_file_keeps_the_projects_extras(tmp_path: Path) -> None:
     assert "pytest-xdist" in recipe.deps  # uv sync --group tests
     assert recipe.deps == ["pytest", "pytest-xdist", "requests", "attrs", "pytest-mock", "httpx", "idna", "toolz"]
     assert recipe.requirement_files == ["requirements-ci.txt"]
+
+
+def test_a_bare_uv_sync_names_nothing(tmp_path: Path) -> None:
+    """`uv sync` with no arguments (anyio's CI) once raised from a strict zip and failed the build."""
+    script = "steps:\n  - run: uv sync\n  - run: uv sync --all-extras\n  - run: pip install pytest\n"
+    args = pip_install_args(script, tmp_path, "3.11")
+    assert args.reqs == ["pytest"]
+    assert args.extras == [] and args.groups == []

@@ -90,7 +90,7 @@ def pip_install_args(script: str, root: Path, python: str) -> PipArgs:
         _install_args(m.group(1), root, python, out)
     for m in UV_SYNC.finditer(text):  # uv's project install: its extras and groups
         tokens = _tokens(m.group(1))
-        for opt, value in zip(tokens, [*tokens[1:], ""], strict=True):
+        for opt, value in zip(tokens, [*tokens[1:], ""][:len(tokens)], strict=True):  # a bare `uv sync` too
             if opt in ("--extra", "--group") and value and UNKNOWN not in value:
                 (out.extras if opt == "--extra" else out.groups).append(value)
     return out
