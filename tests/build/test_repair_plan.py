@@ -85,3 +85,15 @@ def test_an_uncollectable_file_is_left_out_after_its_imports_were_tried(tmp_path
     assert [f.kind for f in plan_collection(out, recipe, tmp_path)] == ["imports-of"]
     recipe.repairs.append({"fix": "imports-of", "value": "tests/test_x.py", "found": []})
     assert [(f.kind, f.value) for f in plan_collection(out, recipe, tmp_path)] == [("ignore", "tests/test_x.py")]
+
+
+def test_pkg_resources_missing_at_start_up_steps_setuptools_below_its_removal(tmp_path: Path) -> None:
+    """An old pytest plugin (pytest-mypy-plugins 1.10, loguru in 2023) imports pkg_resources while
+    pytest loads plugins; the base's setuptools (82+) no longer has it, so installing "setuptools"
+    would change nothing."""
+    out = ("Traceback (most recent call last):\n"
+           '  File "/opt/venv/lib/python3.11/site-packages/_pytest/config/__init__.py", line 1346, in parse\n'
+           '  File "/opt/venv/lib/python3.11/site-packages/pytest_mypy_plugins/collect.py", line 21, in <module>\n'
+           "    import pkg_resources\n"
+           "ModuleNotFoundError: No module named 'pkg_resources'\n")
+    assert [(f.kind, f.value) for f in plan_collection(out, Recipe(), tmp_path)] == [("install", "setuptools<82")]

@@ -49,7 +49,7 @@ def _pytest_broken(output: str) -> bool:
     """pytest fails to import or start (e.g. an old pin on a new Python)."""
     last_line = output.strip().splitlines()[-1] if output.strip() else ""
     return (output.lstrip().startswith("Traceback")
-            and re.search(r"site-packages/_?pytest", _last_frame(output)) is not None
+            and re.search(r"site-packages/_?pytest/", _last_frame(output)) is not None  # not a plugin's
             and re.match(r"(ImportError|ModuleNotFoundError|SyntaxError|AttributeError|TypeError)", last_line)
             is not None)
 
