@@ -86,12 +86,13 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     return recipe
 
 
-def detect(root: Path, available_pythons: tuple[str, ...] | None = None) -> Recipe:
+def detect(root: Path, available_pythons: tuple[str, ...] | None = None, as_of: str | None = None) -> Recipe:
     """How to install and test the repository at ``root``, for the first of ``available_pythons``
-    (default: every Python Forager makes bases for, ``Settings.default_python`` first) it allows."""
+    (default: every Python Forager makes bases for, ``Settings.default_python`` first) it allows
+    and that was settled at the commit's date ``as_of`` (ISO 8601, None: no date rule)."""
     files = ProjectFiles.read(root)
     pythons = available_pythons or preference(get_settings().default_python)
-    python, python_note = choose_python(files, pythons)
+    python, python_note = choose_python(files, pythons, as_of)
     found = Findings(python=python, declared=declared.declared_extras(files), notes=[python_note])
     _declared_requirements(files, found)
     _tool_requirements(files, found)
