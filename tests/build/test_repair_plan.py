@@ -97,3 +97,17 @@ def test_pkg_resources_missing_at_start_up_steps_setuptools_below_its_removal(tm
            "    import pkg_resources\n"
            "ModuleNotFoundError: No module named 'pkg_resources'\n")
     assert [(f.kind, f.value) for f in plan_collection(out, Recipe(), tmp_path)] == [("install", "setuptools<82")]
+
+
+def test_a_collection_round_runs_only_when_the_first_run_shows_its_work() -> None:
+    from forager.build.repository import needs_collection_round
+
+    ok = {"t::a": TestOutcome("t::a", "passed"), "t::b": TestOutcome("t::b", "failed")}
+    assert not needs_collection_round(TestRun(ExecResult(1, "1 failed, 1 passed", 1.0), ok))
+    assert not needs_collection_round(TestRun(ExecResult(0, "", 1.0), {"t::a": ok["t::a"]}))
+    assert needs_collection_round(None)  # the run could not finish
+    assert needs_collection_round(TestRun(ExecResult(1, "Traceback ...", 1.0), {}))  # pytest did not start
+    assert needs_collection_round(TestRun(ExecResult(2, "", 1.0), {
+        **ok, "tests/test_x.py": TestOutcome("tests/test_x.py", "error", collection=True)}))
+    assert needs_collection_round(TestRun(ExecResult(4, "error: unrecognized arguments: --cov", 1.0), ok))
+    assert needs_collection_round(TestRun(ExecResult(1, "PytestConfigWarning: Unknown config option: env", 1.0), ok))
