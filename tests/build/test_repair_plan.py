@@ -111,3 +111,17 @@ def test_a_collection_round_runs_only_when_the_first_run_shows_its_work() -> Non
         **ok, "tests/test_x.py": TestOutcome("tests/test_x.py", "error", collection=True)}))
     assert needs_collection_round(TestRun(ExecResult(4, "error: unrecognized arguments: --cov", 1.0), ok))
     assert needs_collection_round(TestRun(ExecResult(1, "PytestConfigWarning: Unknown config option: env", 1.0), ok))
+
+
+def test_a_missing_module_named_like_one_of_the_projects_extras_installs_that_extra(tmp_path: Path) -> None:
+    """cattrs' tests import bson, which its ``bson`` extra provides through pymongo; the ``bson``
+    distribution on the index is an unrelated project."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[project.optional-dependencies]\n'
+        'bson = ["pymongo>=4.4.0"]\nmsgpack = ["msgpack>=1.0.5"]\n')
+    out = ("E   ModuleNotFoundError: No module named 'bson'\n"
+           "E   ModuleNotFoundError: No module named 'msgpack'\n"
+           "E   ModuleNotFoundError: No module named 'ujson'\n")
+    values = [f.value for f in plan_collection(out, Recipe(), tmp_path)]
+    assert values == ["pymongo>=4.4.0", "msgpack>=1.0.5", "ujson"]
+    assert [f.value for f in plan_collection("No module named 'bson'", Recipe(), tmp_path / "none")] == ["pymongo"]

@@ -37,7 +37,7 @@ MODULE_TO_DIST = {
     "pytest_httpserver": "pytest-httpserver", "pytest_benchmark": "pytest-benchmark",
     "pytest_lazyfixture": "pytest-lazy-fixture", "pytest_cases": "pytest-cases",
     "parameterized": "parameterized", "ddt": "ddt", "nose2": "nose2", "sure": "sure",
-    "expects": "expects", "pytest_subtests": "pytest-subtests", "time_machine": "time-machine",
+    "expects": "expects", "bson": "pymongo", "pytest_subtests": "pytest-subtests", "time_machine": "time-machine",
 }
 # fixture name -> plugin distribution
 FIXTURE_TO_DIST = {
