@@ -15,7 +15,12 @@ from forager.build.detect.locks import CONSTRAINTS_PATH, lock_pins
 from forager.build.detect.pipargs import self_extras
 from forager.build.detect.project_files import ProjectFiles
 from forager.build.detect.pythons import choose_python, preference
-from forager.build.detect.requirements import final_deps, listed_requirement_files, wanted_requirement_file
+from forager.build.detect.requirements import (
+    final_deps,
+    listed_requirement_files,
+    wanted_requirement_file,
+    without_redundant_dev_files,
+)
 from forager.build.detect.suite import pyargs_package
 from forager.build.detect.testpaths import choose_test_paths, has_testpaths
 from forager.build.recipe import TEST_COMMAND, Recipe
@@ -58,7 +63,8 @@ def _sdist_version(root: Path) -> str | None:
 def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     """The recipe of what was found (requirement files for other Pythons left out)."""
     recipe = Recipe(python=found.python, name=name, deps=final_deps(found.deps, name),
-                    requirement_files=[f for f in found.files if wanted_requirement_file(f, found.python)],
+                    requirement_files=without_redundant_dev_files(
+                        [f for f in found.files if wanted_requirement_file(f, found.python)]),
                     extras=found.extras, test_command=TEST_COMMAND, notes=found.notes)
     if found.files:
         recipe.note(f"requirement files: {', '.join(found.files)}")

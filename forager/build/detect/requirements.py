@@ -97,3 +97,15 @@ def wanted_requirement_file(rel: str, python: str) -> bool:
         if f"{m.group(1)}.{m.group(2)}" != python:
             return False
     return True
+
+
+DEV_FILE = re.compile(r"^(?:requirements[-_.]?)?dev(?:el(?:op(?:ment)?)?)?(?:[-_]requirements)?\.(?:txt|in)$", re.I)
+"""A developer's requirement file (``requirements/dev.txt``, ``requirements-dev.txt``, ``dev-requirements.txt``)."""
+
+
+def without_redundant_dev_files(files: list[str]) -> list[str]:
+    """Developer requirement files left out when a test requirement file is chosen too: they add
+    the docs and typing pins (pallets' pip-compiled ``requirements/dev.txt``: 48 s of a 109 s cold
+    build of click) to what the test file already holds; a missing module is still repaired."""
+    tests = [f for f in files if re.search(r"test", Path(f).name, re.I) and not DEV_FILE.match(Path(f).name)]
+    return [f for f in files if not (tests and DEV_FILE.match(Path(f).name))]
