@@ -3,7 +3,8 @@ past release tag), each version's campaign result read from the campaign's regis
 its cause when it failed, and the result of the same version re-built with the fixed builder.
 
     .venv/bin/python benchmarks/survey_table.py --registry /work/evidence/home/forager.db \\
-        --rebuilds /work/homes/builder14/rebuilds.jsonl --causes causes.json --out benchmarks/results/builder_survey2.json
+        --rebuilds /work/homes/builder14/rebuilds.jsonl --causes causes.json \\
+        --out benchmarks/results/builder_survey2.json
 
 ``--rebuilds``: one JSON object a line, ``{"label", "result": forager build --json}``;
 ``--causes``: {"SOURCE@REF": "cause"} written by the person who read each failure's log.
