@@ -149,9 +149,7 @@ def main() -> None:
     from forager.build import images
 
     # the bench's own prefix: every base a build may choose (3.9 for old commits and classifiers,
-    # 3.13 for requires-python >=3.12) bootstrapped once, outside the timings
-
-
+    # 3.13 for requires-python >=3.12) made once, outside the timings
     for suite in images.PYTHON_OF_SUITE:  # the engine's root filesystems, when bootstrapped, are reused
         shared = f"forager/rootfs:{suite}"
         if subprocess.run(["docker", "image", "inspect", shared], capture_output=True).returncode == 0:
