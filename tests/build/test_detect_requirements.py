@@ -36,3 +36,12 @@ def test_hatchling_projects_get_editables_in_the_dependency_layer(tmp_path) -> N
     assert build_requires(ProjectFiles.read(tmp_path), "3.11") == ["hatchling", "hatch-vcs", "editables"]
     (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n')
     assert build_requires(ProjectFiles.read(tmp_path), "3.11") == ["setuptools>=61"]
+
+
+def test_the_projects_pytest_pin_reaches_the_dependency_layer() -> None:
+    from forager.build.detect.requirements import final_deps
+
+    assert final_deps(["coverage", "pytest>=6.0.0,<7.0.0"], "pyjwt") == ["pytest>=6.0.0,<7.0.0", "coverage"]
+    assert final_deps(["nose", "pytest>=6"], "old") == ["pytest>=6,<8", "nose"]
+    assert final_deps(["nose"], "old") == ["pytest<8", "nose"]
+    assert final_deps(["pytest", "mock", "demo"], "demo") == ["pytest", "mock"]
