@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--registry", required=True)
     ap.add_argument("--rebuilds", required=True)
     ap.add_argument("--causes", required=True)
+    ap.add_argument("--known", help="earlier failures re-built: [{label, source, before, cause}]")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     rows = campaign_rows(args.registry)
@@ -74,7 +75,15 @@ def main() -> None:
                           "median_suite_share_pct": statistics.median(shares) if shares else None}
     extra = [{"label": k, **{f: v.get(f) for f in ("source", "commit", "status", "python", "error")}}
              for k, v in rebuilt.items() if not any(r["commit"] == k for r in rows) and len(k) < 40]
-    Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows, "other_rebuilds": extra}, indent=1))
+    known = json.loads(Path(args.known).read_text()) if args.known else []
+    for k in known:
+        after = rebuilt.get(k["label"]) or {}
+        t = after.get("tests") or {}
+        k["after_fix"] = {"status": after.get("status"), "python": after.get("python"), "passed": t.get("passed"),
+                          "failed": t.get("failed"), "suite_share_pct": t.get("suite_share_pct"),
+                          "error": (after.get("error") or "")[:300]} if after else None
+    Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows, "earlier_failures": known,
+                                          "other_rebuilds": extra}, indent=1))
     print(json.dumps(summary, indent=1))
 
 
