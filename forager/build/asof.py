@@ -26,12 +26,18 @@ def commit_date(path: Path) -> str | None:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def as_of_commit(recipe: Recipe, src: Source, settings: Settings) -> None:
-    """Bound uploads by the commit's date (git sources and clean local checkouts); record the path."""
-    date = None
+def source_as_of(src: Source, settings: Settings) -> str | None:
+    """The date dependencies (and the Python) are chosen as of: the commit's, for git sources and
+    clean local checkouts when ``FORAGER_RESOLVE_AS_OF_COMMIT`` is on; else None."""
     if settings.resolve_as_of_commit and (src.kind == SourceKind.GIT or (
             src.kind == SourceKind.LOCAL and "-dirty" not in src.commit)):
-        date = commit_date(src.path)
+        return commit_date(src.path)
+    return None
+
+
+def as_of_commit(recipe: Recipe, src: Source, settings: Settings) -> None:
+    """Bound uploads by the commit's date (git sources and clean local checkouts); record the path."""
+    date = source_as_of(src, settings)
     if date:
         recipe.set_env(UPLOADED_PRIOR_TO, date)
         recipe.resolution["as_of"] = date

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from forager.build import images
-from forager.build.asof import as_of_commit
+from forager.build.asof import as_of_commit, source_as_of
 from forager.build.catalogue import record_image
 from forager.build.context import BuildContext
 from forager.build.detect.ci_recipe import ci_recipe
@@ -86,7 +86,8 @@ def _finish_row(result: BuildResult) -> None:
 def _detect(src: Source, python: str | None, log: StepLog, settings: Settings) -> Recipe:
     """The recipe, for ``python`` or the first Python the project allows (a missing base is made
     on first use); BuildError when the repository has no tests."""
-    recipe = detect(src.path, preference(settings.default_python) if python is None else (python,))
+    recipe = detect(src.path, preference(settings.default_python) if python is None else (python,),
+                    source_as_of(src, settings))
     if python:
         recipe.python = python
     for note in recipe.notes:

@@ -41,6 +41,8 @@ def _install_lines(recipe: dict[str, Any]) -> list[str]:
     extras = recipe.get("extras") or []
     spec = f".[{','.join(extras)}]" if extras else "."
     editable = recipe.get("install_mode", "editable") == "editable"
+    if any(r.get("fix") == "license-file" for r in recipe.get("repairs", [])):  # the builder's stand-in
+        lines.append("RUN [ -e LICENSE ] || echo 'SPDX-License-Identifier: see pyproject.toml' > LICENSE")
     lines.append(f"RUN {PIP} {'-e ' if editable else ''}{shlex.quote(spec)}")
     if not editable:
         lines.append(PTH_LINE)

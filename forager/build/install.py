@@ -10,6 +10,7 @@ from forager.build.context import BuildContext
 from forager.build.errors import BuildError
 from forager.build.pip import pip_install
 from forager.build.recipe import InstallMode
+from forager.build.repair.license import license_placeholder, needs_license_file
 from forager.build.repair.version import PRETEND_VERSION, needs_pretend_version, pretend_version_env
 from forager.build.steplog import StepLog, tail
 from forager.build.testrun import site_packages
@@ -53,6 +54,10 @@ def _install(box: Sandbox, ctx: BuildContext, cmd: str) -> ExecResult:
         for key, value in pretend_version_env(box).items():
             recipe.set_env(key, value)
         recipe.record_repair(0, "pretend-version", "VCS version not found")
+        res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
+    if not res.ok and needs_license_file(res.output, ctx.src.path) and not box.exec("test -e /repo/LICENSE", 10).ok:
+        box.put_files({"/repo/LICENSE": license_placeholder(ctx.src.path).encode()})
+        recipe.record_repair(0, "license-file", "the build backend fetches the license text from the network")
         res = box.exec(cmd, timeout, workdir="/repo", env=recipe.env)
     if not res.ok and NEEDS_COMPILER.search(res.output):
         res = _compiled(box, ctx, cmd, res)

@@ -45,6 +45,15 @@ def _collect(box: Sandbox, ctx: BuildContext, n: int) -> bool:
     return bool(fixes) and apply(box, fixes, recipe, n, ctx.log.step, ctx.settings.install_timeout_s)
 
 
+def needs_collection_round(run: TestRun | None) -> bool:
+    """Whether a first run shows what a collection round repairs: no results (pytest did not
+    start), collection errors (pytest stops there), an abnormal exit (usage or internal error), or
+    an ini option no installed plugin knows (a warning only: the tests ran without its plugin)."""
+    if run is None or not run.results or run.collection_errors:
+        return True
+    return run.exec.exit_code not in (0, 1, 5) or "Unknown config option" in run.exec.output
+
+
 def _repair_collection(box: Sandbox, ctx: BuildContext, start: int = 1) -> None:
     """Collection rounds from ``start`` until nothing changes, for a bounded number of rounds."""
     for n in range(start, ctx.settings.repair_rounds + 1):
@@ -68,10 +77,11 @@ def _install_and_repair(box: Sandbox, ctx: BuildContext, image: str) -> tuple[Te
     _add_timeout(box, ctx)
     hide_build_artifacts(box, ctx.log)
     _commit(box, ctx, image)
-    # speculative: the runs start on the image as installed while the first collection round
-    # runs here; when that round changes something, they are dropped and started again
+    # speculative: the runs start on the image as installed; a collection round runs only when
+    # the first run shows something it could fix (most builds need none, and on a small machine a
+    # third pytest beside the two runs slows both); when it changes something, they start again
     first, second = first_run(ctx, image), second_run(ctx, image)
-    if ctx.settings.repair_rounds and _collect(box, ctx, 1):
+    if ctx.settings.repair_rounds and needs_collection_round(first.result()) and _collect(box, ctx, 1):
         first.drop()
         second.drop()
         _repair_collection(box, ctx, start=2)

@@ -34,10 +34,21 @@ MISSING_TOOL = re.compile(r"No such file or directory: '(\S+?)'|(\S+): (?:comman
                           r"which\('(\S+)'\) (?:is|returned) None|shutil\.which\(['\"](\S+)['\"]\)")
 
 
+def _setuptools_builds(root: Path) -> bool:
+    """Whether setup.py is what builds the project: no build backend declared, or setuptools'
+    (tomli's setup.py builds mypyc extensions on request, but flit_core builds the project and
+    never runs it: a toolchain layer there cost a minute and 450 MB)."""
+    from forager.build.detect.project_files import read_toml
+
+    backend = str(read_toml(root / "pyproject.toml").get("build-system", {}).get("build-backend", ""))
+    return not backend or backend.startswith("setuptools")
+
+
 def needs_toolchain(root: Path) -> str | None:
     """Why the project needs a compiler to install (read statically), or None."""
     setup_py = root / "setup.py"
-    if setup_py.is_file() and EXT_MARKERS.search(setup_py.read_text(errors="replace")):
+    if (setup_py.is_file() and _setuptools_builds(root)
+            and EXT_MARKERS.search(setup_py.read_text(errors="replace"))):
         return "setup.py builds extension modules"
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():

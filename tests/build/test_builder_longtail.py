@@ -122,7 +122,9 @@ def test_summary_and_dockerfile_rebuild_the_image_without_forager(runtime, tmp_p
 
 def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A commit of 2023-06-01 resolves what the index held then (pytest 7.3.1, not today's) and
-    installs the versions its uv.lock pins (iniconfig 1.1.1, older than that date's 2.0.0)."""
+    installs the versions its uv.lock pins (iniconfig 1.1.1, older than that date's 2.0.0). Its
+    test module imports pkg_resources, which the 3.11 base's setuptools (82+) lacks: the repair
+    installs setuptools<82 (as of the commit's date), not "setuptools", which changed nothing."""
     import os
     import subprocess
 
@@ -136,7 +138,8 @@ def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp
                                   'source = { registry = "https://pypi.org/simple" }\n')
     (repo / "tests").mkdir()
     (repo / "tests" / "test_past.py").write_text(
-        "import importlib.metadata as m\n\nimport pytest\n\n\ndef test_pytest_of_its_time():\n"
+        "import importlib.metadata as m\n\nimport pkg_resources  # noqa: F401\nimport pytest\n\n\n"
+        "def test_pytest_of_its_time():\n"
         "    assert pytest.__version__ == '7.3.1'\n\n\ndef test_locked():\n"
         "    assert m.version('iniconfig') == '1.1.1'\n")
     env = {**os.environ, "GIT_COMMITTER_DATE": "2023-06-01T12:00:00Z", "GIT_AUTHOR_DATE": "2023-06-01T12:00:00Z"}
@@ -147,6 +150,33 @@ def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp
     assert r.status == "validated", r.error
     assert r.install["resolution"] == {"lock": "uv.lock", "as_of": "2023-06-01T12:00:00Z", "path": "lock"}
     assert r.tests["passed"] == 2
+
+
+def test_a_2022_commit_gets_the_python_of_its_time(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A commit of 2022-03-01 (requires-python >=3.7: 3.11 allowed but not out yet) builds on the
+    3.9 base (bullseye, bootstrapped on first use)."""
+    import os
+    import subprocess
+
+    repo = tmp_path / "old"
+    (repo / "old").mkdir(parents=True)
+    (repo / "old" / "__init__.py").write_text("")
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                         'build-backend = "setuptools.build_meta"\n'
+                                         '[project]\nname = "old"\nversion = "0.1"\nrequires-python = ">=3.7"\n')
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_old.py").write_text(
+        "import sys\n\n\ndef test_python_of_its_time():\n"
+        "    assert sys.version_info[:2] == (3, 9)\n\n\ndef test_another():\n    assert True\n")
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2022-03-01T12:00:00Z", "GIT_AUTHOR_DATE": "2022-03-01T12:00:00Z"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "old"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    r = build(str(repo))
+    assert r.status == "validated", r.error
+    assert r.python == "3.9"
+    assert r.tests["passed"] == 2
+    assert "commit of 2022-03-01" in " ".join(r.install["notes"])
 
 
 SPEED_C = """#define PY_SSIZE_T_CLEAN

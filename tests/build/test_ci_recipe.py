@@ -53,3 +53,15 @@ def test_the_test_job_becomes_a_recipe(tmp_path: Path) -> None:
     assert r.skipped == ["services redis: not started", "Upload secrets: needs secrets",
                          "step 6: an expression that cannot be known here"]
     assert ci_recipe(tmp_path / "nothing", "3.11") is None
+
+
+def test_shell_variables_of_the_pytest_line_come_from_the_workflow_env(tmp_path: Path) -> None:
+    """pint 0.24.4 runs `pytest $TEST_OPTS` with TEST_OPTS in the job's env; the CI path passed the
+    literal '$TEST_OPTS' and pytest stopped at 'file or directory not found'."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text(
+        "jobs:\n  test:\n    env:\n      TEST_OPTS: \"-rfsxEX -s --cov=pint --benchmark-skip\"\n"
+        "    steps:\n      - run: pip install -e .\n      - run: pytest $TEST_OPTS ${UNSET_VAR} tests\n")
+    r = ci_recipe(tmp_path, "3.11")
+    assert r is not None
+    assert r.pytest_args == ["-rfsxEX", "-s", "tests"]  # coverage and benchmark options dropped as before

@@ -37,3 +37,34 @@ def test_the_default_python_setting_comes_first(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("FORAGER_DEFAULT_PYTHON", "3.13")
     reset_settings()
     assert detect(project(tmp_path, ">=3.8")).python == "3.13"
+
+
+def _classified(root: Path, spec: str, top: str) -> Path:
+    project(root, spec)
+    text = (root / "pyproject.toml").read_text().replace(
+        "dependencies", f'classifiers = ["Programming Language :: Python :: 3.8", '
+                        f'"Programming Language :: Python :: {top}"]\ndependencies')
+    (root / "pyproject.toml").write_text(text)
+    return root
+
+
+def test_a_commit_gets_the_python_of_its_time(tmp_path: Path) -> None:
+    root = project(tmp_path, ">=3.7")
+    assert detect(root).python == "3.11"  # no date: the default first
+    assert detect(root, as_of="2022-06-01T12:00:00Z").python == "3.9"  # 3.11 not out yet
+    assert detect(root, as_of="2023-02-01T12:00:00Z").python == "3.9"  # out, not settled (180 days)
+    assert detect(root, as_of="2023-06-01T12:00:00Z").python == "3.11"
+    assert detect(root, as_of="2019-01-01T00:00:00Z").python == "3.9"  # older than every base: the oldest
+    assert "commit of 2022-06-01" in " ".join(detect(root, as_of="2022-06-01T12:00:00Z").notes)
+
+
+def test_requires_python_wins_over_the_date(tmp_path: Path) -> None:
+    root = project(tmp_path, ">=3.12")
+    assert detect(root, as_of="2024-03-01T00:00:00Z").python == "3.13"  # the only base it allows
+    assert detect(project(tmp_path, ">=3.10"), as_of="2022-01-01T00:00:00Z").python == "3.11"
+
+
+def test_classifiers_step_down_to_the_newest_python_declared(tmp_path: Path) -> None:
+    assert detect(_classified(tmp_path, ">=3.7", "3.10")).python == "3.9"  # 3.11 never declared
+    assert detect(_classified(tmp_path, ">=3.7", "3.12")).python == "3.11"
+    assert detect(_classified(tmp_path, ">=3.12", "3.12")).python == "3.13"  # nothing older allowed

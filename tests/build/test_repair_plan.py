@@ -85,3 +85,43 @@ def test_an_uncollectable_file_is_left_out_after_its_imports_were_tried(tmp_path
     assert [f.kind for f in plan_collection(out, recipe, tmp_path)] == ["imports-of"]
     recipe.repairs.append({"fix": "imports-of", "value": "tests/test_x.py", "found": []})
     assert [(f.kind, f.value) for f in plan_collection(out, recipe, tmp_path)] == [("ignore", "tests/test_x.py")]
+
+
+def test_pkg_resources_missing_at_start_up_steps_setuptools_below_its_removal(tmp_path: Path) -> None:
+    """An old pytest plugin (pytest-mypy-plugins 1.10, loguru in 2023) imports pkg_resources while
+    pytest loads plugins; the base's setuptools (82+) no longer has it, so installing "setuptools"
+    would change nothing."""
+    out = ("Traceback (most recent call last):\n"
+           '  File "/opt/venv/lib/python3.11/site-packages/_pytest/config/__init__.py", line 1346, in parse\n'
+           '  File "/opt/venv/lib/python3.11/site-packages/pytest_mypy_plugins/collect.py", line 21, in <module>\n'
+           "    import pkg_resources\n"
+           "ModuleNotFoundError: No module named 'pkg_resources'\n")
+    assert [(f.kind, f.value) for f in plan_collection(out, Recipe(), tmp_path)] == [("install", "setuptools<82")]
+
+
+def test_a_collection_round_runs_only_when_the_first_run_shows_its_work() -> None:
+    from forager.build.repository import needs_collection_round
+
+    ok = {"t::a": TestOutcome("t::a", "passed"), "t::b": TestOutcome("t::b", "failed")}
+    assert not needs_collection_round(TestRun(ExecResult(1, "1 failed, 1 passed", 1.0), ok))
+    assert not needs_collection_round(TestRun(ExecResult(0, "", 1.0), {"t::a": ok["t::a"]}))
+    assert needs_collection_round(None)  # the run could not finish
+    assert needs_collection_round(TestRun(ExecResult(1, "Traceback ...", 1.0), {}))  # pytest did not start
+    assert needs_collection_round(TestRun(ExecResult(2, "", 1.0), {
+        **ok, "tests/test_x.py": TestOutcome("tests/test_x.py", "error", collection=True)}))
+    assert needs_collection_round(TestRun(ExecResult(4, "error: unrecognized arguments: --cov", 1.0), ok))
+    assert needs_collection_round(TestRun(ExecResult(1, "PytestConfigWarning: Unknown config option: env", 1.0), ok))
+
+
+def test_a_missing_module_named_like_one_of_the_projects_extras_installs_that_extra(tmp_path: Path) -> None:
+    """cattrs' tests import bson, which its ``bson`` extra provides through pymongo; the ``bson``
+    distribution on the index is an unrelated project."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[project.optional-dependencies]\n'
+        'bson = ["pymongo>=4.4.0"]\nmsgpack = ["msgpack>=1.0.5"]\n')
+    out = ("E   ModuleNotFoundError: No module named 'bson'\n"
+           "E   ModuleNotFoundError: No module named 'msgpack'\n"
+           "E   ModuleNotFoundError: No module named 'ujson'\n")
+    values = [f.value for f in plan_collection(out, Recipe(), tmp_path)]
+    assert values == ["pymongo>=4.4.0", "msgpack>=1.0.5", "ujson"]
+    assert [f.value for f in plan_collection("No module named 'bson'", Recipe(), tmp_path / "none")] == ["pymongo"]

@@ -63,3 +63,14 @@ def test_submodules_never_come_from_this_machines_files(tmp_path: Path) -> None:
     _git(tmp_path, "clone", "-q", str(outer), str(clone))
     assert init_submodules(clone, str(outer), get_settings()) is False
     assert not (clone / "sub" / "secret.txt").exists()
+
+
+def test_a_setup_py_that_the_build_backend_never_runs_needs_no_toolchain(tmp_path: Path) -> None:
+    """tomli: flit_core builds it; its setup.py (mypyc extensions on request) is never run."""
+    (tmp_path / "setup.py").write_text(SETUP)
+    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core>=3.12,<4"]\n'
+                                             'build-backend = "flit_core.buildapi"\n')
+    assert needs_toolchain(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n'
+                                             'build-backend = "setuptools.build_meta"\n')
+    assert needs_toolchain(tmp_path) == "setup.py builds extension modules"

@@ -63,6 +63,16 @@ def _expand(text: str, matrix: dict[str, Any], env: dict[str, Any], python: str)
     return None if unknown else out
 
 
+def _shell_vars(line: str, env: dict[str, Any]) -> str:
+    """Shell variables of the pytest line replaced by the workflow's, job's and step's ``env``
+    (pint's ``pytest $TEST_OPTS``), unknown ones by nothing: none reaches pytest as a literal."""
+    def sub(m: re.Match[str]) -> str:
+        value = env.get(m.group(1) or m.group(2))
+        return str(value) if isinstance(value, str | int | float) else ""
+
+    return re.sub(r"\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)", sub, line)
+
+
 def _pytest_args(line: str) -> list[str]:
     """The CI's pytest arguments, less reporting, coverage and parallelism options (and their values)."""
     try:
@@ -107,7 +117,7 @@ def _job_recipe(wf: str, name: str, job: dict[str, Any], env: dict[str, Any], py
             recipe.skipped.append(f"{label}: an expression that cannot be known here")
             continue
         if m := PYTEST_LINE.search(text):
-            recipe.pytest_args = _pytest_args(m.group(1))
+            recipe.pytest_args = _pytest_args(_shell_vars(m.group(1), {**env, **(step.get("env") or {})}))
             return recipe
         recipe.setup.append(re.sub(r"(^|\n)\s*sudo\s+", r"\1", text).strip())
     return None

@@ -36,6 +36,8 @@ def build_requires(files: ProjectFiles, python: str) -> list[str]:
         line = clean_requirement(str(r), python, tooling=True)
         if line and "://" not in line and "@" not in line:
             out.append(line)
+    if any(re.match(r"hatchling\b", r, re.I) for r in out):
+        out.append("editables")  # hatchling's editable builds may ask for it; else the isolated install runs
     return list(dict.fromkeys(out))
 
 

@@ -15,7 +15,12 @@ from forager.build.detect.locks import CONSTRAINTS_PATH, lock_pins
 from forager.build.detect.pipargs import self_extras
 from forager.build.detect.project_files import ProjectFiles
 from forager.build.detect.pythons import choose_python, preference
-from forager.build.detect.requirements import final_deps, listed_requirement_files, wanted_requirement_file
+from forager.build.detect.requirements import (
+    final_deps,
+    listed_requirement_files,
+    wanted_requirement_file,
+    without_redundant_dev_files,
+)
 from forager.build.detect.suite import pyargs_package
 from forager.build.detect.testpaths import choose_test_paths, has_testpaths
 from forager.build.recipe import TEST_COMMAND, Recipe
@@ -58,7 +63,8 @@ def _sdist_version(root: Path) -> str | None:
 def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     """The recipe of what was found (requirement files for other Pythons left out)."""
     recipe = Recipe(python=found.python, name=name, deps=final_deps(found.deps, name),
-                    requirement_files=[f for f in found.files if wanted_requirement_file(f, found.python)],
+                    requirement_files=without_redundant_dev_files(
+                        [f for f in found.files if wanted_requirement_file(f, found.python)]),
                     extras=found.extras, test_command=TEST_COMMAND, notes=found.notes)
     if found.files:
         recipe.note(f"requirement files: {', '.join(found.files)}")
@@ -86,12 +92,13 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     return recipe
 
 
-def detect(root: Path, available_pythons: tuple[str, ...] | None = None) -> Recipe:
+def detect(root: Path, available_pythons: tuple[str, ...] | None = None, as_of: str | None = None) -> Recipe:
     """How to install and test the repository at ``root``, for the first of ``available_pythons``
-    (default: every Python Forager makes bases for, ``Settings.default_python`` first) it allows."""
+    (default: every Python Forager makes bases for, ``Settings.default_python`` first) it allows
+    and that was settled at the commit's date ``as_of`` (ISO 8601, None: no date rule)."""
     files = ProjectFiles.read(root)
     pythons = available_pythons or preference(get_settings().default_python)
-    python, python_note = choose_python(files, pythons)
+    python, python_note = choose_python(files, pythons, as_of)
     found = Findings(python=python, declared=declared.declared_extras(files), notes=[python_note])
     _declared_requirements(files, found)
     _tool_requirements(files, found)

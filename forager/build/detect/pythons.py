@@ -4,6 +4,7 @@ order of preference among the Pythons Forager can make bases for."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -51,9 +52,30 @@ def _tox_versions(files: ProjectFiles) -> list[tuple[int, ...]]:
     return sorted({(int(a), int(b)) for a, b in re.findall(r"\bpy([23])(\d{1,2})\b", envlist)})
 
 
-def choose_python(files: ProjectFiles, available: tuple[str, ...]) -> tuple[str, str]:
-    """The first of ``available`` that requires-python allows (3.9 for projects whose classifiers
-    or tox envs stop before 3.10 and that declare no requires-python); and a note saying why."""
+RELEASED = {"3.9": date(2020, 10, 5), "3.11": date(2022, 10, 24), "3.13": date(2024, 10, 7)}
+"""When each Python of a base came out."""
+SETTLE_DAYS = 180
+"""How long after its release a Python counts as the one of a commit's time (wheels, CI catch up)."""
+
+
+def _version(python: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in python.split("."))
+
+
+def of_its_time(candidates: list[str], as_of: str | None) -> list[str]:
+    """The candidates already settled at the commit's date ``as_of`` (ISO 8601), in their order;
+    the oldest candidate when none was (a commit from before every base's Python)."""
+    if not as_of or not candidates:
+        return candidates
+    when = date.fromisoformat(as_of[:10])
+    settled = [p for p in candidates if p not in RELEASED or RELEASED[p] + timedelta(SETTLE_DAYS) <= when]
+    return settled or [min(candidates, key=_version)]
+
+
+def choose_python(files: ProjectFiles, available: tuple[str, ...], as_of: str | None = None) -> tuple[str, str]:
+    """The first of ``available`` that requires-python allows and that was settled at the
+    commit's date ``as_of`` (a 2022 commit gets 3.9, not 3.11), stepped down to the newest one the
+    project declares (classifiers, else tox envs) when it declares none as new; and a note why."""
     spec_text = requires_python(files)
     try:
         spec = SpecifierSet(spec_text) if spec_text else SpecifierSet()
@@ -61,11 +83,15 @@ def choose_python(files: ProjectFiles, available: tuple[str, ...]) -> tuple[str,
         spec = SpecifierSet()
     declared = _classifier_versions(files)
     candidates = [p for p in available if spec.contains(f"{p}.0", prereleases=True)] or list(available)
-    choice = candidates[0]
+    timely = of_its_time(candidates, as_of)
+    choice = timely[0]
     versions = declared or _tox_versions(files)
-    if versions and not spec_text and versions[-1] < (3, 10) and "3.9" in candidates:
-        choice = "3.9"
+    if versions and versions[-1] < _version(choice):
+        older = [p for p in timely if _version(p) <= versions[-1]]
+        choice = max(older, key=_version) if older else min(timely, key=_version)
     note = f"python {choice}: requires-python {spec_text or '(none)'}"
     if declared:
         note += f", classifiers up to {'.'.join(map(str, declared[-1]))}"
+    if timely[0] != candidates[0]:
+        note += f", commit of {str(as_of)[:10]} (Python {candidates[0]} not yet settled then)"
     return choice, note

@@ -61,16 +61,21 @@ def requirement_key(spec: str) -> str:
 
 
 def final_deps(deps: list[str], own_name: str) -> list[str]:
-    """pytest first (``pytest<8`` for nose-style suites), pytest pins after it, one spelling per
-    distribution (the first), and never the project itself."""
-    pins = ["pytest<8"] if any(re.match(r"^nose\b", d, re.I) for d in deps) else ["pytest"]
+    """pytest first: the project's own pytest pin when it declares one (so the dependency layer's
+    plugins, pytest-timeout among them, resolve against the pytest the tests get: pyjwt 2.10.1's
+    ``pytest>=6,<7`` arrived only with the project's extras and left the newest pytest-timeout
+    broken on pytest 6), ``<8`` added for nose-style suites; one spelling per distribution (the
+    first), and never the project itself."""
+    nose = any(re.match(r"^nose\b", d, re.I) for d in deps)
+    pinned = next((d for d in deps if re.match(r"^pytest\s*[<>=!~]", d) and ";" not in d), None)
+    pins = [f"{pinned},<8" if nose else pinned] if pinned else ["pytest<8"] if nose else ["pytest"]
     ordered = pins + [d for d in deps if not re.match(r"^pytest\s*([<>=!~].*)?$", d)] + [
         d for d in deps if re.match(r"^pytest\s*[<>=!~]", d)]
     own = own_name.lower().replace("_", "-") if own_name else None
     seen: set[str] = set()
     out: list[str] = []
     for d in ordered:
-        key = "pytest" if d.startswith("pytest<8") else requirement_key(d)
+        key = requirement_key(d)
         if key not in seen:
             seen.add(key)
             if requirement_key(d) != own:
@@ -97,3 +102,15 @@ def wanted_requirement_file(rel: str, python: str) -> bool:
         if f"{m.group(1)}.{m.group(2)}" != python:
             return False
     return True
+
+
+DEV_FILE = re.compile(r"^(?:requirements[-_.]?)?dev(?:el(?:op(?:ment)?)?)?(?:[-_]requirements)?\.(?:txt|in)$", re.I)
+"""A developer's requirement file (``requirements/dev.txt``, ``requirements-dev.txt``, ``dev-requirements.txt``)."""
+
+
+def without_redundant_dev_files(files: list[str]) -> list[str]:
+    """Developer requirement files left out when a test requirement file is chosen too: they add
+    the docs and typing pins (pallets' pip-compiled ``requirements/dev.txt``: 48 s of a 109 s cold
+    build of click) to what the test file already holds; a missing module is still repaired."""
+    tests = [f for f in files if re.search(r"test", Path(f).name, re.I) and not DEV_FILE.match(Path(f).name)]
+    return [f for f in files if not (tests and DEV_FILE.match(Path(f).name))]

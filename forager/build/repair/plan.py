@@ -7,7 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from forager.build.detect.project_files import pytest_option, read_toml
+from forager.build.detect.declared import declared_extras
+from forager.build.detect.project_files import ProjectFiles, pytest_option, read_toml
 from forager.build.recipe import Recipe
 from forager.build.repair.fixes import Fix, FixKind
 from forager.build.repair.local import INSTALLED_ROOTS, local_modules, pythonpath_value
@@ -49,7 +50,7 @@ def _pytest_broken(output: str) -> bool:
     """pytest fails to import or start (e.g. an old pin on a new Python)."""
     last_line = output.strip().splitlines()[-1] if output.strip() else ""
     return (output.lstrip().startswith("Traceback")
-            and re.search(r"site-packages/_?pytest", _last_frame(output)) is not None
+            and re.search(r"site-packages/_?pytest/", _last_frame(output)) is not None  # not a plugin's
             and re.match(r"(ImportError|ModuleNotFoundError|SyntaxError|AttributeError|TypeError)", last_line)
             is not None)
 
@@ -83,12 +84,24 @@ def _module_fixes(output: str, recipe: Recipe, root: Path, why: str) -> list[Fix
         if mod == "distutils":
             fixes.append(Fix(FixKind.INSTALL, "setuptools", f"{why}: distutils (removed in Python 3.12)"))
             continue
+        if own := _extra_named(root, top):
+            fixes += [Fix(FixKind.INSTALL, req, f"{why}: no module {mod}; the project's extra [{top}]")
+                      for req in own]
+            continue
         fixes.append(Fix(FixKind.INSTALL, dist_for_module(mod), f"{why}: no module {mod}"))
     if on_path:
         value = pythonpath_value(list(dict.fromkeys(on_path)), recipe.env.get("PYTHONPATH", ""))
         fixes.append(Fix(FixKind.ENV, f"PYTHONPATH={value}",
                          f"{why}: the repository's own module(s) in {', '.join(dict.fromkeys(on_path))}"))
     return fixes
+
+
+def _extra_named(root: Path, module: str) -> list[str]:
+    """The requirements of the project's own extra named like ``module`` (cattrs' ``bson`` extra
+    is pymongo, not the unrelated ``bson`` distribution), or []."""
+    key = module.lower().replace("_", "-")
+    extras = declared_extras(ProjectFiles.read(root)) if root.is_dir() else {}
+    return next((list(v) for k, v in extras.items() if k.lower().replace("_", "-") == key and v), [])
 
 
 def _unknown_option_fixes(output: str, root: Path) -> list[Fix]:

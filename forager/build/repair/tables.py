@@ -3,7 +3,8 @@ options mapped to the distributions that provide them (data tables), and Python 
 
 from __future__ import annotations
 
-# import name -> distribution, where they differ
+# import name -> distribution, where they differ (pkg_resources left setuptools in 82.0: an older
+# plugin that imports it needs a setuptools before that, not the newest one the base already has)
 MODULE_TO_DIST = {
     "yaml": "PyYAML", "attr": "attrs", "PIL": "Pillow", "cv2": "opencv-python-headless",
     "sklearn": "scikit-learn", "skimage": "scikit-image", "bs4": "beautifulsoup4",
@@ -11,7 +12,7 @@ MODULE_TO_DIST = {
     "Crypto": "pycryptodome", "Cryptodome": "pycryptodomex", "OpenSSL": "pyOpenSSL",
     "magic": "python-magic", "dotenv": "python-dotenv", "google.protobuf": "protobuf",
     "zmq": "pyzmq", "git": "GitPython", "multipart": "python-multipart", "docx": "python-docx",
-    "pptx": "python-pptx", "pkg_resources": "setuptools", "hamcrest": "PyHamcrest",
+    "pptx": "python-pptx", "pkg_resources": "setuptools<82", "hamcrest": "PyHamcrest",
     "markdown": "Markdown", "jinja2": "Jinja2", "importlib_metadata": "importlib-metadata",
     "importlib_resources": "importlib-resources", "typing_extensions": "typing-extensions",
     "ruamel": "ruamel.yaml", "lxml": "lxml", "Levenshtein": "python-Levenshtein",
@@ -36,7 +37,7 @@ MODULE_TO_DIST = {
     "pytest_httpserver": "pytest-httpserver", "pytest_benchmark": "pytest-benchmark",
     "pytest_lazyfixture": "pytest-lazy-fixture", "pytest_cases": "pytest-cases",
     "parameterized": "parameterized", "ddt": "ddt", "nose2": "nose2", "sure": "sure",
-    "expects": "expects", "pytest_subtests": "pytest-subtests", "time_machine": "time-machine",
+    "expects": "expects", "bson": "pymongo", "pytest_subtests": "pytest-subtests", "time_machine": "time-machine",
 }
 # fixture name -> plugin distribution
 FIXTURE_TO_DIST = {
