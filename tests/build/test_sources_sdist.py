@@ -72,3 +72,17 @@ def test_sdist_with_too_many_files_or_unsafe_members_is_refused(limits: None, tm
     (tmp_path / "o5").mkdir()
     sdist.extract(fine, fine.name, tmp_path / "o5")
     assert sorted(p.name for p in (tmp_path / "o5").iterdir()) == ["setup.py", "tests"]
+
+
+def test_a_link_that_climbs_within_the_tree_is_kept(limits: None, tmp_path: Path) -> None:
+    """pyparsing 3.3's sdist links docs/CONTRIBUTING.md -> ../CONTRIBUTING.md: inside the tree, so the
+    source is kept (three releases once failed as 'points out of the tree'); one more .. still refuses."""
+    inner = tarfile.TarInfo("pp-1.0/docs/CONTRIBUTING.md")
+    inner.type, inner.linkname = tarfile.SYMTYPE, "../CONTRIBUTING.md"
+    ok = _tar_gz(tmp_path / "pp-1.0.tar.gz", [_file("pp-1.0/CONTRIBUTING.md", b"hello\n"), (inner, None)])
+    (tmp_path / "o1").mkdir()
+    sdist.extract(ok, ok.name, tmp_path / "o1")
+    assert (tmp_path / "o1" / "docs" / "CONTRIBUTING.md").read_text() == "hello\n"
+    out = tarfile.TarInfo("pp-1.0/docs/x")
+    out.type, out.linkname = tarfile.SYMTYPE, "../../../x"
+    _refused(_tar_gz(tmp_path / "pq-1.0.tar.gz", [(out, None)]), tmp_path / "o2", "points out of the tree")

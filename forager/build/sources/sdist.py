@@ -49,7 +49,8 @@ def _untar(archive: Path, into: Path, budget: _Budget) -> None:
         for m in tf:  # headers only; stops at the first refusal, before reading further
             if m.issym() or m.islnk():
                 target = m.linkname if m.islnk() else str(Path(m.name).parent / m.linkname)
-                if unsafe(target) or os.path.normpath(target).startswith(".."):
+                inside = os.path.normpath(target.replace("\\", "/"))  # docs/X -> ../X stays in the tree
+                if target.startswith(("/", "\\")) or inside == ".." or inside.startswith("../"):
                     raise SourceError(f"{budget.filename}: link {m.name!r} points out of the tree")
             budget.check(m.name, m.size)
             members.append(m)
