@@ -3,7 +3,6 @@ failure, never a skip."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,23 +57,9 @@ def runtime():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def minipkg_build(runtime, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The fixture package built and validated once per session (its database kept aside)."""
-    from forager.build.builder import build
+    from fixture_builds import build_in_home
 
-    home = tmp_path_factory.mktemp("build-home")
-    old = os.environ.get("FORAGER_HOME")
-    os.environ["FORAGER_HOME"] = str(home)
-    reset_settings()
-    try:
-        result = build(str(FIXTURES / "minipkg"))
-    finally:
-        if old is None:
-            os.environ.pop("FORAGER_HOME", None)
-        else:
-            os.environ["FORAGER_HOME"] = old
-        reset_settings()
-    assert result.status == "validated", result.error
-    result.home = home  # type: ignore[attr-defined]
-    return result
+    return build_in_home(FIXTURES / "minipkg", tmp_path_factory.mktemp("build-home"))
 
 
 SLOW_FIXTURES = {"runtime", "minipkg_build", "task", "services", "workers", "fuzz_auth", "chromium"}

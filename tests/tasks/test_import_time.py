@@ -6,7 +6,6 @@ that its FAIL_TO_PASS holds the table's tests and no PASS_TO_PASS test fails in 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -22,22 +21,10 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def importpkg_build(runtime, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from forager.build.builder import build
+    from fixture_builds import build_in_home
 
-    home = tmp_path_factory.mktemp("importpkg-home")
-    old = os.environ.get("FORAGER_HOME")
-    os.environ["FORAGER_HOME"] = str(home)
-    reset_settings()
-    try:
-        result = build(str(FIXTURES / "importpkg"))
-    finally:
-        if old is None:
-            os.environ.pop("FORAGER_HOME", None)
-        else:
-            os.environ["FORAGER_HOME"] = old
-        reset_settings()
-    assert result.status == "validated", result.error
-    return home, str(result.image)
+    result = build_in_home(FIXTURES / "importpkg", tmp_path_factory.mktemp("importpkg-home"))
+    return result.home, str(result.image)
 
 
 def test_a_function_module_level_code_calls_is_judged_by_the_whole_suite(
