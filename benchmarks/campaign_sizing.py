@@ -25,7 +25,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forager.config import get_settings  # noqa: E402
 from forager.jobs.state import get_job  # noqa: E402
 from forager.store import campaigns as rows  # noqa: E402
 from forager.trajectory.store import stored_path  # noqa: E402
@@ -105,7 +104,6 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "campaign_sizing.json"))
     args = ap.parse_args()
-    get_settings()
     evidence = json.loads(Path(args.evidence).read_text())
     camp = rows.get_campaign(args.name)
     costs = {s: _stats(slot_seconds(camp.id, s)) for s in ("build", "tasks", "episode")}

@@ -31,7 +31,9 @@ USER_NAME = "forager"
 USER_ID = 7000
 USER_HOME = "/tmp/forager-home"
 EPISODE_LABEL = "forager.episode"
-GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n.hypothesis/\n*.egg-info/\n"
+CACHE_DIRS = ("__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info")
+"""Folders running and installing leave in /repo (and ``*.pyc``): never in a snapshot, never judged."""
+GIT_EXCLUDES = "*.pyc\n" + "".join(f"{d}/\n" for d in CACHE_DIRS)
 SAFE_GIT = ("git -c safe.directory='*' -c core.fsmonitor=false -c core.hooksPath=/dev/null "
             "-c core.untrackedCache=false --no-replace-objects")
 """git as root over a tree the agent could write: none of the repository's own hooks, monitors

@@ -33,6 +33,7 @@ from typing import Any
 
 from forager.build.testrun import run_tests
 from forager.episode.environment import (
+    CACHE_DIRS,
     REPO,
     SAFE_GIT,
     USER_NAME,
@@ -48,8 +49,6 @@ from forager.runtime import Sandbox
 from forager.trajectory.schema import Reward
 
 AGENT_TREE = "/tmp/.forager-agent-tree"
-CACHE_EXCLUDES = ("--exclude=__pycache__", "--exclude=*.pyc", "--exclude=.pytest_cache", "--exclude=.hypothesis")
-"""Caches the tests leave behind: never carried into the judged state (nor read: they may be private)."""
 INFRA_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", ".pytest.ini"}
 SHADOWING = {"pytest", "_pytest", "pluggy", "forager_report", "iniconfig"}
 """Module names whose shadowing would replace the test runner or its reporter."""
@@ -170,7 +169,8 @@ def export_work(env: Environment) -> tuple[bytes, list[str]]:
     res = env.sandbox.exec(f"cd {env.repo} && /usr/bin/find . -path ./.git -prune -o -type f -size +{mb}M -print",
                            120, user="root")
     big = sorted(line[2:] for line in res.output.splitlines() if line.startswith("./"))
-    args = ["--exclude=./.git", *CACHE_EXCLUDES, *(f"--exclude=./{p}" for p in big)]
+    caches = [f"--exclude={c}" for c in ("*.pyc", *CACHE_DIRS)]  # may be private; never judged anyway
+    args = ["--exclude=./.git", *caches, *(f"--exclude=./{p}" for p in big)]
     cap = (settings.episode_disk_limit_mb + 64) * 1024 * 1024
     return env.sandbox.get_tar(REPO, args, max_bytes=cap), big
 

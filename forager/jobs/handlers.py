@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from forager.enums import BuildStatus, JobKind, TaskKind
@@ -96,7 +97,7 @@ def job_run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     if traj.reward is not None and not traj.resolved:  # why, where a report reads it (an oracle should resolve)
         tests = {**traj.reward.fail_to_pass, **traj.reward.pass_to_pass}
         out["flags"] = traj.reward.flags[:5]
-        out["not_passed"] = dict(list({t: o for t, o in tests.items() if o != "passed"}.items())[:10])
+        out["not_passed"] = dict(islice(((t, o) for t, o in tests.items() if o != "passed"), 10))
     return out
 
 
