@@ -44,10 +44,17 @@ MAKE_USER = (
     f"echo '{USER_NAME}:x:{USER_ID}:{USER_ID}:forager agent:{USER_HOME}:/bin/bash' >> /etc/passwd; "
     f"grep -q '^{USER_NAME}:' /etc/group || echo '{USER_NAME}:x:{USER_ID}:' >> /etc/group; fi; "
     f"[ \"$(id -u {USER_NAME})\" = {USER_ID} ]; "
-    f"if [ -d {REPO} ]; then chmod -R a+rwX {REPO}; fi; "
+    f"if [ -d {REPO} ]; then find {REPO} -user 0 ! -type l -exec chmod a+rwX {{}} +; fi; "
     f"if command -v git >/dev/null; then git config --system --add safe.directory '*'; fi"
 )
-"""Add the unprivileged user and open /repo to it (exit status not 0: the image will not)."""
+"""Add the unprivileged user and open /repo to it (exit status not 0: the image will not). The
+tree of a workspace filled as the user (``WORKSPACE_OWNER``) is the user's already; what root owns
+is opened (never through a link: the sandbox's root owns the image's system files too)."""
+WORKSPACE_OWNER = str(USER_ID)
+"""The agent's /repo, filled from the image, belongs to the agent's user, as the image's /repo
+belongs to root where it was built and its tests were validated and tasks made: a test that sets
+a file's times (``os.utime``) or its mode needs to own the file, and the judge's tests run as the
+user (jinja2's ``test_caches_template_based_on_mtime`` failed every judged episode before)."""
 
 
 def user_home(user: str) -> str:
@@ -163,7 +170,8 @@ def open_environment(image: str, *, name: str | None = None, user: bool = True, 
         runtime = runtime or get_runtime()
         sandbox = runtime.start(
             image, name=name, limits=Limits.from_settings(network=False, disk=True, settings=settings),
-            labels={EPISODE_LABEL: "1", OWNER_LABEL: this_process()}, workspace=REPO)
+            labels={EPISODE_LABEL: "1", OWNER_LABEL: this_process()}, workspace=REPO,
+            workspace_owner=WORKSPACE_OWNER if user else None)
     except EngineError as exc:
         raise SandboxError(str(exc)) from exc
     env: Environment | None = None

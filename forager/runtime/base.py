@@ -142,7 +142,12 @@ class Runtime(Protocol):
 
     def start(self, image: str, *, name: str | None = None, limits: Limits | None = None,
               env: Mapping[str, str] | None = None, build_mounts: bool = False,
-              labels: Mapping[str, str] | None = None, workspace: str | None = None) -> Sandbox: ...
+              labels: Mapping[str, str] | None = None, workspace: str | None = None,
+              workspace_owner: str | None = None) -> Sandbox:
+        """A running sandbox from ``image``. ``workspace_owner`` (a uid): the workspace filled from
+        the image belongs to that user, as the image's tree belongs to root where it was built and
+        its tests validated (a test that sets a file's times needs to own it)."""
+        ...
 
     def image_exists(self, tag: str) -> bool: ...
     def image_digest(self, tag: str) -> str | None: ...

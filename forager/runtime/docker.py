@@ -54,9 +54,11 @@ class DockerRuntime:
 
     def start(self, image: str, *, name: str | None = None, limits: Limits | None = None,
               env: Mapping[str, str] | None = None, build_mounts: bool = False,
-              labels: Mapping[str, str] | None = None, workspace: str | None = None) -> DockerSandbox:
+              labels: Mapping[str, str] | None = None, workspace: str | None = None,
+              workspace_owner: str | None = None) -> DockerSandbox:
         """A running container from ``image``. With ``workspace`` and ``limits.disk_mb``, every
-        place an unprivileged user can write is a sized tmpfs, the workspace filled from the image."""
+        place an unprivileged user can write is a sized tmpfs, the workspace filled from the image
+        (owned by ``workspace_owner``, a uid, when given)."""
         settings = get_settings()
         limits = limits or Limits.from_settings(settings=settings)
         name = name or f"forager-{uuid.uuid4().hex[:16]}"
@@ -69,7 +71,7 @@ class DockerRuntime:
         box = DockerSandbox(container, self.client, {}, tuple(tmpfs))
         try:
             if workspace and workspace in tmpfs:
-                self._fill_from_image(box, image, workspace, labels or {})
+                self._fill_from_image(box, image, workspace, labels or {}, workspace_owner)
         except BaseException:
             box.remove()
             raise
@@ -128,14 +130,19 @@ class DockerRuntime:
         with contextlib.suppress(docker.errors.APIError):
             self.client.containers.get(name).remove(force=True)
 
-    def _fill_from_image(self, box: DockerSandbox, image: str, path: str, labels: Mapping[str, str]) -> None:
-        """Copy ``path`` as the image holds it into the sandbox (where a tmpfs now hides it)."""
+    def _fill_from_image(self, box: DockerSandbox, image: str, path: str, labels: Mapping[str, str],
+                         owner: str | None = None) -> None:
+        """Copy ``path`` as the image holds it into the sandbox (where a tmpfs now hides it), as
+        root or, with ``owner``, as that uid (``put_tree_as``)."""
         source = self.client.containers.create(image, command=["true"], name=f"{box.name}-source",
                                                labels={"forager": "1", OWNER_LABEL: "", **labels},
                                                network_mode="none")
         try:
             stream, _ = source.get_archive(path.rstrip("/") + "/.")
-            box.put_tar(stream, path)
+            if owner:
+                box.put_tree_as(stream, path, owner)
+            else:
+                box.put_tar(stream, path)
         except docker.errors.NotFound:
             pass  # the image has no such directory: the workspace starts empty
         finally:

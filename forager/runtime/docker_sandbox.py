@@ -75,6 +75,24 @@ class DockerSandbox:
         cmd = [_docker_cli(), "exec", "-i", "-u", "root", self.id, "/bin/tar", "-x", "--no-same-owner", "-C", dest]
         tario.feed(cmd, data, dest, timeout)
 
+    def put_tree_as(self, data: bytes | Iterable[bytes], dest: str, owner: str, timeout: float = 600) -> None:
+        """Extract a tar stream of a tree (members ``./…``) at ``dest`` as ``owner`` (a uid), who
+        then owns every file, and open it to everyone as the image's tree is (``a+rwX``; links
+        untouched). ``dest`` itself (a root-owned mount) is left as it is: its ``.`` member is
+        stripped, since only root could change it and the sandbox's root holds no capability: root,
+        who owns it, opens it first (a tmpfs over an image's directory takes that directory's mode)."""
+        user = f"{owner}:{owner}"
+        q = shlex.quote(dest)
+        res = self.exec(f"chmod a+rwx {q}", 60, user="root")
+        if not res.ok:
+            raise EngineError(f"could not open {dest} to {owner}: {res.output.strip()[-300:]}")
+        cmd = [_docker_cli(), "exec", "-i", "-u", user, self.id, "/bin/tar", "-x", "--no-same-owner",
+               "--strip-components=1", "-C", dest]
+        tario.feed(cmd, data, dest, timeout)
+        res = self.exec(f"find {q} -mindepth 1 ! -type l -exec chmod a+rwX {{}} +", timeout, user=user)
+        if not res.ok:
+            raise EngineError(f"could not open {dest} to everyone as {owner}: {res.output.strip()[-300:]}")
+
     def get_tar(self, path: str, args: Sequence[str] = (), max_bytes: int | None = None,
                 timeout: float = 600) -> bytes:
         """``tar -c`` of ``path``'s contents (``args`` add tar options such as excludes), read as

@@ -196,7 +196,8 @@ class LocalRuntime:
 
     def start(self, image: str, *, name: str | None = None, limits: Limits | None = None,
               env: Mapping[str, str] | None = None, build_mounts: bool = False,
-              labels: Mapping[str, str] | None = None, workspace: str | None = None) -> LocalSandbox:
+              labels: Mapping[str, str] | None = None, workspace: str | None = None,
+              workspace_owner: str | None = None) -> LocalSandbox:
         """A sandbox directory with the image's directory as ``/repo`` (limits and mounts ignored)."""
         found = self._image(image)
         if found is None:

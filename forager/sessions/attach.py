@@ -16,7 +16,7 @@ import uuid
 from typing import Protocol
 
 from forager.config import Settings
-from forager.episode.environment import REPO, Environment
+from forager.episode.environment import REPO, WORKSPACE_OWNER, Environment
 from forager.errors import EngineError, SandboxError
 from forager.owner import OWNER_LABEL, this_process
 from forager.runtime import Limits, Runtime, Sandbox, get_runtime
@@ -58,7 +58,7 @@ def start_container(image: str, session_id: str, farm: str, settings: Settings,
         return runtime.start(image, name=container_name(session_id),
                              limits=Limits.from_settings(network=False, disk=True, settings=settings),
                              labels={SESSION_LABEL: session_id, FARM_LABEL: farm, OWNER_LABEL: ""},
-                             workspace=REPO)
+                             workspace=REPO, workspace_owner=WORKSPACE_OWNER)
     except EngineError as exc:
         raise SandboxError(str(exc)) from exc
 

@@ -127,3 +127,61 @@ def test_honest_fix_written_with_private_permissions_is_judged(task: Any) -> Non
     assert traj.turns[0].observation.strip().splitlines()[-1] == "600", traj.turns[0].observation
     assert traj.reward is not None and not traj.reward.flags, traj.reward.flags
     assert traj.resolved and GOOD in traj.final_diff and ".hypothesis" not in traj.final_diff
+
+
+MTIME_TEST = '''\
+import os
+
+
+def test_sets_the_times_of_a_package_file():
+    # as jinja2's test_caches_template_based_on_mtime does: explicit times need the file's owner
+    path = os.path.join(os.path.dirname(__file__), "..", "src", "minipkg", "__init__.py")
+    os.utime(path, (1, 1))
+    assert os.stat(path).st_mtime == 1
+'''
+
+
+def test_a_test_that_sets_file_times_passes_where_the_reward_is_judged(task: Any) -> None:
+    """The image's /repo belongs to root, who built it, validated it and made its tasks; the agent
+    and the judge run as an unprivileged user. A test that sets a file's times passed everywhere a
+    task is made and failed every judged episode (jinja2's ``os.utime`` test was in PASS_TO_PASS of
+    three evidence tasks): the sandbox's workspace now belongs to the user who runs its tests."""
+    from minipkg_task import udiff
+
+    from forager.store import db
+
+    with db.session() as s:
+        row = db.Task(kind="mutate-fix", image_id=task.image_id,
+                      setup_patch=task.setup_patch + udiff("", MTIME_TEST, "tests/test_mtime.py").replace(
+                          "--- a/tests/test_mtime.py", "--- /dev/null"),
+                      gold_patch=task.gold_patch, fail_to_pass=list(task.fail_to_pass),
+                      pass_to_pass=[*task.pass_to_pass, "tests/test_mtime.py::test_sets_the_times_of_a_package_file"],
+                      problem_statement=task.problem_statement)
+        s.add(row)
+        s.flush()
+        task_id = row.id
+    traj = episode(task_id, [
+        ("bash", {"command": "stat -c %u /repo/src/minipkg/__init__.py"}),
+        ("edit", {"path": CALC_PATH, "old_str": BAD, "new_str": GOOD}),
+        ("submit", {}),
+    ])
+    assert traj.turns[0].observation.strip().splitlines()[-1] == "7000", traj.turns[0].observation
+    assert traj.reward is not None and not traj.reward.flags, traj.reward.flags
+    assert traj.reward.pass_to_pass.get("tests/test_mtime.py::test_sets_the_times_of_a_package_file") == "passed", \
+        traj.reward.pass_to_pass
+    assert traj.resolved
+
+
+def test_a_link_the_agent_plants_in_repo_opens_no_system_file() -> None:
+    """Opening /repo to the user never follows a link: the sandbox's root owns /etc/passwd too."""
+    from forager.episode.environment import MAKE_USER, REPO
+    from forager.runtime import Limits, get_runtime
+
+    box = get_runtime().start("forager/base:3.11", limits=Limits(network=False, disk_mb=64), workspace=REPO)
+    try:
+        box.exec(f"ln -s /etc/passwd {REPO}/passwd && ln -s /etc {REPO}/etc", 30)
+        assert box.exec(MAKE_USER, 60).exit_code == 0
+        modes = box.exec("stat -c %a /etc/passwd /etc", 30).output.split()
+        assert modes == ["644", "755"], modes
+    finally:
+        box.remove()
