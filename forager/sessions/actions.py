@@ -39,7 +39,12 @@ class ActionResult:
 
 
 def _claim(session_id: str, token_id: str, hold_s: float, step: bool) -> stored.SessionRow:
-    """The session's row, claimed by this process; the reason it cannot be, as an error."""
+    """The session's row, claimed by this process; the reason it cannot be, as an error. When this
+    process's shell served the last action, one conditional UPDATE claims and reads it."""
+    if SHELLS.has(session_id):
+        row = stored.claim_own(session_id, token_id, hold_s, SHELL_OWNER, step)
+        if row is not None:
+            return row
     for _ in range(CLAIM_TRIES):
         row = stored.get(session_id, token_id)
         if row.state != SessionState.ACTIVE:

@@ -105,6 +105,10 @@ class Shells:
         self.put(row.id, env)
         return env
 
+    def has(self, session_id: str) -> bool:
+        with self._lock:
+            return session_id in self._envs
+
     def drop(self, session_id: str) -> None:
         with self._lock:
             env = self._envs.pop(session_id, None)

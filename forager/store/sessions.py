@@ -106,6 +106,23 @@ def claim(session_id: str, token_id: str, hold_s: float, owner: str, previous_ow
         return bool(getattr(res, "rowcount", 0) == 1)
 
 
+def claim_own(session_id: str, token_id: str, hold_s: float, owner: str, step: bool = True) -> SessionRow | None:
+    """``claim`` in one statement for the process whose shell served the session's last action
+    (``shell_owner`` is ``owner``): the claimed row as it now is, or None when any condition does
+    not hold (the caller then reads the row and claims it the ordinary way)."""
+    now = utcnow()
+    t = db.AgentSession
+    q = update(t).where(t.id == session_id, t.token_id == token_id, t.state == ACTIVE, t.shell_owner == owner,
+                        or_(t.busy_until.is_(None), t.busy_until < now))
+    if step:
+        q = q.where(t.steps < t.max_actions)
+    q = q.values(busy_until=now + timedelta(seconds=hold_s), last_active_at=now).returning(
+        *(getattr(t, name) for name in SessionRow.__dataclass_fields__))
+    with db.session() as s:
+        found = s.execute(q.execution_options(synchronize_session=False)).one_or_none()
+        return SessionRow(**found._asdict()) if found is not None else None
+
+
 def set_started(session_id: str, container: str, user: str, test_command: str, owner: str) -> None:
     """Record the started container of a session (its shell is ``owner``'s)."""
     t = db.AgentSession

@@ -34,3 +34,28 @@ def test_session_rolls_back_on_error() -> None:
         raise RuntimeError("boom")
     with db.session() as s:
         assert s.query(db.Repository).count() == 0
+
+
+def test_claim_own_claims_only_the_shell_owners_free_active_session() -> None:
+    """The one-statement claim of the process whose shell served the last action: it answers the
+    row as claimed, and nothing (the caller then claims the ordinary way) whenever the session is
+    another process's, busy, ended, another token's or out of actions."""
+    from forager.enums import SessionState
+    from forager.store import sessions as stored
+
+    stored.add(db.AgentSession(id="sess-own", token_id="tok-a", task_id="t", trajectory_id="traj",
+                               state=SessionState.ACTIVE, steps=0, max_actions=2, action_timeout_s=5,
+                               shell_owner="me"))
+    assert stored.claim_own("sess-own", "tok-a", 30, "other") is None  # another process's shell
+    assert stored.claim_own("sess-own", "tok-b", 30, "me") is None  # another token's session
+    row = stored.claim_own("sess-own", "tok-a", 30, "me")
+    assert row is not None and row.id == "sess-own" and row.busy_until is not None and row.shell_owner == "me"
+    assert stored.claim_own("sess-own", "tok-a", 30, "me") is None  # busy with that action
+    stored.record_turn("sess-own", 0, {"index": 0})
+    stored.record_turn("sess-own", 1, {"index": 1})  # two actions taken: the budget is spent
+    assert stored.claim_own("sess-own", "tok-a", 30, "me") is None
+    claimed = stored.claim_own("sess-own", "tok-a", 30, "me", step=False)  # the submit may still claim it
+    assert claimed is not None and claimed.steps == 2
+    stored.release("sess-own")
+    assert stored.end("sess-own", SessionState.EXPIRED, "idle")
+    assert stored.claim_own("sess-own", "tok-a", 30, "me", step=False) is None  # ended
