@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from forager.clock import utcnow
 from forager.enums import SessionState
@@ -109,18 +109,20 @@ def claim(session_id: str, token_id: str, hold_s: float, owner: str, previous_ow
 def claim_own(session_id: str, token_id: str, hold_s: float, owner: str, step: bool = True) -> SessionRow | None:
     """``claim`` in one statement for the process whose shell served the session's last action
     (``shell_owner`` is ``owner``): the claimed row as it now is, or None when any condition does
-    not hold (the caller then reads the row and claims it the ordinary way)."""
+    not hold (the caller then reads the row and claims it the ordinary way). Core, not the ORM: it
+    runs once per action."""
     now = utcnow()
     t = db.AgentSession
-    q = update(t).where(t.id == session_id, t.token_id == token_id, t.state == ACTIVE, t.shell_owner == owner,
-                        or_(t.busy_until.is_(None), t.busy_until < now))
+    q = update(t).where(
+        t.id == session_id, t.token_id == token_id, t.state == ACTIVE, t.shell_owner == owner,
+        or_(t.busy_until.is_(None), t.busy_until < now))
     if step:
         q = q.where(t.steps < t.max_actions)
     q = q.values(busy_until=now + timedelta(seconds=hold_s), last_active_at=now).returning(
         *(getattr(t, name) for name in SessionRow.__dataclass_fields__))
-    with db.session() as s:
-        found = s.execute(q.execution_options(synchronize_session=False)).one_or_none()
-        return SessionRow(**found._asdict()) if found is not None else None
+    with db.engine().begin() as conn:
+        found = conn.execute(q).one_or_none()
+    return SessionRow(**found._asdict()) if found is not None else None
 
 
 def set_started(session_id: str, container: str, user: str, test_command: str, owner: str) -> None:
@@ -142,14 +144,14 @@ def delete(session_id: str) -> None:
 
 
 def record_turn(session_id: str, index: int, turn: dict[str, Any]) -> None:
-    """Store one turn and release the session (its step count advanced)."""
+    """Store one turn and release the session (its step count advanced), in one transaction
+    (Core, not the ORM: it runs once per action)."""
     now = utcnow()
-    with db.session() as s:
-        s.add(db.SessionTurn(session_id=session_id, index=index, turn=turn))
-        t = db.AgentSession
-        s.execute(update(t).where(t.id == session_id)
-                  .values(steps=t.steps + 1, busy_until=None, last_active_at=now)
-                  .execution_options(synchronize_session=False))
+    t = db.AgentSession
+    with db.engine().begin() as conn:
+        conn.execute(insert(db.SessionTurn).values(session_id=session_id, index=index, turn=turn))
+        conn.execute(update(t).where(t.id == session_id)
+                     .values(steps=t.steps + 1, busy_until=None, last_active_at=now))
 
 
 def release(session_id: str) -> None:
