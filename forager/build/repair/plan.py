@@ -131,7 +131,10 @@ def _plugin_fixes(output: str) -> list[Fix]:
     fixes = [Fix(FixKind.INSTALL, dist, "required_plugins")
              for plugin in re.findall(r"Missing required plugins?: (.+)", output)
              for dist in re.split(r",\s*", plugin.strip())]
-    for marker in re.findall(r"'(\w+)' not found in `markers` configuration option", output):
+    markers = re.findall(r"'(\w+)' not found in `markers` configuration option", output)
+    # an unknown mark's warning made an error by filterwarnings = error (responses 2025-01: asyncio)
+    markers += re.findall(r"PytestUnknownMarkWarning: Unknown pytest\.mark\.(\w+)", output)
+    for marker in dict.fromkeys(markers):
         if dist := MARKER_TO_DIST.get(marker):
             fixes.append(Fix(FixKind.INSTALL, dist, f"marker {marker}"))
     for opt in re.findall(r"Unknown config option: (\w+)", output):
