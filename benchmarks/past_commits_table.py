@@ -33,8 +33,8 @@ def picked(listing: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
     which, note = 1, ("", "")
     for line in Path(listing).read_text().splitlines():
-        if line.startswith("# Second set"):
-            which = 2
+        if line.startswith("# Set "):
+            which = int(line.split()[2].rstrip(":"))
         elif line.startswith("# 20"):
             day, _, how = line[2:].partition(" ")
             note = (day, how)

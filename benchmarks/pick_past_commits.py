@@ -80,8 +80,9 @@ def main() -> None:
         "# window, when the last before it is older than the window).",
     ]
     kind = "main-branch commits only" if args.tag_slack < 0 else f"tags within {args.tag_slack} days"
-    lines = [f"# Second set: slots shifted by {args.shift:g} of the window, {kind}."] if args.append else header
     old = Path(args.out).read_text() if args.append else ""
+    number = 2 + sum(line.startswith("# Set ") for line in old.splitlines())
+    lines = [f"# Set {number}: slots shifted by {args.shift:g} of the window, {kind}."] if args.append else header
     taken = {line.rpartition("@")[2] for line in old.splitlines() if "@" in line and not line.startswith("#")}
     for i, mirror in enumerate(mirrors):
         offset = ((i + 0.5) / len(mirrors) + args.shift) % 1.0
