@@ -21,6 +21,7 @@ from forager.build.detect.requirements import (
     wanted_requirement_file,
     without_redundant_dev_files,
 )
+from forager.build.detect.submodules import missing_submodules
 from forager.build.detect.suite import pyargs_package
 from forager.build.detect.testpaths import choose_test_paths, has_testpaths
 from forager.build.recipe import TEST_COMMAND, Recipe
@@ -89,6 +90,9 @@ def _recipe(files: ProjectFiles, found: Findings, name: str) -> Recipe:
     if not has_testpaths(files) and (package := pyargs_package(files.root)):
         recipe.test_paths, note = ["--pyargs", package], f"test paths: --pyargs {package}, as the maintainers run it"
     recipe.note(note)
+    if missing := missing_submodules(files.root):
+        recipe.note(f"git submodule(s) not in the checkout (could not be fetched): {', '.join(missing)}; "
+                    "tests that read them cannot pass")
     return recipe
 
 

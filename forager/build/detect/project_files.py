@@ -39,8 +39,44 @@ def split_reqs(value: Any) -> list[str]:
 
 
 def _literal(node: ast.expr, names: dict[str, Any]) -> Any:
+    """The value of a static expression: literals, module-level names already resolved, and lists,
+    tuples, sets and dicts of them (``{"tests": tests_require}``, ``[*base, "pytest"]``), lists or
+    strings joined with ``+``; None when any part is not static."""
     if isinstance(node, ast.Name):
         return names.get(node.id)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        items: list[Any] = []
+        for elt in node.elts:
+            starred = isinstance(elt, ast.Starred)
+            value = _literal(elt.value if isinstance(elt, ast.Starred) else elt, names)
+            if value is None or (starred and not isinstance(value, list | tuple)):
+                return None
+            if starred:
+                items.extend(value)
+            else:
+                items.append(value)
+        return tuple(items) if isinstance(node, ast.Tuple) else items
+    if isinstance(node, ast.Dict):
+        out: dict[Any, Any] = {}
+        for key, val in zip(node.keys, node.values, strict=True):
+            value = _literal(val, names)
+            if key is None and isinstance(value, dict):
+                out.update(value)  # {**other}
+                continue
+            k = _literal(key, names) if key is not None else None
+            if k is None or value is None or not isinstance(k, str | int):
+                return None
+            out[k] = value
+        return out
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left, names), _literal(node.right, names)
+        if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+            return [*left, *right]
+        if isinstance(left, str) and isinstance(right, str):
+            return left + right
+        return None
     try:
         return ast.literal_eval(node)
     except (ValueError, SyntaxError, TypeError):
@@ -48,7 +84,8 @@ def _literal(node: ast.expr, names: dict[str, Any]) -> Any:
 
 
 def setup_py_meta(path: Path) -> dict[str, Any]:
-    """Literal keyword arguments of the setup() call (module-level names resolved when literal)."""
+    """Static keyword arguments of the setup() call (module-level names resolved when static:
+    ``extras_require = {"tests": tests_require}`` included)."""
     try:
         tree = ast.parse(path.read_text(errors="replace"))
     except (SyntaxError, ValueError):
@@ -56,8 +93,10 @@ def setup_py_meta(path: Path) -> dict[str, Any]:
     names: dict[str, Any] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            with contextlib.suppress(ValueError, SyntaxError, TypeError):
-                names[node.targets[0].id] = ast.literal_eval(node.value)
+            if (value := _literal(node.value, names)) is not None:
+                names[node.targets[0].id] = value
+            else:
+                names.pop(node.targets[0].id, None)  # re-bound to something not static
     out: dict[str, Any] = {}
     for call in ast.walk(tree):
         if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) == "setup":

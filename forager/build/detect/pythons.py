@@ -30,9 +30,37 @@ def requires_python(files: ProjectFiles) -> str:
     spec = (files.project.get("requires-python") or files.cfg("options", "python_requires")
             or files.setup_py.get("python_requires"))
     poetry_py = files.poetry.get("dependencies", {}).get("python")
-    if not spec and isinstance(poetry_py, str) and re.match(r"^[\^~]?\d", poetry_py):
-        spec = ">=" + poetry_py.lstrip("^~").split(",")[0]
+    if not spec and isinstance(poetry_py, str):
+        spec = poetry_python(poetry_py)
     return str(spec or "")
+
+
+def _poetry_part(part: str) -> str:
+    """One Poetry constraint as a PEP 440 specifier: ``^3.8`` -> ``>=3.8,<4``, ``~3.8`` ->
+    ``>=3.8,<3.9``, a bare ``3.8`` -> ``>=3.8`` (as read before), ``>=3.7`` as it is."""
+    part = part.strip()
+    m = re.fullmatch(r"([\^~])\s*(\d+)(?:\.(\d+))?(?:\.\d+)*", part)
+    if m:
+        major, minor = int(m.group(2)), int(m.group(3) or 0)
+        upper = f"<{major + 1}" if m.group(1) == "^" or m.group(3) is None else f"<{major}.{minor + 1}"
+        return f">={part.lstrip('^~ ')},{upper}"
+    if re.fullmatch(r"\d+(\.\d+)*", part):
+        return f">={part}"
+    return part.replace(" ", "")
+
+
+def poetry_python(value: str) -> str:
+    """Poetry's ``python`` dependency as a requires-python specifier (``>=3.7`` was read as none
+    before: tomlkit 0.12 at 2024-02); alternatives (``||``) give the newest one; "" when not read."""
+    alternative = re.sub(r"(?<=[<>=!~^])\s+", "", value.split("||")[-1].strip())
+    if not alternative or alternative == "*":
+        return ""
+    spec = ",".join(_poetry_part(p) for p in re.split(r"[,\s]+(?=[<>=!^~\d])", alternative) if p.strip())
+    try:
+        SpecifierSet(spec)
+    except InvalidSpecifier:
+        return ""
+    return spec
 
 
 def classifiers(files: ProjectFiles) -> list[str]:
@@ -92,6 +120,8 @@ def choose_python(files: ProjectFiles, available: tuple[str, ...], as_of: str | 
     note = f"python {choice}: requires-python {spec_text or '(none)'}"
     if declared:
         note += f", classifiers up to {'.'.join(map(str, declared[-1]))}"
+    elif versions:
+        note += f", tox envs up to {'.'.join(map(str, versions[-1]))}"
     if timely[0] != candidates[0]:
         note += f", commit of {str(as_of)[:10]} (Python {candidates[0]} not yet settled then)"
     return choice, note

@@ -11,6 +11,7 @@ from forager.build.detect.declared import declared_extras
 from forager.build.detect.project_files import ProjectFiles, pytest_option, read_toml
 from forager.build.recipe import Recipe
 from forager.build.repair.fixes import Fix, FixKind
+from forager.build.repair.lint import lint_fixes
 from forager.build.repair.local import INSTALLED_ROOTS, local_modules, pythonpath_value
 from forager.build.repair.startup import allow_deprecations, internal_error_fixes, setup_error_fixes
 from forager.build.repair.tables import (
@@ -130,7 +131,10 @@ def _plugin_fixes(output: str) -> list[Fix]:
     fixes = [Fix(FixKind.INSTALL, dist, "required_plugins")
              for plugin in re.findall(r"Missing required plugins?: (.+)", output)
              for dist in re.split(r",\s*", plugin.strip())]
-    for marker in re.findall(r"'(\w+)' not found in `markers` configuration option", output):
+    markers = re.findall(r"'(\w+)' not found in `markers` configuration option", output)
+    # an unknown mark's warning made an error by filterwarnings = error (responses 2025-01: asyncio)
+    markers += re.findall(r"PytestUnknownMarkWarning: Unknown pytest\.mark\.(\w+)", output)
+    for marker in dict.fromkeys(markers):
         if dist := MARKER_TO_DIST.get(marker):
             fixes.append(Fix(FixKind.INSTALL, dist, f"marker {marker}"))
     for opt in re.findall(r"Unknown config option: (\w+)", output):
@@ -195,4 +199,5 @@ def plan_run(run: TestRun, recipe: Recipe, root: Path) -> list[Fix]:
     fixes += [Fix(FixKind.APT, pkg, "the tests call a tool the image lacks") for pkg in missing_tools(text)]
     if not fixes:  # errors at setup/teardown across most tests with one cause
         fixes = setup_error_fixes(run)
+    fixes += lint_fixes(run)  # lint/type-check items of pytest plugins are not the repository's tests
     return _dedupe(fixes, recipe)
