@@ -14,8 +14,10 @@ from pathlib import Path
 from forager.build.context import BuildContext
 from forager.build.detect.locks import CONSTRAINTS_PATH
 from forager.build.detect.requirements import clean_requirement
+from forager.build.later import remove_later
 from forager.build.pip import pip_install
 from forager.build.recipe import Recipe
+from forager.build.uv import provide_uv
 from forager.runtime import Sandbox, get_runtime
 
 REQS_DIR = "/tmp/forager/reqs"
@@ -116,16 +118,21 @@ def deps_layer(ctx: BuildContext, base: str) -> str:
         ctx.log.step("dependencies", note=f"reused {tag}")
         recipe.note(f"dependency layer {tag} (reused)")
         return tag
-    with rt.start(base, name=ctx.container_name("deps"), limits=ctx.limits(network=True), build_mounts=True,
-                  labels=ctx.labels("build-deps")) as box, ctx.watch(box):
-        reqs = [r for r in recipe.deps if index_requirement(r, recipe.python)] + ["pytest-timeout"]
-        reqs += recipe.build_requires  # index requirements only (detection keeps no others)
-        box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
-                       CONSTRAINTS_PATH: ("\n".join(recipe.constraints) + "\n").encode(),
-                       **{f"{REQS_DIR}/{k}": v for k, v in req_files.items()}})
-        skipped = _install_requirements(box, ctx, reqs) + _install_requirement_files(box, ctx, req_files)
-        box.exec("rm -rf /tmp/forager", 60)
-        box.commit(tag, labels={"forager.kind": "deps", "forager.base": base,
-                                "forager.skipped": json.dumps(skipped)[:2000]})
+    box = rt.start(base, name=ctx.container_name("deps"), limits=ctx.limits(network=True), build_mounts=True,
+                   labels=ctx.labels("build-deps"))
+    try:
+        with ctx.watch(box):
+            reqs = [r for r in recipe.deps if index_requirement(r, recipe.python)] + ["pytest-timeout"]
+            reqs += recipe.build_requires  # index requirements only (detection keeps no others)
+            ctx.log.step("installer", note=provide_uv(box, ctx.settings))
+            box.put_files({"/tmp/forager/deps.txt": ("\n".join(reqs) + "\n").encode(),
+                           CONSTRAINTS_PATH: ("\n".join(recipe.constraints) + "\n").encode(),
+                           **{f"{REQS_DIR}/{k}": v for k, v in req_files.items()}})
+            skipped = _install_requirements(box, ctx, reqs) + _install_requirement_files(box, ctx, req_files)
+            box.exec("rm -rf /tmp/forager", 60)
+            box.commit(tag, labels={"forager.kind": "deps", "forager.base": base,
+                                    "forager.skipped": json.dumps(skipped)[:2000]})
+    finally:  # the repository layer starts while the engine removes this container
+        remove_later(box)
     recipe.note(f"dependency layer {tag}" + (f"; skipped {skipped}" if skipped else ""))
     return tag
