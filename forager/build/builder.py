@@ -37,6 +37,7 @@ from forager.build.setup_agent import run_setup_agent
 from forager.build.sources import Source, SourceError, resolve
 from forager.build.steplog import StepLog
 from forager.build.testrun import TestRun
+from forager.build.uv import seed_cache_volume
 from forager.build.validate import broken, judge, record_results, run_suite
 from forager.config import Settings, get_settings
 from forager.enums import BuildStatus
@@ -121,6 +122,7 @@ def _more_runs(ctx: BuildContext, image: str, n: int) -> tuple[TestRun, ...]:
 def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> None:
     """Base, dependency and repository layers, then validation; fills in ``result``."""
     recipe, src = ctx.recipe, ctx.src
+    seed_cache_volume(ctx.settings)
     deps = _deps(ctx)
     # the farm id keeps two farms on one engine from overwriting each other's tags
     image = (f"{ctx.settings.image_prefix}/{tag_part(recipe.name or src.name)}:"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import shutil
 import sys
 import tarfile
@@ -23,7 +24,7 @@ import uuid
 from pathlib import Path
 
 from forager.config import Settings, get_settings
-from forager.runtime import Sandbox
+from forager.runtime import Sandbox, get_runtime
 from forager.runtime.pipcache import PIP_CACHE
 
 UV_DIR = f"{PIP_CACHE}/.forager-uv"
@@ -114,3 +115,39 @@ def provide_uv(box: Sandbox, settings: Settings | None = None) -> str:
                      f"rm -rf {new}; {UV} --version", 60)
     return "uv (pip where it fails)" if moved.ok else f"pip (uv did not start: {moved.output.strip()[-200:]})"
 
+
+
+def seed_cache_volume(settings: Settings | None = None) -> bool:
+    """uv and the script written into the shared pip cache volume from this host, when the engine
+    keeps its volumes on this machine and they are writable here: every build container then finds
+    them (the repository container through its overlay's lower layer) with no copy. False when
+    that cannot be done (a remote or rootless engine): ``provide_uv`` copies them in then."""
+    settings = settings or get_settings()
+    binary = host_uv(settings) if settings.installer == "uv" else None
+    client = getattr(get_runtime(), "client", None)
+    if binary is None or client is None:
+        return False
+    try:
+        import docker.errors
+
+        try:
+            volume = client.volumes.get(settings.pip_cache_volume)
+        except docker.errors.NotFound:
+            volume = client.volumes.create(settings.pip_cache_volume)
+        root = Path(volume.attrs["Mountpoint"])
+        if not root.is_dir() or not os.access(root, os.W_OK):
+            return False
+        stamp, bundle = _bundle(binary, binary.stat().st_mtime)
+        target = root / Path(UV_DIR).relative_to(PIP_CACHE)
+        if (target / "stamp").is_file() and (target / "stamp").read_text().strip() == stamp:
+            return True
+        new = target / f".new-{uuid.uuid4().hex[:8]}"
+        new.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(bundle)) as tar:
+            tar.extractall(new, filter="data")
+        for name in ("uv", "install", "stamp"):  # renamed into place: a reader never sees half a file
+            os.replace(new / name, target / name)
+        new.rmdir()
+        return True
+    except Exception:  # noqa: BLE001 - any failure: the containers get their copy instead
+        return False

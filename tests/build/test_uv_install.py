@@ -13,9 +13,10 @@ import pytest
 
 from forager.build import images
 from forager.build.pip import pip_install
-from forager.build.uv import FALLBACK_NOTE, INSTALL, UV_DIR, install_command, provide_uv
+from forager.build.uv import FALLBACK_NOTE, INSTALL, UV_DIR, install_command, provide_uv, seed_cache_volume
 from forager.config import get_settings, reset_settings
 from forager.runtime import Limits, Sandbox
+from forager.runtime.pipcache import discard_pip_overlay
 
 UV_SAYS = "Using Python"
 """The first line ``uv pip install`` writes (pip never does)."""
@@ -105,3 +106,26 @@ def test_the_pip_setting_installs_with_pip_only(monkeypatch: pytest.MonkeyPatch)
     reset_settings()
     assert install_command("six") == "python -m pip install --no-input --progress-bar off six"
     assert INSTALL not in pip_install("-r deps.txt")
+
+
+def test_the_shared_cache_volume_is_seeded_from_the_host(runtime, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """On an engine that keeps its volumes on this machine, uv is written into the shared cache
+    once: a container running repository code (private overlay) finds it without a copy."""
+    volume = f"forager-test-uv-{uuid.uuid4().hex[:8]}"
+    name = f"{volume}-repo"
+    monkeypatch.setenv("FORAGER_PIP_CACHE_VOLUME", volume)
+    reset_settings()
+    try:
+        assert seed_cache_volume()
+        with runtime.start(images.ensure_base(get_settings().default_python), name=name, build_mounts=True,
+                           limits=Limits.from_settings(network=False), labels={"forager.role": "build-repo"}) as box:
+            assert box.exec(f"{UV_DIR}/uv --version", 30).output.startswith("uv ")
+            before = box.exec(f"stat -c %i {UV_DIR}/uv", 30).output
+            assert provide_uv(box).startswith("uv")
+            assert box.exec(f"stat -c %i {UV_DIR}/uv", 30).output == before  # not copied again
+            box.put_files(_project("tinypkg"))
+            res = box.exec(pip_install("--no-build-isolation /tmp/tinypkg"), 300)
+            assert res.ok and UV_SAYS in res.output, res.output
+    finally:
+        discard_pip_overlay(runtime, name)
+        runtime.remove_volume(volume)
