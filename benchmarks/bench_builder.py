@@ -42,15 +42,17 @@ def naive(source: str) -> dict:
     from forager.build.sources import resolve
     from forager.build.testrun import install_plugin, run_tests
     from forager.runtime import Limits, get_runtime
+    from forager.runtime.pipcache import discard_pip_overlay
 
     rt = get_runtime()
     start = time.monotonic()
     out: dict = {"status": "failed", "error": None}
     tag = f"forager-bench/naive:{uuid.uuid4().hex[:8]}"
+    name = f"forager-bench-naive-{uuid.uuid4().hex[:8]}"
     try:
         src = resolve(source)
         base = images.ensure_base("3.11")
-        with rt.start(base, limits=Limits.from_settings(network=True), build_mounts=True) as box:
+        with rt.start(base, name=name, limits=Limits.from_settings(network=True), build_mounts=True) as box:
             box.exec(f"rm -rf {'/root/.cache/pip'}/* 2>/dev/null; true", 60)
             box.put_dir(src.path, "/repo")
             res = box.exec("cd /repo && python -m pip install -q -e '.[test]' pytest", 1200)
@@ -76,6 +78,7 @@ def naive(source: str) -> dict:
         from forager.runtime import get_runtime as _rt
 
         _rt().remove_image(tag)
+        discard_pip_overlay(_rt(), name)  # the install container's private pip cache layer
     return out
 
 
