@@ -127,6 +127,18 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def _previous_summaries(out: Path) -> dict:
+    """The summaries of the runs an earlier ``out`` holds (its own, then the ones it kept), so a
+    new run keeps them beside its own under ``previous_summaries``, newest first."""
+    try:
+        old = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or "summary" not in old:
+        return {}
+    return {"previous_summaries": [old["summary"], *old.get("previous_summaries", [])]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repos", nargs="+", default=[str(ROOT / "benchmarks" / "repos.txt"),
@@ -144,6 +156,7 @@ def main() -> None:
         sources += listed[: args.per_file] if args.per_file else listed
     if args.limit:
         sources = sources[: args.limit]
+    previous = _previous_summaries(Path(args.out)) if not args.forager_only else {}
     run_id = uuid.uuid4().hex[:8]
     os.environ["FORAGER_HOME"] = f"/tmp/forager-bench-{run_id}"
     if not args.forager_only:  # the survey shares the default prefix, so dependency layers are reused
@@ -175,8 +188,8 @@ def main() -> None:
                   f"warm {row['warm']['duration_s']:6.1f}s | {(row['cold']['error'] or '')[:60]}", flush=True)
         rows.append(row)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows if args.forager_only else {"summary": summarise(rows), "rows": rows},
-                                             indent=1, default=str))
+        Path(args.out).write_text(json.dumps(rows if args.forager_only else {
+            "summary": summarise(rows), "rows": rows, **previous}, indent=1, default=str))
     n = len(rows)
     if args.forager_only:
         ok = sum(r["cold"]["status"] == "validated" for r in rows)
