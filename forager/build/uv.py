@@ -117,11 +117,28 @@ def provide_uv(box: Sandbox, settings: Settings | None = None) -> str:
 
 
 
+@functools.lru_cache(maxsize=4)
+def _digest(binary: Path, mtime: float) -> str:
+    return hashlib.sha256(binary.read_bytes()).hexdigest()
+
+
+def _intact(target: Path, binary: Path, stamp: str) -> bool:
+    """Whether the volume's copy is this very uv and script, byte for byte (the dependency layer's
+    container writes the shared cache: what it may have changed is written again)."""
+    try:
+        return ((target / "stamp").read_text().strip() == stamp and (target / "install").read_text() == SCRIPT
+                and hashlib.sha256((target / "uv").read_bytes()).hexdigest()
+                == _digest(binary, binary.stat().st_mtime))
+    except OSError:
+        return False
+
+
 def seed_cache_volume(settings: Settings | None = None) -> bool:
     """uv and the script written into the shared pip cache volume from this host, when the engine
     keeps its volumes on this machine and they are writable here: every build container then finds
-    them (the repository container through its overlay's lower layer) with no copy. False when
-    that cannot be done (a remote or rootless engine): ``provide_uv`` copies them in then."""
+    them (the repository container through its overlay's lower layer) with no copy. Checked byte
+    for byte at every build and written again when they differ. False when that cannot be done (a
+    remote or rootless engine): ``provide_uv`` copies them in then."""
     settings = settings or get_settings()
     binary = host_uv(settings) if settings.installer == "uv" else None
     client = getattr(get_runtime(), "client", None)
@@ -139,7 +156,7 @@ def seed_cache_volume(settings: Settings | None = None) -> bool:
             return False
         stamp, bundle = _bundle(binary, binary.stat().st_mtime)
         target = root / Path(UV_DIR).relative_to(PIP_CACHE)
-        if (target / "stamp").is_file() and (target / "stamp").read_text().strip() == stamp:
+        if _intact(target, binary, stamp):
             return True
         new = target / f".new-{uuid.uuid4().hex[:8]}"
         new.mkdir(parents=True)

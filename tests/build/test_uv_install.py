@@ -117,6 +117,12 @@ def test_the_shared_cache_volume_is_seeded_from_the_host(runtime, monkeypatch: p
     reset_settings()
     try:
         assert seed_cache_volume()
+        # what the dependency layer's container (it writes the shared cache) may have changed is
+        # written again by the next build's check
+        with runtime.start(images.ensure_base(get_settings().default_python), build_mounts=True,
+                           limits=Limits.from_settings(network=False), labels={"forager.role": "build-deps"}) as deps:
+            assert deps.exec(f"echo poisoned > {UV_DIR}/uv", 30).ok
+        assert seed_cache_volume()
         with runtime.start(images.ensure_base(get_settings().default_python), name=name, build_mounts=True,
                            limits=Limits.from_settings(network=False), labels={"forager.role": "build-repo"}) as box:
             assert box.exec(f"{UV_DIR}/uv --version", 30).output.startswith("uv ")
