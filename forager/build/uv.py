@@ -34,6 +34,10 @@ STAMP = f"{UV_DIR}/stamp"
 UV_CACHE = f"{PIP_CACHE}/uv"
 PIP = "python -m pip install --no-input --progress-bar off"
 FALLBACK_NOTE = "forager: uv pip install failed; pip instead"
+_seeded: set[str] = set()
+"""Cache volumes whose copy of uv this process has checked (``seed_cache_volume``) since its last
+check failed: their containers need no check of their own (the install command still falls back
+to pip if the copy is gone)."""
 
 SCRIPT = f"""#!/bin/sh
 # Forager: `uv pip install ARGS` into the Python on PATH; pip with the same ARGS when uv fails.
@@ -103,6 +107,8 @@ def provide_uv(box: Sandbox, settings: Settings | None = None) -> str:
     binary = host_uv(settings)
     if binary is None:
         return "pip (no uv executable found)"
+    if settings.pip_cache_volume in _seeded:  # this build checked the volume's copy before starting
+        return "uv (pip where it fails)"
     stamp, bundle = _bundle(binary, binary.stat().st_mtime)
     have = box.exec(f"cat {STAMP} 2>/dev/null", 30)
     if have.ok and have.output.strip() == stamp:
@@ -140,6 +146,7 @@ def seed_cache_volume(settings: Settings | None = None) -> bool:
     for byte at every build and written again when they differ. False when that cannot be done (a
     remote or rootless engine): ``provide_uv`` copies them in then."""
     settings = settings or get_settings()
+    _seeded.discard(settings.pip_cache_volume)
     binary = host_uv(settings) if settings.installer == "uv" else None
     client = getattr(get_runtime(), "client", None)
     if binary is None or client is None:
@@ -157,6 +164,7 @@ def seed_cache_volume(settings: Settings | None = None) -> bool:
         stamp, bundle = _bundle(binary, binary.stat().st_mtime)
         target = root / Path(UV_DIR).relative_to(PIP_CACHE)
         if _intact(target, binary, stamp):
+            _seeded.add(settings.pip_cache_volume)
             return True
         new = target / f".new-{uuid.uuid4().hex[:8]}"
         new.mkdir(parents=True)
@@ -165,6 +173,7 @@ def seed_cache_volume(settings: Settings | None = None) -> bool:
         for name in ("uv", "install", "stamp"):  # renamed into place: a reader never sees half a file
             os.replace(new / name, target / name)
         new.rmdir()
+        _seeded.add(settings.pip_cache_volume)
         return True
     except Exception:  # noqa: BLE001 - any failure: the containers get their copy instead
         return False
