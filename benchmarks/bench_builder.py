@@ -42,15 +42,17 @@ def naive(source: str) -> dict:
     from forager.build.sources import resolve
     from forager.build.testrun import install_plugin, run_tests
     from forager.runtime import Limits, get_runtime
+    from forager.runtime.pipcache import discard_pip_overlay
 
     rt = get_runtime()
     start = time.monotonic()
     out: dict = {"status": "failed", "error": None}
     tag = f"forager-bench/naive:{uuid.uuid4().hex[:8]}"
+    name = f"forager-bench-naive-{uuid.uuid4().hex[:8]}"
     try:
         src = resolve(source)
         base = images.ensure_base("3.11")
-        with rt.start(base, limits=Limits.from_settings(network=True), build_mounts=True) as box:
+        with rt.start(base, name=name, limits=Limits.from_settings(network=True), build_mounts=True) as box:
             box.exec(f"rm -rf {'/root/.cache/pip'}/* 2>/dev/null; true", 60)
             box.put_dir(src.path, "/repo")
             res = box.exec("cd /repo && python -m pip install -q -e '.[test]' pytest", 1200)
@@ -76,6 +78,7 @@ def naive(source: str) -> dict:
         from forager.runtime import get_runtime as _rt
 
         _rt().remove_image(tag)
+        discard_pip_overlay(_rt(), name)  # the install container's private pip cache layer
     return out
 
 
@@ -124,6 +127,18 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def _previous_summaries(out: Path) -> dict:
+    """The summaries of the runs an earlier ``out`` holds (its own, then the ones it kept), so a
+    new run keeps them beside its own under ``previous_summaries``, newest first."""
+    try:
+        old = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or "summary" not in old:
+        return {}
+    return {"previous_summaries": [old["summary"], *old.get("previous_summaries", [])]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repos", nargs="+", default=[str(ROOT / "benchmarks" / "repos.txt"),
@@ -141,6 +156,7 @@ def main() -> None:
         sources += listed[: args.per_file] if args.per_file else listed
     if args.limit:
         sources = sources[: args.limit]
+    previous = _previous_summaries(Path(args.out)) if not args.forager_only else {}
     run_id = uuid.uuid4().hex[:8]
     os.environ["FORAGER_HOME"] = f"/tmp/forager-bench-{run_id}"
     if not args.forager_only:  # the survey shares the default prefix, so dependency layers are reused
@@ -172,8 +188,8 @@ def main() -> None:
                   f"warm {row['warm']['duration_s']:6.1f}s | {(row['cold']['error'] or '')[:60]}", flush=True)
         rows.append(row)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows if args.forager_only else {"summary": summarise(rows), "rows": rows},
-                                             indent=1, default=str))
+        Path(args.out).write_text(json.dumps(rows if args.forager_only else {
+            "summary": summarise(rows), "rows": rows, **previous}, indent=1, default=str))
     n = len(rows)
     if args.forager_only:
         ok = sum(r["cold"]["status"] == "validated" for r in rows)

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     peers use, costs one more run)."""
     ci_path: bool = True
     """When the static recipe does not validate, try the maintainers' CI test job as the recipe."""
+    installer: Literal["uv", "pip"] = "uv"
+    """What build containers install with: ``uv`` (``uv pip install``, pip where uv fails) or ``pip``."""
+    uv_binary: Path | None = None
+    """The uv executable copied into build containers (a Linux build for the engine's architecture);
+    by default the one of Forager's own environment (the ``uv`` package). None found: pip only."""
 
     # --- agents -------------------------------------------------------------------------------
     command_timeout_s: int = Field(default=60, gt=0)

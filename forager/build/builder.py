@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from forager.build.detect.pythons import preference
 from forager.build.detect.suite import static_test_functions, suite_share
 from forager.build.detect.testpaths import test_files
 from forager.build.errors import BuildError
+from forager.build.later import wait_removals
 from forager.build.layers import deps_layer, tag_part
 from forager.build.owners import BUILD_LABEL, INTERRUPTED, OWNER_LABEL, owner, reap_dead_owners
 from forager.build.recipe import Recipe
@@ -34,6 +36,8 @@ from forager.build.repository import repository_layer
 from forager.build.setup_agent import run_setup_agent
 from forager.build.sources import Source, SourceError, resolve
 from forager.build.steplog import StepLog
+from forager.build.testrun import TestRun
+from forager.build.uv import seed_cache_volume
 from forager.build.validate import broken, judge, record_results, run_suite
 from forager.config import Settings, get_settings
 from forager.enums import BuildStatus
@@ -106,9 +110,19 @@ def _deps(ctx: BuildContext) -> str:
     return deps_layer(ctx, base)
 
 
+def _more_runs(ctx: BuildContext, image: str, n: int) -> tuple[TestRun, ...]:
+    """The validation runs past the second (``validation_runs`` 3 or more), side by side."""
+    if n <= 0:
+        return ()
+    with ThreadPoolExecutor(n, thread_name_prefix="forager-validate-more") as pool:
+        return tuple(pool.map(lambda k: run_suite(ctx, image, f"validate (run {k})", part=f"validate{k}"),
+                              range(3, 3 + n)))
+
+
 def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> None:
     """Base, dependency and repository layers, then validation; fills in ``result``."""
     recipe, src = ctx.recipe, ctx.src
+    seed_cache_volume(ctx.settings)
     deps = _deps(ctx)
     # the farm id keeps two farms on one engine from overwriting each other's tags
     image = (f"{ctx.settings.image_prefix}/{tag_part(recipe.name or src.name)}:"
@@ -116,8 +130,7 @@ def _build_image(ctx: BuildContext, result: BuildResult, repository_id: str) -> 
     first, overlapped = repository_layer(ctx, deps, image)
     second = first if broken(first) else overlapped or run_suite(ctx, image, "validate (second run)")
     result.image, result.test_command = image, recipe.full_test_command()
-    more = tuple(run_suite(ctx, image, f"validate (run {n})") for n in range(3, ctx.settings.validation_runs + 1)
-                 if not broken(first))
+    more = _more_runs(ctx, image, 0 if broken(first) else ctx.settings.validation_runs - 2)
     verdict = judge(first, second, ctx.settings.pass_threshold, more)
     ran = [t for t, r in first.results.items() if not r.collection and r.outcome != "skipped"]
     recipe.suite = suite_share(static_test_functions(src.path), ran)
@@ -209,6 +222,7 @@ def build(source: str, commit: str | None = None, python: str | None = None,
         result.status, result.error = BuildStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         log.step("failed", note=f"{result.error}\n{traceback.format_exc()}")
     finally:
+        wait_removals()
         result.duration_s = time.monotonic() - start
         if recipe is not None:
             result.install = recipe.to_dict()

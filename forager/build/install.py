@@ -15,6 +15,7 @@ from forager.build.repair.version import PRETEND_VERSION, needs_pretend_version,
 from forager.build.steplog import StepLog, tail
 from forager.build.testrun import site_packages
 from forager.build.toolchain import NEEDS_COMPILER, install_toolchain, pure_python_switch
+from forager.build.uv import provide_uv
 from forager.runtime import ExecResult, Sandbox
 
 SNAPSHOT = ("cd /repo && rm -f .forager-sdist && if [ ! -d .git ]; then git init -q && git add -A && "
@@ -28,12 +29,14 @@ NO_EXTRAS = "editable, no extras"
 
 
 def prepare_repo(box: Sandbox, ctx: BuildContext) -> None:
-    """The source at /repo, committed (a snapshot commit when it is not a clean git checkout)."""
+    """The source at /repo, committed (a snapshot commit when it is not a clean git checkout), and
+    uv to install with (``uv.provide_uv``)."""
     box.put_dir(ctx.src.path, "/repo")
     res = box.exec(SNAPSHOT, 300)
     ctx.log.step("copy source", "put /repo; " + SNAPSHOT, res)
     if not res.ok:
         raise BuildError(f"could not prepare /repo: {tail(res.output)}")
+    ctx.log.step("installer", note=provide_uv(box, ctx.settings))
 
 
 def _attempts(ctx: BuildContext) -> list[tuple[str, str]]:

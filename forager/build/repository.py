@@ -10,6 +10,7 @@ import json
 from forager.build.context import BuildContext
 from forager.build.errors import BuildError
 from forager.build.install import hide_build_artifacts, install_project, prepare_repo
+from forager.build.later import remove_later, wait_removals
 from forager.build.repair.apply import apply
 from forager.build.repair.plan import plan_collection, plan_run
 from forager.build.steplog import tail
@@ -29,8 +30,10 @@ def _image_labels(ctx: BuildContext) -> dict[str, str]:
 
 
 def _add_timeout(box: Sandbox, ctx: BuildContext) -> None:
-    """A per-test timeout, when pytest-timeout imports and the suite sets none itself."""
-    probe = box.exec("python -c 'import pytest_timeout' 2>/dev/null", 60)
+    """A per-test timeout, when pytest-timeout is installed and the suite sets none itself."""
+    # found, not imported: importing it imports pytest, which costs most of a second on a busy machine
+    probe = box.exec("python -c 'import importlib.util as u, sys; "
+                     "sys.exit(u.find_spec(\"pytest_timeout\") is None)'", 60)
     if probe.ok and not ctx.recipe.has_pytest_arg("--timeout"):
         ctx.recipe.add_pytest_args(f"--timeout={ctx.settings.per_test_timeout_s}")
 
@@ -109,12 +112,18 @@ def repository_layer(ctx: BuildContext, deps: str, image: str) -> tuple[TestRun,
     when it overlapped the first on the final image."""
     rt = get_runtime()
     name = ctx.container_name("repo")
+    wait_removals(name)  # an earlier path's container of this name, and its overlay, are gone first
     try:
-        with rt.start(deps, name=name, limits=ctx.limits(network=True), build_mounts=True,
-                      labels=ctx.labels("build-repo")) as box, ctx.watch(box):
-            run, second = _install_and_repair(box, ctx, image)
-    finally:  # the container is gone: its private pip cache layer goes too
+        box = rt.start(deps, name=name, limits=ctx.limits(network=True), build_mounts=True,
+                       labels=ctx.labels("build-repo"))
+    except BaseException:
         discard_pip_overlay(rt, name)
+        raise
+    try:
+        with ctx.watch(box):
+            run, second = _install_and_repair(box, ctx, image)
+    finally:  # removed in the background; once it is gone, its private pip cache layer goes too
+        remove_later(box, then=lambda: discard_pip_overlay(rt, name))
     if not run.results:
         raise BuildError(f"the test run produced no results: {tail(run.exec.output)}")
     return run, second

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from forager.build.report_plugin import PLUGIN_NAME, PLUGIN_SOURCE
+from forager.errors import EngineError
 from forager.runtime import ExecResult, Sandbox
 
 REPORT_PATH = "/tmp/forager-report.jsonl"
@@ -100,11 +101,21 @@ def site_packages(sandbox: Sandbox) -> str | None:
     return res.output.strip().splitlines()[-1] if res.ok and res.output.strip() else None
 
 
-def install_plugin(sandbox: Sandbox) -> None:
-    """Write the reporter into the sandbox's virtualenv (the builder does this in every image)."""
-    purelib = site_packages(sandbox)
-    if purelib:
-        sandbox.put_files({f"{purelib}/{PLUGIN_NAME}.py": PLUGIN_SOURCE.encode()})
+PLUGIN_FOUND = f"python -c 'import importlib.util as u, sys; sys.exit(u.find_spec(\"{PLUGIN_NAME}\") is None)'"
+"""Exit 0 when the sandbox's Python finds the reporter (found, not imported: that imports pytest)."""
+
+
+def install_plugin(sandbox: Sandbox, attempts: int = 3) -> None:
+    """Write the reporter into the sandbox's virtualenv (the builder does this in every image) and
+    check that its Python finds it; tried again when a step failed on its way (on a loaded engine
+    an exec can fail), EngineError when it never is found: an image without it gives no results."""
+    for _ in range(attempts):
+        purelib = site_packages(sandbox)
+        if purelib:
+            sandbox.put_files({f"{purelib}/{PLUGIN_NAME}.py": PLUGIN_SOURCE.encode()})
+            if sandbox.exec(PLUGIN_FOUND, 60).ok:
+                return
+    raise EngineError(f"the reporter plugin {PLUGIN_NAME} could not be installed in the sandbox's Python")
 
 
 def run_tests(
@@ -121,12 +132,12 @@ def run_tests(
 ) -> TestRun:
     """Run ``test_command`` (a pytest invocation) in ``sandbox``; optionally only ``test_ids``.
     ``settle`` runs after the tests and before the report is read (e.g. to end stray processes)."""
-    sandbox.exec(f"rm -f {report}", 30)
     if test_ids is not None:
         sandbox.put_files({select_path: "\n".join(test_ids).encode()})
     command = pytest_command(test_command, select=test_ids is not None, report=report,
                              select_path=select_path)
-    res = sandbox.exec(command, timeout, workdir=workdir, env=env)
+    # an earlier run's report removed in the same exec (one exec less on the build's critical path)
+    res = sandbox.exec(f"rm -f {report}; {command}", timeout, workdir=workdir, env=env)
     if settle is not None:
         settle()
     raw = sandbox.get_file(report)

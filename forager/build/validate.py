@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from forager.build.context import BuildContext
+from forager.build.later import remove_later
 from forager.build.steplog import tail
 from forager.build.testrun import TestRun, run_tests
 from forager.enums import BuildStatus
@@ -27,9 +28,13 @@ def run_suite(ctx: BuildContext, image: str, label: str, extra: str = "", part: 
     run only)."""
     recipe = ctx.recipe
     command = f"{recipe.full_test_command()} {extra}".strip()
-    with get_runtime().start(image, name=ctx.container_name(part), limits=ctx.limits(network=False),
-                             labels=ctx.labels("validate")) as box, ctx.watch(box):
-        run = run_tests(box, command, timeout=ctx.settings.test_timeout_s, env=recipe.env)
+    box = get_runtime().start(image, name=ctx.container_name(part), limits=ctx.limits(network=False),
+                              labels=ctx.labels("validate"))
+    try:
+        with ctx.watch(box):
+            run = run_tests(box, command, timeout=ctx.settings.test_timeout_s, env=recipe.env)
+    finally:
+        remove_later(box)
     c = run.counts
     ctx.log.step(label, command, run.exec,
                  note=f"passed {c['passed']} failed {c['failed']} errors {c['error']} skipped {c['skipped']}")

@@ -201,7 +201,9 @@ def test_repository_code_cannot_poison_or_wipe_the_shared_pip_cache(runtime, tmp
                  "seen = open('/root/observed.txt', 'a')\n"
                  "print('SAW', sorted(os.listdir(cache)), file=seen)\n"
                  "open(os.path.join(cache, 'poison-marker'), 'w').write('owned')\n"
-                 "subprocess.run('rm -rf ~/.cache/pip/*', shell=True)\n"
+                 "uv = os.path.join(cache, '.forager-uv', 'uv')\n"  # the uv every build container runs
+                 "os.path.exists(uv) and open(uv, 'w').write('poisoned')\n"
+                 "subprocess.run('rm -rf ~/.cache/pip/* ~/.cache/pip/.[!.]*', shell=True)\n"
                  "print('LEFT', sorted(os.listdir(cache)), file=seen)\n"
                  "setup(name='poisoner', version='0.1', packages=['poisoner'])\n")
         repo = make_repo(tmp_path / "r", "poisoner", "def test_more():\n    assert True\n",
@@ -212,9 +214,13 @@ def test_repository_code_cannot_poison_or_wipe_the_shared_pip_cache(runtime, tmp
         with runtime.start(r.image) as box:
             observed = (box.get_file("/root/observed.txt") or b"").decode()
         # the setup.py did run, saw the shared entries, and emptied its own view of the cache
-        assert "SAW ['http-v2'" in observed and "LEFT []" in observed, observed
+        assert "SAW ['.forager-uv', 'http-v2'" in observed and "LEFT []" in observed, observed
         after = _cache_volume_files(runtime, volume)
         assert before <= after and not any("poison-marker" in f for f in after)
+        uv = runtime.client.containers.run("forager/base:3.11", ["/c/.forager-uv/uv", "--version"],
+                                           mounts=[Mount("/c", volume, type="volume")], remove=True,
+                                           network_mode="none")
+        assert uv.decode().startswith("uv ")  # the shared copy is untouched
         assert not runtime.client.volumes.list(filters={"label": f"forager.pip-overlay=forager-{r.build_id}-repo"})
     finally:
         runtime.client.volumes.get(volume).remove(force=True)
