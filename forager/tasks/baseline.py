@@ -7,7 +7,6 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from forager.build.testrun import site_packages
 from forager.enums import BuildStatus
 from forager.paths import is_test_like_path
 from forager.runtime import get_runtime
@@ -36,6 +35,11 @@ class Baseline:
     preimported: set[str] = field(default_factory=set)
     """Files of the project imported before the call collector started (their import-time calls
     unseen: every function in them counts as called at import)."""
+    sources: dict[str, str] | None = None
+    """The text of the project's source files the tests call into, as the image has them (None:
+    not read yet; kept with the call map, so a later generation reads no file in the container)."""
+    purelib: str | None = None
+    """The image's site-packages directory (kept with the call map: no probe of it later)."""
 
     def at_import(self, path: str, lineno: int) -> bool:
         """Whether a change to this function can reach tests that never call it (module-level code
@@ -80,7 +84,7 @@ def load_image(image: str) -> tuple[db.Image, list[str], dict[str, float]]:
 
 def _install_tracer(ws: Workspace) -> bool:
     """Put the call collector into the image's site-packages; whether that worked."""
-    purelib = site_packages(ws.sandbox)
+    purelib = ws.site_packages()
     if not purelib:
         return False
     ws.sandbox.put_files({f"{purelib}/{TRACE_PLUGIN}.py": TRACE_SOURCE.encode()})
@@ -118,7 +122,8 @@ def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, floa
                         f"{run.exec.output[-500:]}")
     callers = _read_callers(ws, still) if traced else {}
     return Baseline(still, durations, callers, run_s, _read_depth(ws) if traced else {},
-                    _read_import(ws) if traced else set(), _read_preimported(ws) if traced else set())
+                    _read_import(ws) if traced else set(), _read_preimported(ws) if traced else set(),
+                    purelib=ws.site_packages())
 
 
 def _read_import(ws: Workspace) -> set[tuple[str, int]]:
@@ -164,14 +169,24 @@ def _tests_by_name(qualname: str, lowered: list[tuple[str, str]]) -> list[str]:
     return [t for t, low in lowered if name and len(name) > 2 and name in low]
 
 
-def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str], list[SourceFunction]]:
-    """Source files and the functions the passing tests exercise (name matching as a fallback)."""
+def read_sources(ws: Workspace, baseline: Baseline) -> dict[str, str]:
+    """The project's source files in the container (those the call map names, when it names any)."""
     res = ws.sh("git ls-files -z -- '*.py'", 60)
     paths = [p for p in res.output.split("\0") if p and is_source_path(p)] if res.ok else []
     if baseline.callers:
         traced_paths = {p for p, _ in baseline.callers}
         paths = [p for p in paths if p in traced_paths]
-    sources = ws.read_files(paths)
+    return ws.read_files(paths)
+
+
+def covered_functions(ws: Workspace | None, baseline: Baseline) -> tuple[dict[str, str], list[SourceFunction]]:
+    """Source files and the functions the passing tests exercise (name matching as a fallback); the
+    files come from the baseline when it carries them (then ``ws`` may be None), else from ``ws``."""
+    if baseline.sources is None:
+        if ws is None:
+            raise TaskError("no workspace to read the sources from")
+        baseline.sources = read_sources(ws, baseline)
+    sources = baseline.sources
     out: list[SourceFunction] = []
     lowered = [(t, t.lower()) for t in baseline.passed]
     for path, text in sources.items():

@@ -15,9 +15,9 @@ from forager.enums import TaskKind
 from forager.paths import is_test_like_path
 from forager.tasks.baseline import SourceFunction
 from forager.tasks.errors import TaskError
-from forager.tasks.mutations import FAMILIES, Mutation, list_functions, stub_function, unified_patch
+from forager.tasks.mutations import FAMILIES, Mutation, list_functions, unified_patch
 from forager.tasks.mutations.families import Proposal
-from forager.tasks.mutations.mutate import Proposed, propose
+from forager.tasks.mutations.mutate import Proposed, plan_stub, propose
 from forager.tasks.mutations.patch import common_ends
 from forager.tasks.swap import swap_target
 from forager.tasks.workspace import Workspace
@@ -194,14 +194,14 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
     slow: list[Candidate] = []
     for fn in rank_functions(fns, durations or {}):
         text = sources[fn.path]
-        stubbed = stub_function(text, fn.qualname)
-        if stubbed is None:
+        stub = plan_stub(text, fn.qualname)
+        if stub is None:
             continue
+        swap = None if fn.import_time or not stub.swappable else swap_targets(fn.path, stub.outer, fn.qualname)
         cand = Candidate(TaskKind.IMPLEMENT_FEATURE, f"{fn.path}: implement {fn.qualname}", None, fn.path,
                          fn.qualname,
-                         unified_patch(fn.path, text, stubbed), unified_patch(fn.path, stubbed, text),
-                         relevant_tests=fn.tests, depth=fn.depth,
-                         swap=_swap(fn.path, text, stubbed, fn))
+                         unified_patch(fn.path, text, stub.source), unified_patch(fn.path, stub.source, text),
+                         relevant_tests=fn.tests, depth=fn.depth, swap=swap)
         if cand.swap or fn.import_time:
             yield cand
         else:  # a stub the session cannot swap in (a method's ``super()`` goes): fresh processes, later

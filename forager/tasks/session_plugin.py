@@ -8,7 +8,7 @@ patched code object (``f.__code__ = new``: every reference to the function, impo
 wrappers included, runs the new code; for a nested function also every closure already made from
 it); modules not imported yet load the patched file from disk.
 It runs the job's tests with ``runtestprotocol`` (fixtures kept between them as pytest keeps them; a
-failing test's message is the exception's own line, pytest's full report only for the first few by
+failing test's message is the exception's own line, pytest's full report only for the first five by
 node id, which a problem statement quotes), applies
 the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. The parent kills a
 child at its timeout (a few times what the control run of the same tests took, when there was
@@ -108,9 +108,17 @@ def _child(job, items, out_path):
     from _pytest.runner import runtestprotocol
 
     out = {"id": job["id"], "applied": True, "restored": True, "timed_out": False, "results": {},
-           "collection": []}
+           "collection": [], "parts": {}}
+    mark = [time.monotonic()]
+
+    def lap(part):
+        now = time.monotonic()
+        out["parts"][part] = round(now - mark[0], 4)
+        mark[0] = now
+
     if job.get("patch"):
         err = _apply(job["patch"], "setup")
+        lap("apply")
         if err:
             out.update(applied=False, error=err)
             return out
@@ -119,6 +127,7 @@ def _child(job, items, out_path):
         if why:
             out["ineligible"] = why
             return out
+    lap("swap")
     order = {nodeid: i for i, nodeid in enumerate(items)}
     chosen = sorted(((t, items.get(t)) for t in job["tests"]), key=lambda p: order.get(p[0], -1))
     present = [it for _, it in chosen if it is not None]
@@ -132,6 +141,7 @@ def _child(job, items, out_path):
             item.repr_failure = _cheap_repr(item, failures)
         outcome, message = _outcome(runtestprotocol(item, log=False, nextitem=following[id(item)]))
         out["results"][nodeid] = {"o": outcome, **({"m": message} if message else {})}
+    lap("tests")
     for nodeid in sorted(failures)[:FULL_MESSAGES]:  # the ones a statement quotes, in pytest's words
         item, excinfo = failures[nodeid]
         if out["results"].get(nodeid, {}).get("o") == "failed":
@@ -139,15 +149,18 @@ def _child(job, items, out_path):
                 out["results"][nodeid]["m"] = str(type(item).repr_failure(item, excinfo))[-1500:]
             except Exception:
                 pass
+    lap("messages")
     if job.get("gold"):
         err = _apply(job["gold"], "gold")
         out["restored"] = err is None and _git("diff", "--quiet", "HEAD").returncode == 0
+        lap("gold")
     return out
 
 
-FULL_MESSAGES = 8
-"""Failing tests (the first by node id) whose message pytest formats in full; the others get the
-exception's own line (pytest's traceback formatting costs tens of milliseconds per failing test)."""
+FULL_MESSAGES = 5
+"""Failing tests (the first by node id) whose message pytest formats in full: the ones a problem
+statement quotes (``statements.QUOTED_ERRORS``); the others get the exception's own line (pytest's
+traceback formatting costs tens of milliseconds per failing test)."""
 
 
 def _cheap_repr(item, failures):
@@ -196,10 +209,12 @@ def _run_job(job, items, out_path):
         res = {"id": job["id"], "applied": True, "restored": False, "results": {}, "collection": [],
                "error": "the child ended without a result"}
     res["timed_out"] = timed_out
+    waited = time.monotonic()
     if _git("status", "--porcelain").stdout.strip():
         _git("checkout", "-q", "-f", "HEAD", "--", ".")
         _git("clean", "-fdq")
     res["seconds"] = round(time.monotonic() - start, 3)
+    res.setdefault("parts", {})["clean"] = round(time.monotonic() - waited, 4)
     res["timeout"] = timeout
     if not job.get("patch") and not timed_out:
         _control_s[job["id"]] = res["seconds"]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from forager.build.testrun import TestRun, run_tests
+from forager.build.testrun import TestRun, run_tests, site_packages
 from forager.config import get_settings
 from forager.errors import EngineError
 from forager.owner import OWNER_LABEL, this_process
@@ -59,6 +59,8 @@ class Workspace:
         self.runtime = runtime or get_runtime()
         self.box: Sandbox | None = None
         self.head = ""
+        self.purelib: str | None = None
+        """The image's site-packages (probed once, or known from the kept call map)."""
         self.suspect = False
         """A command timed out: the container may have been killed."""
         self.start()
@@ -103,6 +105,12 @@ class Workspace:
 
     def sh(self, command: str, timeout: float = 120) -> ExecResult:
         return self.sandbox.exec(command, timeout, workdir=REPO, env=self.env or None)
+
+    def site_packages(self) -> str | None:
+        """The image's site-packages directory (where plugins go), probed once per workspace."""
+        if self.purelib is None:
+            self.purelib = site_packages(self.sandbox)
+        return self.purelib
 
     def alive(self) -> bool:
         return self.sh("true", 30).ok
