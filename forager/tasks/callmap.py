@@ -81,7 +81,8 @@ def cached_baseline(ws: Workspace, passed: list[str], durations: dict[str, float
     if kept is not None and kept.sources is not None:
         return kept, True
     baseline = kept or collect_baseline(ws, passed, durations)
-    baseline.sources = read_sources(ws, baseline)
+    if baseline.sources is None:
+        baseline.sources = read_sources(ws, baseline)
     if path is not None and baseline.callers:
         store(path, baseline)
     return baseline, kept is not None

@@ -186,6 +186,22 @@ def mutation_candidates(sources: dict[str, str], functions: list[SourceFunction]
             yield cand
 
 
+def session_first(cands: Iterator[Candidate], group: int) -> Iterator[Candidate]:
+    """``cands`` with the ones a session cannot run (``swap`` None: a fresh pytest process each, in
+    an exec of their own) held back and let out ``group`` at a time, so such an exec carries a
+    whole batch instead of the two or three a mixed batch would give it (at most ``group`` held)."""
+    held: list[Candidate] = []
+    for cand in cands:
+        if cand.swap is not None:
+            yield cand
+            continue
+        held.append(cand)
+        if len(held) >= group:
+            yield from held
+            held = []
+    yield from held
+
+
 def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
                     seed: int, durations: dict[str, float] | None = None) -> Iterator[Candidate]:
     """Covered functions (constructors aside) ranked by coverage, each with its body removed."""

@@ -34,7 +34,13 @@ from forager.store import db
 from forager.store.tasks_db import add_task, known_fingerprints
 from forager.tasks.baseline import Baseline, covered_functions, load_image
 from forager.tasks.callmap import cached_baseline, load_kept
-from forager.tasks.candidates import Candidate, history_candidates, mutation_candidates, stub_candidates
+from forager.tasks.candidates import (
+    Candidate,
+    history_candidates,
+    mutation_candidates,
+    session_first,
+    stub_candidates,
+)
 from forager.tasks.combined import Combiner
 from forager.tasks.errors import TaskError
 from forager.tasks.evaluate import Judged, history_verdict
@@ -288,8 +294,8 @@ def _candidates(batch: _Batch, kind: TaskKind, baseline: Baseline, seed: int, s:
         if model is None:
             raise TaskError("model-rewrite needs a model endpoint: set FORAGER_MODEL_URL")
         cleanup.callback(model.close)
-        return rewrite_candidates(sources, functions, model, baseline.durations)
-    return mutation_candidates(sources, functions, seed, baseline.durations)
+        return session_first(rewrite_candidates(sources, functions, model, baseline.durations), BATCH)
+    return session_first(mutation_candidates(sources, functions, seed, baseline.durations), BATCH)
 
 
 def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, s: Settings,
