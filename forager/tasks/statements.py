@@ -55,8 +55,7 @@ def _headline(cand: Candidate, n: int) -> str:
 
 
 QUOTED_ERRORS = 5
-"""Failing tests (the first in node-id order) whose errors a statement quotes; the session runner
-formats exactly these in pytest's full words (``session_plugin.FULL_MESSAGES``)."""
+"""Failing tests (the first in node-id order) whose errors a statement quotes (their ``E`` lines)."""
 
 
 def template_statement(cand: Candidate, fail_to_pass: list[str], messages: dict[str, str]) -> str:
