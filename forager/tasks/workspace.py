@@ -76,14 +76,23 @@ class Workspace:
             # the image carries its builder's owner label; a reaper of dead builders' containers
             # would remove this container unless it names its own (live) owner
             labels={"forager.role": self.ROLE, OWNER_LABEL: this_process()})
-        res = self.sh("git rev-parse HEAD", 60)
-        if not res.ok:
-            raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")
-        self.head = res.output.strip().splitlines()[-1]
+        self.head = self._head()
         self._pin_rootdir()
         # files the build left untracked (egg-info, generated modules) survive every reset
         self.sh("git ls-files -z --others --exclude-standard | tr '\\0' '\\n' | sed 's|^|/|' "
                 ">> .git/info/exclude", 60)
+
+    def _head(self, tries: int = 3) -> str:
+        """The commit of /repo. An exec that reports success with no output at all (seen once under
+        load, right after the container started) is asked again, not read as an empty line."""
+        for _ in range(tries):
+            res = self.sh("git rev-parse HEAD", 60)
+            if not res.ok:
+                raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")
+            lines = res.output.strip().splitlines()
+            if lines:
+                return lines[-1]
+        raise TaskError(f"git rev-parse HEAD in {self.image} printed nothing, {tries} times")
 
     def _pin_rootdir(self) -> None:
         """Pin pytest's rootdir to the one a plain run finds: an existing path among the options

@@ -228,3 +228,22 @@ def test_the_phases_of_a_generation_are_timed_into_its_summary() -> None:
         time.sleep(0.01)
     phases = res.summary()["phases_s"]
     assert set(phases) == {"container"} and phases["container"] >= 0.02
+
+
+def test_an_exec_that_prints_nothing_is_asked_again_for_the_head() -> None:
+    """The workspace once read ``git rev-parse HEAD`` as an empty output (exit 0, no output, under
+    load, right after the container started) and the generation ended with an IndexError."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from forager.runtime import ExecResult
+    from forager.tasks.errors import TaskError
+    from forager.tasks.workspace import Workspace
+
+    outputs = ["", "0123abc\n"]
+    ws = SimpleNamespace(image="img", sh=lambda c, t=0: ExecResult(0, outputs.pop(0), 0.1))
+    assert Workspace._head(ws) == "0123abc"  # type: ignore[arg-type]
+    ws = SimpleNamespace(image="img", sh=lambda c, t=0: ExecResult(0, "", 0.1))
+    with pytest.raises(TaskError, match="printed nothing"):
+        Workspace._head(ws)  # type: ignore[arg-type]
