@@ -3,11 +3,13 @@ functions the tests call, and the timeouts a candidate's runs get from the basel
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from forager.build.testrun import site_packages
 from forager.enums import BuildStatus
 from forager.paths import is_test_like_path
 from forager.runtime import get_runtime
@@ -36,6 +38,11 @@ class Baseline:
     preimported: set[str] = field(default_factory=set)
     """Files of the project imported before the call collector started (their import-time calls
     unseen: every function in them counts as called at import)."""
+    sources: dict[str, str] | None = None
+    """The text of the project's source files the tests call into, as the image has them (None:
+    not read yet; kept with the call map, so a later generation reads no file in the container)."""
+    purelib: str | None = None
+    """The image's site-packages directory (kept with the call map: no probe of it later)."""
 
     def at_import(self, path: str, lineno: int) -> bool:
         """Whether a change to this function can reach tests that never call it (module-level code
@@ -80,30 +87,62 @@ def load_image(image: str) -> tuple[db.Image, list[str], dict[str, float]]:
 
 def _install_tracer(ws: Workspace) -> bool:
     """Put the call collector into the image's site-packages; whether that worked."""
-    purelib = site_packages(ws.sandbox)
+    purelib = ws.site_packages()
     if not purelib:
         return False
     ws.sandbox.put_files({f"{purelib}/{TRACE_PLUGIN}.py": TRACE_SOURCE.encode()})
     return True
 
 
-def _read_callers(ws: Workspace, still: list[str]) -> dict[tuple[str, int], list[str]]:
-    raw = ws.sandbox.get_file(TRACE_PATH)
-    if not raw:
-        return {}
-    callers: dict[tuple[str, int], list[str]] = {}
-    keep = set(still)
+TRACE_FILES = {"callers": TRACE_PATH, "depth": TRACE_PATH + ".depth", "import": TRACE_PATH + ".import",
+               "preimported": TRACE_PATH + ".preimported"}
+BASELINE_TAR = "/tmp/forager-baseline.tar"
+
+
+def _fetch(ws: Workspace, traced: bool) -> tuple[dict[str, bytes], dict[str, str]]:
+    """What the traced run left, in one exec and one copy: the collector's files (by part) and the
+    text of the repository's tracked Python files (by path), which the call map keeps."""
+    trace = " ".join(TRACE_FILES[k].removeprefix("/tmp/") for k in TRACE_FILES) if traced else ""
+    res = ws.sh(f"git ls-files -z -- '*.py' > /tmp/forager-py.txt; rm -f {BASELINE_TAR}; "
+                f"tar -cf {BASELINE_TAR} --ignore-failed-read -C /repo --null -T /tmp/forager-py.txt "
+                f"{f'-C /tmp {trace}' if trace else ''} 2>/dev/null; test -f {BASELINE_TAR}", 300)
+    raw = ws.sandbox.get_file(BASELINE_TAR) if res.ok else None
+    files: dict[str, bytes] = {}
+    if raw:
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            for member in tar.getmembers():
+                f = tar.extractfile(member) if member.isfile() else None
+                if f is not None:
+                    files[member.name] = f.read()
+    parts = {k: files.pop(path.removeprefix("/tmp/"), b"") for k, path in TRACE_FILES.items()} if traced else {}
+    texts: dict[str, str] = {}
+    for path, data in files.items():
+        try:
+            texts[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return parts, texts
+
+
+def _pairs_of(raw: bytes, cast: type) -> dict[tuple[str, int], Any]:
+    out: dict[tuple[str, int], Any] = {}
     try:
-        for key, tests in json.loads(raw).items():
+        for key, value in json.loads(raw or b"{}").items():
             path, _, line = key.rpartition(":")
-            callers[(path, int(line))] = [t for t in tests if t in keep]
-    except (ValueError, AttributeError):
+            out[(path, int(line))] = cast(value)
+    except (ValueError, AttributeError, TypeError):
         return {}
-    return callers
+    return out
+
+
+def _read_callers(raw: bytes, still: list[str]) -> dict[tuple[str, int], list[str]]:
+    keep = set(still)
+    return _pairs_of(raw, lambda tests: [t for t in tests if t in keep])  # type: ignore[arg-type]
 
 
 def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, float]) -> Baseline:
-    """Run the passing tests once with the call collector: who calls what, and do they still pass."""
+    """Run the passing tests once with the call collector: who calls what, and do they still pass;
+    the source files the tests call into are read in the same go."""
     traced = _install_tracer(ws)
     extra = f"-p {TRACE_PLUGIN} --forager-trace={TRACE_PATH}" if traced else ""
     start = time.monotonic()
@@ -116,37 +155,27 @@ def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, floa
     if not still:
         raise TaskError(f"the baseline tests do not pass in a fresh container of {ws.image}: "
                         f"{run.exec.output[-500:]}")
-    callers = _read_callers(ws, still) if traced else {}
-    return Baseline(still, durations, callers, run_s, _read_depth(ws) if traced else {},
-                    _read_import(ws) if traced else set(), _read_preimported(ws) if traced else set())
+    parts, texts = _fetch(ws, traced)
+    callers = _read_callers(parts.get("callers", b""), still) if traced else {}
+    baseline = Baseline(still, durations, callers, run_s, _pairs_of(parts.get("depth", b""), int) if traced else {},
+                        _read_import(parts.get("import", b"")), _read_preimported(parts.get("preimported", b"")),
+                        purelib=ws.site_packages())
+    baseline.sources = _source_files(texts, baseline)
+    return baseline
 
 
-def _read_import(ws: Workspace) -> set[tuple[str, int]]:
-    raw = ws.sandbox.get_file(TRACE_PATH + ".import")
+def _read_import(raw: bytes) -> set[tuple[str, int]]:
     try:
         return {(k.rpartition(":")[0], int(k.rpartition(":")[2])) for k in json.loads(raw or b"[]")}
     except (ValueError, AttributeError, TypeError):
         return set()
 
 
-def _read_preimported(ws: Workspace) -> set[str]:
-    raw = ws.sandbox.get_file(TRACE_PATH + ".preimported")
+def _read_preimported(raw: bytes) -> set[str]:
     try:
         return {str(p) for p in json.loads(raw or b"[]")}
     except (ValueError, TypeError):
         return set()
-
-
-def _read_depth(ws: Workspace) -> dict[tuple[str, int], int]:
-    raw = ws.sandbox.get_file(TRACE_PATH + ".depth")
-    out: dict[tuple[str, int], int] = {}
-    try:
-        for key, depth in json.loads(raw or b"{}").items():
-            path, _, line = key.rpartition(":")
-            out[(path, int(line))] = int(depth)
-    except (ValueError, AttributeError, TypeError):
-        return {}
-    return out
 
 
 def timeout_for(baseline: Baseline, tests: list[str] | None) -> float:
@@ -164,14 +193,32 @@ def _tests_by_name(qualname: str, lowered: list[tuple[str, str]]) -> list[str]:
     return [t for t, low in lowered if name and len(name) > 2 and name in low]
 
 
-def covered_functions(ws: Workspace, baseline: Baseline) -> tuple[dict[str, str], list[SourceFunction]]:
-    """Source files and the functions the passing tests exercise (name matching as a fallback)."""
+def _source_files(texts: dict[str, str], baseline: Baseline) -> dict[str, str]:
+    """Of the repository's Python files, the project's sources (those the call map names, when it
+    names any)."""
+    traced_paths = {p for p, _ in baseline.callers}
+    return {p: t for p, t in texts.items()
+            if is_source_path(p) and (not baseline.callers or p in traced_paths)}
+
+
+def read_sources(ws: Workspace, baseline: Baseline) -> dict[str, str]:
+    """The project's source files in the container (those the call map names, when it names any)."""
     res = ws.sh("git ls-files -z -- '*.py'", 60)
     paths = [p for p in res.output.split("\0") if p and is_source_path(p)] if res.ok else []
     if baseline.callers:
         traced_paths = {p for p, _ in baseline.callers}
         paths = [p for p in paths if p in traced_paths]
-    sources = ws.read_files(paths)
+    return ws.read_files(paths)
+
+
+def covered_functions(ws: Workspace | None, baseline: Baseline) -> tuple[dict[str, str], list[SourceFunction]]:
+    """Source files and the functions the passing tests exercise (name matching as a fallback); the
+    files come from the baseline when it carries them (then ``ws`` may be None), else from ``ws``."""
+    if baseline.sources is None:
+        if ws is None:
+            raise TaskError("no workspace to read the sources from")
+        baseline.sources = read_sources(ws, baseline)
+    sources = baseline.sources
     out: list[SourceFunction] = []
     lowered = [(t, t.lower()) for t in baseline.passed]
     for path, text in sources.items():

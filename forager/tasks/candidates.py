@@ -15,9 +15,9 @@ from forager.enums import TaskKind
 from forager.paths import is_test_like_path
 from forager.tasks.baseline import SourceFunction
 from forager.tasks.errors import TaskError
-from forager.tasks.mutations import FAMILIES, Mutation, list_functions, stub_function, unified_patch
+from forager.tasks.mutations import FAMILIES, Mutation, list_functions, unified_patch
 from forager.tasks.mutations.families import Proposal
-from forager.tasks.mutations.mutate import Proposed, propose
+from forager.tasks.mutations.mutate import Proposed, plan_stub, propose
 from forager.tasks.mutations.patch import common_ends
 from forager.tasks.swap import swap_target
 from forager.tasks.workspace import Workspace
@@ -186,6 +186,22 @@ def mutation_candidates(sources: dict[str, str], functions: list[SourceFunction]
             yield cand
 
 
+def session_first(cands: Iterator[Candidate], group: int) -> Iterator[Candidate]:
+    """``cands`` with the ones a session cannot run (``swap`` None: a fresh pytest process each, in
+    an exec of their own) held back and let out ``group`` at a time, so such an exec carries a
+    whole batch instead of the two or three a mixed batch would give it (at most ``group`` held)."""
+    held: list[Candidate] = []
+    for cand in cands:
+        if cand.swap is not None:
+            yield cand
+            continue
+        held.append(cand)
+        if len(held) >= group:
+            yield from held
+            held = []
+    yield from held
+
+
 def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
                     seed: int, durations: dict[str, float] | None = None) -> Iterator[Candidate]:
     """Covered functions (constructors aside) ranked by coverage, each with its body removed."""
@@ -194,14 +210,14 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
     slow: list[Candidate] = []
     for fn in rank_functions(fns, durations or {}):
         text = sources[fn.path]
-        stubbed = stub_function(text, fn.qualname)
-        if stubbed is None:
+        stub = plan_stub(text, fn.qualname)
+        if stub is None:
             continue
+        swap = None if fn.import_time or not stub.swappable else swap_targets(fn.path, stub.outer, fn.qualname)
         cand = Candidate(TaskKind.IMPLEMENT_FEATURE, f"{fn.path}: implement {fn.qualname}", None, fn.path,
                          fn.qualname,
-                         unified_patch(fn.path, text, stubbed), unified_patch(fn.path, stubbed, text),
-                         relevant_tests=fn.tests, depth=fn.depth,
-                         swap=_swap(fn.path, text, stubbed, fn))
+                         unified_patch(fn.path, text, stub.source), unified_patch(fn.path, stub.source, text),
+                         relevant_tests=fn.tests, depth=fn.depth, swap=swap)
         if cand.swap or fn.import_time:
             yield cand
         else:  # a stub the session cannot swap in (a method's ``super()`` goes): fresh processes, later

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from forager.build.testrun import TestOutcome, site_packages
+from forager.build.testrun import TestOutcome
 from forager.tasks.driver_script import DRIVER_PATH, DRIVER_SOURCE
 from forager.tasks.session_plugin import SESSION_PLUGIN, SESSION_SOURCE
 from forager.tasks.workspace import Workspace
@@ -55,6 +55,8 @@ class ProbeResult:
     seconds: float = 0.0
     timeout: float = 0.0
     """The timeout the probe got."""
+    parts: dict[str, float] = field(default_factory=dict)
+    """Seconds per part of the probe, as the session runner measured them (apply, swap, tests...)."""
 
     def outcome(self, test: str) -> str:
         r = self.results.get(test)
@@ -87,6 +89,7 @@ def _parse(row: dict[str, Any]) -> ProbeResult:
         res.results[tid] = TestOutcome(tid, str(entry.get("o")), 0.0, str(entry.get("m") or ""))
     res.collection = [str(c) for c in row.get("collection") or []]
     res.ineligible = str(row.get("ineligible") or "")
+    res.parts = {str(k): float(v) for k, v in (row.get("parts") or {}).items()}
     return res
 
 
@@ -103,7 +106,7 @@ class Runner:
         if self._installed != box.id:
             cfg = json.dumps({**self.cfg, "jobs": JOBS_PATH, "out": OUT_PATH}).encode()
             files = {DRIVER_PATH: DRIVER_SOURCE.encode(), CFG_PATH: cfg, SESSION_CFG: cfg}
-            purelib = site_packages(box)
+            purelib = self.ws.site_packages()
             if purelib:
                 files[f"{purelib}/{SESSION_PLUGIN}.py"] = SESSION_SOURCE.encode()
             box.put_files(files)

@@ -20,9 +20,10 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from forager.config import Settings, get_settings
@@ -32,8 +33,14 @@ from forager.model import Model
 from forager.store import db
 from forager.store.tasks_db import add_task, known_fingerprints
 from forager.tasks.baseline import Baseline, covered_functions, load_image
-from forager.tasks.callmap import cached_baseline
-from forager.tasks.candidates import Candidate, history_candidates, mutation_candidates, stub_candidates
+from forager.tasks.callmap import cached_baseline, load_kept
+from forager.tasks.candidates import (
+    Candidate,
+    history_candidates,
+    mutation_candidates,
+    session_first,
+    stub_candidates,
+)
 from forager.tasks.combined import Combiner
 from forager.tasks.errors import TaskError
 from forager.tasks.evaluate import Judged, history_verdict
@@ -73,6 +80,16 @@ class GenerateResult:
     started: float = field(default_factory=time.monotonic)
     callmap_cached: bool | None = None
     """Whether the call map came from an earlier generation on the image (None: none was needed)."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds spent per phase of the call (image lookup, container, call map, sources, screening...)."""
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - start
 
     @property
     def kept_share(self) -> float:
@@ -98,6 +115,7 @@ class GenerateResult:
             "families": dict(fams), "yield_by_family": yields, "discard_reasons": dict(self.reasons),
             "behaviour_duplicates": self.reasons.get(BEHAVIOUR_DUPLICATE, 0), "error": self.error,
             "callmap_cached": self.callmap_cached,
+            "phases_s": {k: round(v, 2) for k, v in self.phases.items()},
         }
 
 
@@ -119,7 +137,8 @@ def _task_kind(kind: str) -> TaskKind:
 class _Batch:
     """One generation run's moving parts."""
 
-    ws: Workspace
+    starting: Future[Workspace]
+    """The workspace container, started in the background (what needs no container runs meanwhile)."""
     baseline: Baseline
     seen: set[str]
     """Fingerprints and behavioural keys of the tasks of the image, stored or made in this run."""
@@ -131,6 +150,15 @@ class _Batch:
     on_progress: Callable[[GenerateResult], None] | None
     test_paths: list[str]
     """The recipe's test paths (left out of the test command when the covering tests run)."""
+    kept: Baseline | None = None
+    """The image's kept call map with its sources (None: none kept, traced in this run)."""
+
+    @property
+    def ws(self) -> Workspace:
+        if not self.starting.done():
+            with self.result.timed("container wait"):
+                return self.starting.result()
+        return self.starting.result()
 
 
 def _discard(batch: _Batch, cand: Candidate, reason: str) -> None:
@@ -252,13 +280,13 @@ def _run_history(batch: _Batch, cands: Iterator[Candidate], max_tasks: int, budg
             batch.on_progress(res)
 
 
-def _candidates(ws: Workspace, kind: TaskKind, baseline: Baseline, seed: int, s: Settings,
+def _candidates(batch: _Batch, kind: TaskKind, baseline: Baseline, seed: int, s: Settings,
                 cleanup: ExitStack) -> Iterator[Candidate]:
-    sources, functions = covered_functions(ws, baseline)
-    ws.progress(f"{len(functions)} functions in {len(sources)} files are exercised by "
-                f"{len(baseline.passed)} passing tests")
+    sources, functions = covered_functions(batch.ws if baseline.sources is None else None, baseline)
+    batch.log(f"{len(functions)} functions in {len(sources)} files are exercised by "
+              f"{len(baseline.passed)} passing tests")
     if not functions:
-        raise TaskError(f"no source function of {ws.image} is exercised by its passing tests")
+        raise TaskError(f"no source function of {batch.result.image} is exercised by its passing tests")
     if kind == TaskKind.IMPLEMENT_FEATURE:
         return stub_candidates(sources, functions, seed, baseline.durations)
     if kind == TaskKind.MODEL_REWRITE:
@@ -266,25 +294,42 @@ def _candidates(ws: Workspace, kind: TaskKind, baseline: Baseline, seed: int, s:
         if model is None:
             raise TaskError("model-rewrite needs a model endpoint: set FORAGER_MODEL_URL")
         cleanup.callback(model.close)
-        return rewrite_candidates(sources, functions, model, baseline.durations)
-    return mutation_candidates(sources, functions, seed, baseline.durations)
+        return session_first(rewrite_candidates(sources, functions, model, baseline.durations), BATCH)
+    return session_first(mutation_candidates(sources, functions, seed, baseline.durations), BATCH)
 
 
 def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, s: Settings,
          cleanup: ExitStack) -> None:
-    ws, passed = batch.ws, batch.baseline.passed
+    passed = batch.baseline.passed
     if kind == TaskKind.FROM_HISTORY:
-        _run_history(batch, history_candidates(ws), max_tasks, budget)
+        _run_history(batch, history_candidates(batch.ws), max_tasks, budget)
         return
+    res = batch.result
     batch.log("the call map: which functions the passing tests call (traced once per image, then kept)")
-    batch.baseline, cached = cached_baseline(ws, passed, batch.baseline.durations, s.home / "callmaps")
+    if batch.kept is not None:  # nothing runs in the container before the first batch
+        batch.baseline, cached = batch.kept, True
+    else:
+        with res.timed("callmap"):
+            batch.baseline, cached = cached_baseline(batch.ws, passed, batch.baseline.durations, s.home / "callmaps")
     baseline = batch.baseline
-    batch.result.callmap_cached = cached
-    cands = _candidates(ws, kind, baseline, seed, s, cleanup)
-    ws.reset()
+    res.callmap_cached = cached
+    with res.timed("sources"):
+        cands = _candidates(batch, kind, baseline, seed, s, cleanup)
+        # the first batch's candidates are made while the container starts
+        cands = chain(list(islice(cands, min(BATCH, _wanted(res, max_tasks)))), cands)
+    ws = batch.ws
+    if ws.purelib is None:
+        ws.purelib = baseline.purelib
+    if not cached:  # the traced run may have left files behind
+        with res.timed("reset"):
+            ws.reset()
     screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s)
     combiner = Combiner(ws, seed) if kind == TaskKind.COMBINED else None
-    _run_injected(batch, screen, cands, max_tasks, budget, combiner)
+    try:
+        with res.timed("screening"):
+            _run_injected(batch, screen, cands, max_tasks, budget, combiner)
+    finally:
+        res.phases.update({f"screen.{k}": v for k, v in screen.timings.items()})
 
 
 def generate(
@@ -307,26 +352,51 @@ def generate(
     try:
         with ExitStack() as cleanup:
             task_kind = _task_kind(kind)
-            img, passed, durations = load_image(image)
+            with result.timed("image"):
+                img, passed, durations = load_image(image)
             result.image = img.id
             budget = max_candidates or max(10, max_tasks * (20 if task_kind == TaskKind.COMBINED else 8))
-            ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
-                           WorkspaceConfig.from_settings(s))
-            cleanup.callback(ws.remove)
+            starting = _start_workspace(result, img, log, s, cleanup)
             writer = statement_model(s) if task_kind != TaskKind.MODEL_REWRITE else None
             if writer is not None:
                 cleanup.callback(writer.close)
             seen = known_fingerprints(img.id) | known_behaviours(img.id)
             run_s = sum(durations.get(t, 0.0) for t in passed) + 10
-            batch = _Batch(ws, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
+            kept = None
+            if task_kind != TaskKind.FROM_HISTORY:
+                with result.timed("callmap"):
+                    kept = load_kept(s.home / "callmaps", img.id, passed, durations)
+            batch = _Batch(starting, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
                            img.source, on_task, on_progress,
-                           list((img.recipe or {}).get("test_paths") or []))
+                           list((img.recipe or {}).get("test_paths") or []), kept)
             _run(batch, task_kind, max_tasks, budget, seed, s, cleanup)
     except (TaskError, EngineError) as exc:
         result.error = str(exc)
     finally:
         result.duration_s = time.monotonic() - result.started
     return result
+
+
+def _start_workspace(result: GenerateResult, img: db.Image, log: Progress, s: Settings,
+                     cleanup: ExitStack) -> Future[Workspace]:
+    """The image's workspace container, started on a thread while the caller goes on (the kept call
+    map, the candidates of the first batch); removed when ``cleanup`` closes, started or not."""
+    def start() -> Workspace:
+        with result.timed("container"):
+            return Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
+                             WorkspaceConfig.from_settings(s))
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="forager-workspace")
+    starting = pool.submit(start)
+
+    def remove() -> None:
+        pool.shutdown(wait=True)
+        if starting.exception() is None:
+            with result.timed("remove"):
+                starting.result().remove()
+
+    cleanup.callback(remove)
+    return starting
 
 
 def known_behaviours(image: str) -> set[str]:

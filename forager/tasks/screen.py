@@ -18,6 +18,7 @@ How each part of a task's guarantee is established:
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 from forager.tasks.baseline import Baseline
@@ -57,6 +58,10 @@ class Screen:
     """Run candidates in one collected session, forked per candidate (``session_plugin``)."""
     fallbacks: int = 0
     """Candidates run in a fresh pytest process instead."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds by part: ``exec`` (wall time of the driver's execs), ``controls`` and ``candidates``
+    (the probes' own seconds, as the driver measured them), ``setup`` (the rest of the execs:
+    interpreter start, pytest's collection, the function index)."""
 
     def _tests(self, cand: Candidate) -> list[str]:
         return sorted(set(cand.relevant_tests or self.baseline.passed))
@@ -72,8 +77,18 @@ class Screen:
         probes = [Probe(tests, probe_timeout(self.baseline, tests, self.cap_s), id=f"control-{key}")
                   for key, tests in selections.items()]
         runs = [self._probe(c) for c in cands]
+        start = time.monotonic()
         results = self._run(probes + runs)
+        wall = time.monotonic() - start
         self.seconds += sum(r.seconds for r in results)
+        control_s = sum(r.seconds for r in results[:len(probes)])
+        cand_s = sum(r.seconds for r in results[len(probes):])
+        for part, sec in (("exec", wall), ("controls", control_s), ("candidates", cand_s),
+                          ("setup", max(0.0, wall - control_s - cand_s))):
+            self.timings[part] = self.timings.get(part, 0.0) + sec
+        for r in results:
+            for part, sec in r.parts.items():
+                self.timings[f"probe.{part}"] = self.timings.get(f"probe.{part}", 0.0) + sec
         if len(self.controls) > CONTROL_CACHE:
             self.controls.clear()
             self.control_s.clear()

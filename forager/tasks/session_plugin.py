@@ -8,8 +8,8 @@ patched code object (``f.__code__ = new``: every reference to the function, impo
 wrappers included, runs the new code; for a nested function also every closure already made from
 it); modules not imported yet load the patched file from disk.
 It runs the job's tests with ``runtestprotocol`` (fixtures kept between them as pytest keeps them; a
-failing test's message is the exception's own line, pytest's full report only for the first few by
-node id, which a problem statement quotes), applies
+failing test's message is the ``E`` lines of pytest's report, made without its traceback
+formatting: ``_error_report``), applies
 the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. The parent kills a
 child at its timeout (a few times what the control run of the same tests took, when there was
 one) and resets a dirty tree. A target whose signature, decorators or closure would
@@ -108,9 +108,17 @@ def _child(job, items, out_path):
     from _pytest.runner import runtestprotocol
 
     out = {"id": job["id"], "applied": True, "restored": True, "timed_out": False, "results": {},
-           "collection": []}
+           "collection": [], "parts": {}}
+    mark = [time.monotonic()]
+
+    def lap(part):
+        now = time.monotonic()
+        out["parts"][part] = round(now - mark[0], 4)
+        mark[0] = now
+
     if job.get("patch"):
         err = _apply(job["patch"], "setup")
+        lap("apply")
         if err:
             out.update(applied=False, error=err)
             return out
@@ -119,41 +127,57 @@ def _child(job, items, out_path):
         if why:
             out["ineligible"] = why
             return out
+    lap("swap")
     order = {nodeid: i for i, nodeid in enumerate(items)}
     chosen = sorted(((t, items.get(t)) for t in job["tests"]), key=lambda p: order.get(p[0], -1))
     present = [it for _, it in chosen if it is not None]
     following = dict(zip(map(id, present), present[1:] + [None]))
-    failures = {}
     for nodeid, item in chosen:
         if item is None:
             out["results"][nodeid] = {"o": "missing"}
             continue
-        if job.get("patch"):
-            item.repr_failure = _cheap_repr(item, failures)
+        if job.get("patch") and type(item).repr_failure is pytest.Function.repr_failure:
+            item.repr_failure = _error_report(item)
         outcome, message = _outcome(runtestprotocol(item, log=False, nextitem=following[id(item)]))
         out["results"][nodeid] = {"o": outcome, **({"m": message} if message else {})}
-    for nodeid in sorted(failures)[:FULL_MESSAGES]:  # the ones a statement quotes, in pytest's words
-        item, excinfo = failures[nodeid]
-        if out["results"].get(nodeid, {}).get("o") == "failed":
-            try:
-                out["results"][nodeid]["m"] = str(type(item).repr_failure(item, excinfo))[-1500:]
-            except Exception:
-                pass
+    lap("tests")
+    lap("messages")
     if job.get("gold"):
         err = _apply(job["gold"], "gold")
         out["restored"] = err is None and _git("diff", "--quiet", "HEAD").returncode == 0
+        lap("gold")
     return out
 
 
-FULL_MESSAGES = 8
-"""Failing tests (the first by node id) whose message pytest formats in full; the others get the
-exception's own line (pytest's traceback formatting costs tens of milliseconds per failing test)."""
-
-
-def _cheap_repr(item, failures):
+def _error_report(item):
+    """A failing test's report as the lines a statement and the behavioural key read from pytest's
+    own (its ``E`` lines: each exception of the chain, the first cause first, in pytest's words,
+    ``exconly(tryshort=True)``), without pytest's traceback formatting, which parses the source file
+    of every frame and costs tens of milliseconds per failing test. Anything unusual: pytest's own."""
     def repr_failure(excinfo, *args, **kwargs):
-        failures[item.nodeid] = (item, excinfo)
-        return "E   " + excinfo.exconly()[:1500]
+        try:
+            from _pytest._code import ExceptionInfo
+
+            value = excinfo.value
+            if isinstance(value, pytest.fail.Exception) and not getattr(value, "pytrace", True):
+                return str(value.msg)
+            chain, seen, e = [], set(), value
+            while e is not None and id(e) not in seen:
+                seen.add(id(e))
+                chain.append(e)
+                if e.__cause__ is not None:
+                    e = e.__cause__
+                elif e.__context__ is not None and not e.__suppress_context__:
+                    e = e.__context__
+                else:
+                    e = None
+            lines = []
+            for exc in reversed(chain):
+                info = excinfo if exc is value else ExceptionInfo.from_exc_info((type(exc), exc, exc.__traceback__))
+                lines.extend("E   " + ln for ln in info.exconly(tryshort=True).split("\n"))
+            return "\n".join(lines)[-1500:]
+        except Exception:
+            return type(item).repr_failure(item, excinfo, *args, **kwargs)
     return repr_failure
 
 
@@ -196,10 +220,12 @@ def _run_job(job, items, out_path):
         res = {"id": job["id"], "applied": True, "restored": False, "results": {}, "collection": [],
                "error": "the child ended without a result"}
     res["timed_out"] = timed_out
+    waited = time.monotonic()
     if _git("status", "--porcelain").stdout.strip():
         _git("checkout", "-q", "-f", "HEAD", "--", ".")
         _git("clean", "-fdq")
     res["seconds"] = round(time.monotonic() - start, 3)
+    res.setdefault("parts", {})["clean"] = round(time.monotonic() - waited, 4)
     res["timeout"] = timeout
     if not job.get("patch") and not timed_out:
         _control_s[job["id"]] = res["seconds"]

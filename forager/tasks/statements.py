@@ -54,6 +54,10 @@ def _headline(cand: Candidate, n: int) -> str:
             f"now fail{'s' if n == 1 else ''}.")
 
 
+QUOTED_ERRORS = 5
+"""Failing tests (the first in node-id order) whose errors a statement quotes (their ``E`` lines)."""
+
+
 def template_statement(cand: Candidate, fail_to_pass: list[str], messages: dict[str, str]) -> str:
     """The failing tests (the first 20) with the errors of the first five, no line quoting the patch."""
     leaks = _leaks(cand, 6)
@@ -61,7 +65,7 @@ def template_statement(cand: Candidate, fail_to_pass: list[str], messages: dict[
     parts = [_headline(cand, n), "", "Failing tests:"]
     for i, test in enumerate(fail_to_pass[:20]):
         parts.append(f"- {test}")
-        if i < 5:
+        if i < QUOTED_ERRORS:
             parts += [f"    {ln}" for ln in _error_lines(messages.get(test, ""), leaks)]
     if n > 20:
         parts.append(f"- ... and {n - 20} more")

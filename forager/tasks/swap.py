@@ -6,23 +6,11 @@ from __future__ import annotations
 
 import ast
 
-from forager.tasks.mutations.functions import FuncNode, iter_functions
+from forager.tasks.mutations.functions import FuncNode, iter_functions, uses_class_cell
 
 
 def _find(tree: ast.Module, qualname: str) -> FuncNode | None:
     return next((n for q, n in iter_functions(tree) if q == qualname), None)
-
-
-def _uses_class_cell(node: FuncNode) -> bool:
-    """Whether a method's code needs the ``__class__`` cell (a bare ``super()`` or ``__class__``):
-    a change that adds or drops it changes the closure, which no code swap can do."""
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and sub.id == "__class__":
-            return True
-        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "super"
-                and not sub.args):
-            return True
-    return False
 
 
 def swap_target(before: str, after: str, qualname: str | None) -> str | None:
@@ -43,7 +31,7 @@ def swap_target(before: str, after: str, qualname: str | None) -> str | None:
             return None
     if [ast.dump(d) for d in n1.decorator_list] != [ast.dump(d) for d in n2.decorator_list]:
         return None
-    if _uses_class_cell(n1) != _uses_class_cell(n2):  # the ``__class__`` cell comes or goes
+    if uses_class_cell(n1) != uses_class_cell(n2):  # the ``__class__`` cell comes or goes
         return None
     n1.body, n2.body = [ast.Pass()], [ast.Pass()]
     return outer if ast.dump(t1) == ast.dump(t2) else None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from forager.build.testrun import TestRun, run_tests
+from forager.build.testrun import TestRun, run_tests, site_packages
 from forager.config import get_settings
 from forager.errors import EngineError
 from forager.owner import OWNER_LABEL, this_process
@@ -59,6 +59,8 @@ class Workspace:
         self.runtime = runtime or get_runtime()
         self.box: Sandbox | None = None
         self.head = ""
+        self.purelib: str | None = None
+        """The image's site-packages (probed once, or known from the kept call map)."""
         self.suspect = False
         """A command timed out: the container may have been killed."""
         self.start()
@@ -74,14 +76,23 @@ class Workspace:
             # the image carries its builder's owner label; a reaper of dead builders' containers
             # would remove this container unless it names its own (live) owner
             labels={"forager.role": self.ROLE, OWNER_LABEL: this_process()})
-        res = self.sh("git rev-parse HEAD", 60)
-        if not res.ok:
-            raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")
-        self.head = res.output.strip().splitlines()[-1]
+        self.head = self._head()
         self._pin_rootdir()
         # files the build left untracked (egg-info, generated modules) survive every reset
         self.sh("git ls-files -z --others --exclude-standard | tr '\\0' '\\n' | sed 's|^|/|' "
                 ">> .git/info/exclude", 60)
+
+    def _head(self, tries: int = 3) -> str:
+        """The commit of /repo. An exec that reports success with no output at all (seen once under
+        load, right after the container started) is asked again, not read as an empty line."""
+        for _ in range(tries):
+            res = self.sh("git rev-parse HEAD", 60)
+            if not res.ok:
+                raise TaskError(f"/repo in {self.image} is not a git repository: {res.output[-300:]}")
+            lines = res.output.strip().splitlines()
+            if lines:
+                return lines[-1]
+        raise TaskError(f"git rev-parse HEAD in {self.image} printed nothing, {tries} times")
 
     def _pin_rootdir(self) -> None:
         """Pin pytest's rootdir to the one a plain run finds: an existing path among the options
@@ -103,6 +114,12 @@ class Workspace:
 
     def sh(self, command: str, timeout: float = 120) -> ExecResult:
         return self.sandbox.exec(command, timeout, workdir=REPO, env=self.env or None)
+
+    def site_packages(self) -> str | None:
+        """The image's site-packages directory (where plugins go), probed once per workspace."""
+        if self.purelib is None:
+            self.purelib = site_packages(self.sandbox)
+        return self.purelib
 
     def alive(self) -> bool:
         return self.sh("true", 30).ok

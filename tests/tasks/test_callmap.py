@@ -25,6 +25,13 @@ def test_the_call_map_is_traced_once_per_image_and_reused(tmp_path: Path, monkey
                         TRACED.import_time, TRACED.preimported)
 
     monkeypatch.setattr(callmap, "collect_baseline", traced)
+    reads: list[str] = []
+
+    def sources(ws, baseline):  # type: ignore[no-untyped-def]
+        reads.append(ws.image)
+        return {"pkg/m.py": "def f():\n    return 1\n"}
+
+    monkeypatch.setattr(callmap, "read_sources", sources)
     ws, other = SimpleNamespace(image="forager/x:1"), SimpleNamespace(image="forager/y:1")
     first, cached = callmap.cached_baseline(ws, ["t::a", "t::b"], {"t::a": 0.1}, tmp_path)  # type: ignore[arg-type]
     assert not cached and runs == ["forager/x:1"]
@@ -33,6 +40,11 @@ def test_the_call_map_is_traced_once_per_image_and_reused(tmp_path: Path, monkey
     assert (again.passed, again.callers, again.depth, again.run_s) == (first.passed, first.callers, first.depth, 4.5)
     assert again.import_time == {("pkg/m.py", 9)} and again.at_import("pkg/early.py", 1)
     assert again.durations == {"t::a": 0.2}  # the image's durations, not the stored ones
+    # the source files are kept with the map: a later generation reads none in the container
+    assert again.sources == {"pkg/m.py": "def f():\n    return 1\n"} and reads == ["forager/x:1"]
+    kept = callmap.load_kept(tmp_path, "forager/x:1", ["t::a", "t::b"], {})
+    assert kept is not None and kept.sources == again.sources and kept.callers == first.callers
+    assert callmap.load_kept(tmp_path, "forager/x:2", ["t::a", "t::b"], {}) is None
     callmap.cached_baseline(other, ["t::a", "t::b"], {}, tmp_path)  # type: ignore[arg-type]
     callmap.cached_baseline(ws, ["t::a"], {}, tmp_path)  # type: ignore[arg-type]  # other passing tests: traced again
     assert runs == ["forager/x:1", "forager/y:1", "forager/x:1"]

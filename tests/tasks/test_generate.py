@@ -43,6 +43,11 @@ def test_mutate_fix_on_minipkg(runtime, minipkg_home: str) -> None:  # type: ign
     # a second batch with the same seed finds the same candidates first and skips them as duplicates
     again = generate(minipkg_home, "mutate-fix", 1, seed=1, max_candidates=3)
     assert {t["id"] for t in again.tasks}.isdisjoint(t["id"] for t in res.tasks)
+    # the kept call map carries the sources: nothing ran in the container before the first batch
+    # (no traced run, no file listing, no reset), which started while the candidates were made
+    phases = again.summary()["phases_s"]
+    assert again.callmap_cached is True and "reset" not in phases and phases["container"] > 0, phases
+    assert {"screen.exec", "screen.setup", "screen.candidates"} <= set(phases), phases
     assert any(d.reason.startswith("duplicate") for d in again.discarded)
     fps = [t.fingerprint for t in (get_task(x["id"]) for x in res.tasks + again.tasks) if t]
     assert len(fps) == len(set(fps))

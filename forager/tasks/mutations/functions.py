@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 FuncNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -53,12 +54,19 @@ def body_of(node: FuncNode) -> list[ast.stmt]:
 
 def list_functions(source: str) -> list[FunctionInfo]:
     """Every function and method of ``source`` (empty when it does not parse)."""
+    return list(_functions(source))
+
+
+@lru_cache(maxsize=64)
+def _functions(source: str) -> tuple[FunctionInfo, ...]:
+    """``list_functions`` kept per text: a file's functions are listed once per generation, not
+    once per function of it (each listing parses the whole file)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return []
-    return [FunctionInfo(q, first_line(n), n.lineno, n.end_lineno or n.lineno, len(body_of(n)), n.body[0].lineno)
-            for q, n in iter_functions(tree)]
+        return ()
+    return tuple(FunctionInfo(q, first_line(n), n.lineno, n.end_lineno or n.lineno, len(body_of(n)),
+                              n.body[0].lineno) for q, n in iter_functions(tree))
 
 
 def is_stub(node: FuncNode) -> bool:
@@ -74,3 +82,21 @@ def is_stub(node: FuncNode) -> bool:
     if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and s.value.value is Ellipsis:
         return True
     return isinstance(s, ast.Raise) and "NotImplementedError" in ast.dump(s)
+
+
+def uses_class_cell(node: FuncNode, skip: set[int] | None = None) -> bool:
+    """Whether a function's code needs the ``__class__`` cell (a bare ``super()`` or ``__class__``
+    anywhere in it), leaving out the statements whose ``id`` is in ``skip``: a change that adds or
+    drops it changes the closure, which no code swap can do."""
+    todo: list[ast.AST] = [node]
+    while todo:
+        sub = todo.pop()
+        if skip and id(sub) in skip:
+            continue
+        if isinstance(sub, ast.Name) and sub.id == "__class__":
+            return True
+        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "super"
+                and not sub.args):
+            return True
+        todo.extend(ast.iter_child_nodes(sub))
+    return False

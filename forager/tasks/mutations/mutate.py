@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from forager.tasks.mutations.expressions import conditions_family, constants_family, operators_family
 from forager.tasks.mutations.families import (
@@ -15,7 +16,7 @@ from forager.tasks.mutations.families import (
     statements_family,
     variables_family,
 )
-from forager.tasks.mutations.functions import FuncNode, body_of, is_stub, iter_functions
+from forager.tasks.mutations.functions import FuncNode, body_of, is_stub, iter_functions, uses_class_cell
 from forager.tasks.mutations.text import Text, apply_edits
 
 FAMILIES = ("function", "arguments", "variables", "statements", "operators", "constants", "conditions")
@@ -98,23 +99,59 @@ def mutate_source(
 def stub_function(source: str, qualname: str) -> str | None:
     """``source`` with the body of ``qualname`` replaced by ``raise NotImplementedError``
     (signature and docstring kept); None when there is no such function or it is already a stub."""
+    stub = plan_stub(source, qualname)
+    return stub.source if stub else None
+
+
+@dataclass(frozen=True)
+class Stub:
+    source: str
+    """The file with the function's body replaced."""
+    outer: str
+    """The outermost function enclosing the stubbed one (itself when it is not nested)."""
+    swappable: bool
+    """Whether a session can run the stub by giving ``outer`` the new code: not when the outer
+    function's need for the ``__class__`` cell (a bare ``super()`` or ``__class__``) comes or goes
+    with it, nor when the file defines ``outer`` twice (a property's getter and setter, overloads)."""
+
+
+@lru_cache(maxsize=8)
+def _tree(source: str) -> ast.Module | None:
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except (SyntaxError, ValueError):
         return None
+
+
+def plan_stub(source: str, qualname: str) -> Stub | None:
+    """The stub of ``qualname`` and what a session needs to know to swap it in, from one parse of
+    the file (kept across the functions of a file): the edit spans only the function's body
+    statements, so signature, decorators and the rest of the file stay as they were."""
+    tree = _tree(source)
+    if tree is None:
+        return None
     text = Text(source)
-    for qual, node in iter_functions(tree):
-        if qual != qualname or is_stub(node):
-            continue
-        body = body_of(node)
-        a = text.line_span(body[0])
-        b = text.line_span(body[-1])
-        if a is None or b is None:
-            return None
-        new = f"{text.indent_of(body[0])}raise NotImplementedError{text.newline()}"
-        mutated = apply_edits(source, [(a[0], b[1], new)])
-        return mutated if _normalised_dump(mutated) is not None else None
-    return None
+    funcs = list(iter_functions(tree))
+    node = next((n for q, n in funcs if q == qualname and not is_stub(n)), None)
+    if node is None:
+        return None
+    body = body_of(node)
+    a = text.line_span(body[0])
+    b = text.line_span(body[-1])
+    if a is None or b is None:
+        return None
+    new = f"{text.indent_of(body[0])}raise NotImplementedError{text.newline()}"
+    mutated = apply_edits(source, [(a[0], b[1], new)])
+    try:
+        ast.parse(mutated)
+    except (SyntaxError, ValueError):
+        return None
+    outer = qualname.split(".<locals>.", 1)[0]
+    outers = [n for q, n in funcs if q == outer]
+    removed = {id(n) for n in body}
+    swappable = (len(outers) == 1 and len([q for q, _ in funcs if q == qualname]) == 1
+                 and uses_class_cell(outers[0]) == uses_class_cell(outers[0], removed))
+    return Stub(mutated, outer, swappable)
 
 
 def _node_dump(tree: ast.Module, qualname: str) -> str | None:
