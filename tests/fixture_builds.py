@@ -8,6 +8,15 @@ from typing import Any
 
 from forager.config import reset_settings
 
+PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "{name}"
+version = "0.1"
+"""
+"""A setuptools project named ``{name}``: the fixture repositories the builder tests write."""
+
 
 def build_in_home(source: Path, home: Path) -> Any:
     """The validated build of ``source`` made with ``home`` as FORAGER_HOME; ``result.home`` names it."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from docker.types import Mount
+from fixture_builds import PYPROJECT
 from typer.testing import CliRunner
 
 from forager.build.builder import build
@@ -18,14 +19,6 @@ from forager.config import reset_settings
 from forager.store import db
 
 pytestmark = pytest.mark.docker
-
-PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-[project]
-name = "{name}"
-version = "0.1"
-"""
 
 
 def make_repo(root: Path, name: str, tests: str, extra: dict[str, str] | None = None) -> Path:

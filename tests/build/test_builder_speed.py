@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixture_builds import PYPROJECT
 
 from forager.build.builder import build
 from forager.build.catalogue import show_image
@@ -14,13 +15,6 @@ from forager.config import get_settings, reset_settings
 
 pytestmark = pytest.mark.docker
 
-PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-[project]
-name = "{name}"
-version = "0.1"
-"""
 FLAKY = """import sys
 
 def test_steady():
