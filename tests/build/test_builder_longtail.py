@@ -5,6 +5,8 @@ test (left out after a short first run, named in the recipe) and a suite that ne
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -120,13 +122,19 @@ def test_summary_and_dockerfile_rebuild_the_image_without_forager(runtime, tmp_p
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)
 
 
+def commit_dated(repo: Path, date: str) -> None:
+    """``repo`` made a git repository of one commit, authored and committed at ``date``."""
+    env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "dated"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+
+
 def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A commit of 2023-06-01 resolves what the index held then (pytest 7.3.1, not today's) and
     installs the versions its uv.lock pins (iniconfig 1.1.1, older than that date's 2.0.0). Its
     test module imports pkg_resources, which the 3.11 base's setuptools (82+) lacks: the repair
     installs setuptools<82 (as of the commit's date), not "setuptools", which changed nothing."""
-    import os
-    import subprocess
 
     repo = tmp_path / "past"
     (repo / "past").mkdir(parents=True)
@@ -142,10 +150,7 @@ def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp
         "def test_pytest_of_its_time():\n"
         "    assert pytest.__version__ == '7.3.1'\n\n\ndef test_locked():\n"
         "    assert m.version('iniconfig') == '1.1.1'\n")
-    env = {**os.environ, "GIT_COMMITTER_DATE": "2023-06-01T12:00:00Z", "GIT_AUTHOR_DATE": "2023-06-01T12:00:00Z"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "past"]):
-        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    commit_dated(repo, "2023-06-01T12:00:00Z")
     r = build(str(repo))
     assert r.status == "validated", r.error
     assert r.install["resolution"] == {"lock": "uv.lock", "as_of": "2023-06-01T12:00:00Z", "path": "lock"}
@@ -155,8 +160,6 @@ def test_past_commit_builds_with_the_tools_of_its_time_and_its_lock(runtime, tmp
 def test_a_2022_commit_gets_the_python_of_its_time(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A commit of 2022-03-01 (requires-python >=3.7: 3.11 allowed but not out yet) builds on the
     3.9 base (bullseye, bootstrapped on first use)."""
-    import os
-    import subprocess
 
     repo = tmp_path / "old"
     (repo / "old").mkdir(parents=True)
@@ -168,10 +171,7 @@ def test_a_2022_commit_gets_the_python_of_its_time(runtime, tmp_path: Path) -> N
     (repo / "tests" / "test_old.py").write_text(
         "import sys\n\n\ndef test_python_of_its_time():\n"
         "    assert sys.version_info[:2] == (3, 9)\n\n\ndef test_another():\n    assert True\n")
-    env = {**os.environ, "GIT_COMMITTER_DATE": "2022-03-01T12:00:00Z", "GIT_AUTHOR_DATE": "2022-03-01T12:00:00Z"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "old"]):
-        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    commit_dated(repo, "2022-03-01T12:00:00Z")
     r = build(str(repo))
     assert r.status == "validated", r.error
     assert r.python == "3.9"
