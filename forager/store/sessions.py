@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Update, func, insert, or_, select, update
 
 from forager.clock import utcnow
 from forager.enums import SessionState
@@ -87,12 +87,11 @@ def ids_with_state(ids: list[str]) -> dict[str, str]:
         return {i: st for i, st in s.execute(q)}
 
 
-def claim(session_id: str, token_id: str, hold_s: float, owner: str, previous_owner: str | None,
-          step: bool = True) -> bool:
-    """Take the session for one action (``step``) or the submit until ``hold_s`` from now: only an
-    active session of this token, not busy, with actions left (for an action), whose last shell
-    was ``previous_owner``'s (so the caller knows whether its own shell is current). False when
-    any of that does not hold."""
+def _claim_statement(session_id: str, token_id: str, hold_s: float, owner: str, previous_owner: str | None,
+                     step: bool) -> Update:
+    """The conditional UPDATE of a claim: an active session of this token, not busy, with actions
+    left (for an action), whose last shell was ``previous_owner``'s; it becomes ``owner``'s, busy
+    until ``hold_s`` from now."""
     now = utcnow()
     t = db.AgentSession
     q = update(t).where(t.id == session_id, t.token_id == token_id, t.state == ACTIVE,
@@ -100,9 +99,18 @@ def claim(session_id: str, token_id: str, hold_s: float, owner: str, previous_ow
     q = q.where(t.shell_owner.is_(None) if previous_owner is None else t.shell_owner == previous_owner)
     if step:
         q = q.where(t.steps < t.max_actions)
+    return q.values(busy_until=now + timedelta(seconds=hold_s), last_active_at=now, shell_owner=owner)
+
+
+def claim(session_id: str, token_id: str, hold_s: float, owner: str, previous_owner: str | None,
+          step: bool = True) -> bool:
+    """Take the session for one action (``step``) or the submit until ``hold_s`` from now: only an
+    active session of this token, not busy, with actions left (for an action), whose last shell
+    was ``previous_owner``'s (so the caller knows whether its own shell is current). False when
+    any of that does not hold."""
+    q = _claim_statement(session_id, token_id, hold_s, owner, previous_owner, step)
     with db.session() as s:
-        res = s.execute(q.values(busy_until=now + timedelta(seconds=hold_s), last_active_at=now,
-                                 shell_owner=owner).execution_options(synchronize_session=False))
+        res = s.execute(q.execution_options(synchronize_session=False))
         return bool(getattr(res, "rowcount", 0) == 1)
 
 
@@ -111,14 +119,8 @@ def claim_own(session_id: str, token_id: str, hold_s: float, owner: str, step: b
     (``shell_owner`` is ``owner``): the claimed row as it now is, or None when any condition does
     not hold (the caller then reads the row and claims it the ordinary way). Core, not the ORM: it
     runs once per action."""
-    now = utcnow()
     t = db.AgentSession
-    q = update(t).where(
-        t.id == session_id, t.token_id == token_id, t.state == ACTIVE, t.shell_owner == owner,
-        or_(t.busy_until.is_(None), t.busy_until < now))
-    if step:
-        q = q.where(t.steps < t.max_actions)
-    q = q.values(busy_until=now + timedelta(seconds=hold_s), last_active_at=now).returning(
+    q = _claim_statement(session_id, token_id, hold_s, owner, owner, step).returning(
         *(getattr(t, name) for name in SessionRow.__dataclass_fields__))
     with db.engine().begin() as conn:
         found = conn.execute(q).one_or_none()
