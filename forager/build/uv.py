@@ -34,6 +34,8 @@ STAMP = f"{UV_DIR}/stamp"
 UV_CACHE = f"{PIP_CACHE}/uv"
 PIP = "python -m pip install --no-input --progress-bar off"
 FALLBACK_NOTE = "forager: uv pip install failed; pip instead"
+WITH_UV = "uv (pip where it fails)"
+"""What a container installs with when it has uv (``provide_uv``'s answer, for the log)."""
 _seeded: set[str] = set()
 """Cache volumes whose copy of uv this process has checked (``seed_cache_volume``) since its last
 check failed: their containers need no check of their own (the install command still falls back
@@ -108,19 +110,18 @@ def provide_uv(box: Sandbox, settings: Settings | None = None) -> str:
     if binary is None:
         return "pip (no uv executable found)"
     if settings.pip_cache_volume in _seeded:  # this build checked the volume's copy before starting
-        return "uv (pip where it fails)"
+        return WITH_UV
     stamp, bundle = _bundle(binary, binary.stat().st_mtime)
     have = box.exec(f"cat {STAMP} 2>/dev/null", 30)
     if have.ok and have.output.strip() == stamp:
-        return "uv (pip where it fails)"
+        return WITH_UV
     # unpacked aside and renamed into place: another build sharing the cache never runs half a file
     new = f"{UV_DIR}/.new-{uuid.uuid4().hex[:8]}"
     box.exec(f"mkdir -p {new}", 30)
     box.put_tar(bundle, new)
     moved = box.exec(f"mv -f {new}/uv {UV} && mv -f {new}/install {INSTALL} && mv -f {new}/stamp {STAMP}; "
                      f"rm -rf {new}; {UV} --version", 60)
-    return "uv (pip where it fails)" if moved.ok else f"pip (uv did not start: {moved.output.strip()[-200:]})"
-
+    return WITH_UV if moved.ok else f"pip (uv did not start: {moved.output.strip()[-200:]})"
 
 
 @functools.lru_cache(maxsize=4)

@@ -103,7 +103,7 @@ class Workspace:
             return
         probe = self.sh(f"{self.test_command} --collect-only 2>&1 | grep -m1 '^rootdir: '", 600)
         rootdir = probe.output.strip().removeprefix("rootdir: ").split(",")[0].strip() if probe.ok else ""
-        if rootdir.startswith("/") and "--rootdir" not in self.test_command:
+        if rootdir.startswith("/"):
             self.test_command = f"{self.test_command} --rootdir={shlex.quote(rootdir)}"
 
     @property
