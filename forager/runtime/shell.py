@@ -194,7 +194,9 @@ class Shell:
     def _block(self, command: str, token: str, seconds: int) -> str:
         """What the shell is sent for one command: the script shipped to a file with builtins only
         (the random end ``token`` cannot occur in it), run under ``timeout``, strays ended, then
-        the end marker with the exit code."""
+        the end marker with the exit code. The shell's own note on a command killed by a signal
+        ("bash: line N: PID Killed ...") goes to the command's output, in order: written to the
+        shell's stderr it could arrive after the end marker and open the next command's output."""
         state, repo = self.state_dir, self.repo
         script = (
             f"[ -f {state}/env ] && . {state}/env >/dev/null 2>&1\n"
@@ -206,7 +208,7 @@ class Shell:
         return (
             f"IFS= read -r -d '' __forager_cmd <<'EOF_{token}'\n{script}EOF_{token}\n"
             f"printf '%s' \"$__forager_cmd\" > {state}/cmd.sh; unset __forager_cmd\n"
-            f"timeout -k 5 {seconds} bash {state}/cmd.sh < /dev/null 2>&1; "
+            f"{{ timeout -k 5 {seconds} bash {state}/cmd.sh < /dev/null 2>&1; }} 2>&1; "
             f"__forager_rc=$?; {self.end_strays}; "
             f"printf '\\n__FORAGER_END_{token}__ %d\\n' $__forager_rc\n"
         )

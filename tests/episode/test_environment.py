@@ -41,6 +41,7 @@ def test_environment_shell_and_sandbox(task: Any, runtime: Any) -> None:
         assert "sleep 300" not in env.run("ps -eo args").output
         # the shell dying is survived too
         obs = env.run("kill -9 $PPID")
+        assert "Killed" in obs.output, obs.output  # the shell's note stays with the command it is about
         assert env.run("echo again").output == "again\n"
         # tools
         obs = env.execute(Action(tool="view", args={"path": CALC_PATH, "start_line": 1, "end_line": 5}))
