@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     """The uv executable copied into build containers (a Linux build for the engine's architecture);
     by default the one of Forager's own environment (the ``uv`` package). None found: pip only."""
 
+    # --- tasks --------------------------------------------------------------------------------
+    task_workers: int = Field(default=0, ge=0, le=16)
+    """Workspace containers one ``tasks generate`` call judges injected candidates in, side by side
+    (the call map's traced run is split across them too); 0: one per core, at most 4."""
+
     # --- agents -------------------------------------------------------------------------------
     command_timeout_s: int = Field(default=60, gt=0)
     output_limit: int = Field(default=16000, gt=0)

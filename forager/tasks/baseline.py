@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,28 +141,79 @@ def _read_callers(raw: bytes, still: list[str]) -> dict[tuple[str, int], list[st
     return _pairs_of(raw, lambda tests: [t for t in tests if t in keep])  # type: ignore[arg-type]
 
 
-def collect_baseline(ws: Workspace, passed: list[str], durations: dict[str, float]) -> Baseline:
+def collect_baseline(ws: Workspace | list[Workspace], passed: list[str], durations: dict[str, float]) -> Baseline:
     """Run the passing tests once with the call collector: who calls what, and do they still pass;
-    the source files the tests call into are read in the same go."""
+    the source files the tests call into are read in the same go. Given several workspaces (each
+    its own container of the image), the test files are dealt out over them and traced side by
+    side, and the maps merged: a test that passes only after another file's tests ran in the same
+    process drops out of the baseline (never a FAIL_TO_PASS nor a PASS_TO_PASS)."""
+    spaces = ws if isinstance(ws, list) else [ws]
+    parts = split_by_file(passed, durations, len(spaces))
+    if len(parts) == 1:
+        traced = [_traced(spaces[0], passed, durations)]
+    else:
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="forager-trace") as pool:
+            traced = list(pool.map(lambda i: _traced(spaces[i], parts[i], durations), range(len(parts))))
+    baseline = _merge([b for b, _, _ in traced], passed, durations)
+    if not baseline.passed:
+        raise TaskError(f"the baseline tests do not pass in a fresh container of {spaces[0].image}: "
+                        f"{traced[0][2][-500:]}")
+    baseline.purelib = spaces[0].site_packages()
+    baseline.sources = _source_files(traced[0][1], baseline)
+    return baseline
+
+
+def split_by_file(passed: list[str], durations: dict[str, float], n: int) -> list[list[str]]:
+    """``passed`` in up to ``n`` parts of whole test files (a file's tests stay together, in their
+    order), balanced by the tests' durations at validation."""
+    files: dict[str, list[str]] = {}
+    for t in passed:
+        files.setdefault(t.split("::", 1)[0], []).append(t)
+    parts: list[list[str]] = [[] for _ in range(max(1, n))]
+    load = [0.0] * len(parts)
+    for tests in sorted(files.values(), key=lambda ts: -sum(durations.get(t, 0.05) for t in ts)):
+        i = load.index(min(load))
+        parts[i].extend(tests)
+        load[i] += sum(durations.get(t, 0.05) for t in tests)
+    return [p for p in parts if p]
+
+
+def _traced(ws: Workspace, tests: list[str], durations: dict[str, float]) -> tuple[Baseline, dict[str, str], str]:
+    """One traced run of ``tests`` in ``ws``: its map, the texts of the repository's Python files
+    (by path) and the run's output."""
     traced = _install_tracer(ws)
     extra = f"-p {TRACE_PLUGIN} --forager-trace={TRACE_PATH}" if traced else ""
     start = time.monotonic()
-    run = ws.run(passed, None, extra)
+    run = ws.run(tests, None, extra)
     if traced and not run.results:  # the collector itself got in the way: run plainly
-        run = ws.run(passed, None)
+        run = ws.run(tests, None)
         traced = False
     run_s = time.monotonic() - start
-    still = [t for t in passed if run.outcome(t) == "passed"]
+    still = [t for t in tests if run.outcome(t) == "passed"]
     if not still:
-        raise TaskError(f"the baseline tests do not pass in a fresh container of {ws.image}: "
-                        f"{run.exec.output[-500:]}")
+        return Baseline([], durations, {}, run_s), {}, run.exec.output
     parts, texts = _fetch(ws, traced)
     callers = _read_callers(parts.get("callers", b""), still) if traced else {}
-    baseline = Baseline(still, durations, callers, run_s, _pairs_of(parts.get("depth", b""), int) if traced else {},
-                        _read_import(parts.get("import", b"")), _read_preimported(parts.get("preimported", b"")),
-                        purelib=ws.site_packages())
-    baseline.sources = _source_files(texts, baseline)
-    return baseline
+    return (Baseline(still, durations, callers, run_s, _pairs_of(parts.get("depth", b""), int) if traced else {},
+                     _read_import(parts.get("import", b"")), _read_preimported(parts.get("preimported", b""))),
+            texts, run.exec.output)
+
+
+def _merge(parts: list[Baseline], passed: list[str], durations: dict[str, float]) -> Baseline:
+    """One map of traced runs of parts of the suite (in the order of ``passed``; run_s summed: the
+    time one process would take for the whole)."""
+    if len(parts) == 1:
+        return parts[0]
+    still = {t for b in parts for t in b.passed}
+    callers: dict[tuple[str, int], list[str]] = {}
+    depth: dict[tuple[str, int], int] = {}
+    for b in parts:
+        for key, tests in b.callers.items():
+            callers.setdefault(key, []).extend(tests)
+        for key, d in b.depth.items():
+            depth[key] = min(d, depth.get(key, d))
+    return Baseline([t for t in passed if t in still], durations, callers, sum(b.run_s for b in parts), depth,
+                    set().union(*(b.import_time for b in parts)), set().union(*(b.preimported for b in parts)))
 
 
 def _read_import(raw: bytes) -> set[tuple[str, int]]:

@@ -72,17 +72,19 @@ def _read(path: Path | None, durations: dict[str, float]) -> Baseline | None:
         return None
 
 
-def cached_baseline(ws: Workspace, passed: list[str], durations: dict[str, float],
+def cached_baseline(ws: Workspace | list[Workspace], passed: list[str], durations: dict[str, float],
                     cache_dir: Path | None) -> tuple[Baseline, bool]:
     """The image's call map from ``cache_dir`` when a generation computed it before, else traced now
-    and its source files read (both stored when it traced anything); whether it came from the cache."""
-    path = map_path(cache_dir, ws.image, passed)
+    (over every workspace given, side by side) and its source files read (both stored when it
+    traced anything); whether it came from the cache."""
+    first = ws[0] if isinstance(ws, list) else ws
+    path = map_path(cache_dir, first.image, passed)
     kept = _read(path, durations)
     if kept is not None and kept.sources is not None:
         return kept, True
     baseline = kept or collect_baseline(ws, passed, durations)
     if baseline.sources is None:
-        baseline.sources = read_sources(ws, baseline)
+        baseline.sources = read_sources(first, baseline)
     if path is not None and baseline.callers:
         store(path, baseline)
     return baseline, kept is not None

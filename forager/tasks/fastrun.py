@@ -37,6 +37,8 @@ class Probe:
     """(path, function) whose code the session runner replaces (``session_plugin``)."""
     control: str | None = None
     """Id of the control probe of the same tests in the same batch (its time bounds this one's)."""
+    test_limit: float = 0.0
+    """Seconds any one test may run in a session before the probe counts as hanging (0: no limit)."""
 
 
 @dataclass
@@ -138,7 +140,7 @@ class Runner:
         jobs = "\n".join(json.dumps({"id": p.id, "patch": p.patch, "gold": p.gold, "tests": p.tests,
                                      "files": p.files if p.files is not None else files_of(p.tests),
                                      "timeout": p.timeout, "keep": p.keep, "targets": p.targets,
-                                     "control": p.control})
+                                     "control": p.control, "test_limit": p.test_limit})
                          for p in probes)
         self.ws.sandbox.put_files({JOBS_PATH: jobs.encode()})
         budget = sum(p.timeout + 10 for p in probes) + 60

@@ -16,6 +16,7 @@ stored as it validates; discarded candidates come back with their reason.
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections import Counter
@@ -152,6 +153,8 @@ class _Batch:
     """The recipe's test paths (left out of the test command when the covering tests run)."""
     kept: Baseline | None = None
     """The image's kept call map with its sources (None: none kept, traced in this run)."""
+    more: list[Future[Workspace]] = field(default_factory=list)
+    """The other workers' containers, started beside the first (injected kinds)."""
 
     @property
     def ws(self) -> Workspace:
@@ -159,6 +162,18 @@ class _Batch:
             with self.result.timed("container wait"):
                 return self.starting.result()
         return self.starting.result()
+
+    @property
+    def workers(self) -> list[Workspace]:
+        """The other workers' containers that started (one that did not is left out, logged)."""
+        out = []
+        with self.result.timed("container wait"):
+            for f in self.more:
+                if f.exception() is None:
+                    out.append(f.result())
+                else:
+                    self.log(f"a worker's container did not start: {f.exception()}")
+        return out
 
 
 def _discard(batch: _Batch, cand: Candidate, reason: str) -> None:
@@ -310,20 +325,23 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
         batch.baseline, cached = batch.kept, True
     else:
         with res.timed("callmap"):
-            batch.baseline, cached = cached_baseline(batch.ws, passed, batch.baseline.durations, s.home / "callmaps")
+            batch.baseline, cached = cached_baseline([batch.ws, *batch.workers], passed, batch.baseline.durations,
+                                                     s.home / "callmaps")
     baseline = batch.baseline
     res.callmap_cached = cached
     with res.timed("sources"):
         cands = _candidates(batch, kind, baseline, seed, s, cleanup)
         # the first batch's candidates are made while the container starts
         cands = chain(list(islice(cands, min(BATCH, _wanted(res, max_tasks)))), cands)
-    ws = batch.ws
-    if ws.purelib is None:
-        ws.purelib = baseline.purelib
-    if not cached:  # the traced run may have left files behind
-        with res.timed("reset"):
-            ws.reset()
-    screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s)
+    ws, workers = batch.ws, batch.workers
+    for w in (ws, *workers):
+        if w.purelib is None:
+            w.purelib = baseline.purelib
+        if not cached:  # the traced run may have left files behind
+            with res.timed("reset"):
+                w.reset()
+    screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s,
+                    workers=[Runner(w, batch.test_paths) for w in workers])
     combiner = Combiner(ws, seed) if kind == TaskKind.COMBINED else None
     try:
         with res.timed("screening"):
@@ -356,7 +374,7 @@ def generate(
                 img, passed, durations = load_image(image)
             result.image = img.id
             budget = max_candidates or max(10, max_tasks * (20 if task_kind == TaskKind.COMBINED else 8))
-            starting = _start_workspace(result, img, log, s, cleanup)
+            starting, *more = _start_workspaces(result, img, log, s, cleanup, task_workers(s, task_kind))
             writer = statement_model(s) if task_kind != TaskKind.MODEL_REWRITE else None
             if writer is not None:
                 cleanup.callback(writer.close)
@@ -368,7 +386,7 @@ def generate(
                     kept = load_kept(s.home / "callmaps", img.id, passed, durations)
             batch = _Batch(starting, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
                            img.source, on_task, on_progress,
-                           list((img.recipe or {}).get("test_paths") or []), kept)
+                           list((img.recipe or {}).get("test_paths") or []), kept, more)
             _run(batch, task_kind, max_tasks, budget, seed, s, cleanup)
     except (TaskError, EngineError) as exc:
         result.error = str(exc)
@@ -377,23 +395,32 @@ def generate(
     return result
 
 
-def _start_workspace(result: GenerateResult, img: db.Image, log: Progress, s: Settings,
-                     cleanup: ExitStack) -> Future[Workspace]:
-    """The image's workspace container, started on a thread while the caller goes on (the kept call
-    map, the candidates of the first batch); removed when ``cleanup`` closes, started or not."""
+def task_workers(s: Settings, kind: TaskKind) -> int:
+    """Containers a generation judges in side by side: ``FORAGER_TASK_WORKERS``, or one per core (at
+    most 4); from-history prepares one past commit at a time in one container."""
+    if kind == TaskKind.FROM_HISTORY:
+        return 1
+    return s.task_workers or max(1, min(4, os.cpu_count() or 1))
+
+
+def _start_workspaces(result: GenerateResult, img: db.Image, log: Progress, s: Settings,
+                      cleanup: ExitStack, n: int) -> list[Future[Workspace]]:
+    """``n`` workspace containers of the image, started on threads while the caller goes on (the
+    kept call map, the candidates of the first batch); removed when ``cleanup`` closes, started or not."""
     def start() -> Workspace:
         with result.timed("container"):
             return Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
                              WorkspaceConfig.from_settings(s))
 
-    pool = ThreadPoolExecutor(1, thread_name_prefix="forager-workspace")
-    starting = pool.submit(start)
+    pool = ThreadPoolExecutor(n, thread_name_prefix="forager-workspace")
+    starting = [pool.submit(start) for _ in range(n)]
 
     def remove() -> None:
         pool.shutdown(wait=True)
-        if starting.exception() is None:
-            with result.timed("remove"):
-                starting.result().remove()
+        with result.timed("remove"):
+            for f in starting:
+                if f.exception() is None:
+                    f.result().remove()
 
     cleanup.callback(remove)
     return starting

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from forager.tasks.baseline import Baseline
@@ -28,6 +29,19 @@ from forager.tasks.fastrun import Probe, ProbeResult, Runner
 
 CONTROL_CACHE = 4096
 """Control runs kept (per test selection)."""
+WHOLE_SHARE = 0.6
+"""A candidate whose covering tests are more than this share of the passing tests runs them all:
+one control run of the whole set then serves every such candidate (a control per selection would
+cost about as much as the candidate's own run)."""
+TEST_LIMIT_FLOOR = 3.0
+"""Seconds any one test gets in a candidate's run at least; past it (or ten times what the test took
+at validation, when longer) the candidate counts as hanging."""
+
+
+def test_limit(baseline: Baseline, tests: list[str]) -> float:
+    """How long one of ``tests`` may run in a session before its candidate counts as hanging."""
+    slowest = max((baseline.durations.get(t, 0.3) for t in tests), default=0.3)
+    return max(TEST_LIMIT_FLOOR, 10 * slowest + 1)
 
 
 def probe_timeout(baseline: Baseline, tests: list[str], cap: float) -> float:
@@ -49,6 +63,8 @@ class Screen:
     runner: Runner
     baseline: Baseline
     cap_s: float
+    workers: list[Runner] = field(default_factory=list)
+    """More runners (each its own container) that judge a share of every batch side by side."""
     controls: dict[str, set[str]] = field(default_factory=dict)
     control_s: dict[str, float] = field(default_factory=dict)
     """Seconds the control run of each selection took (in a session)."""
@@ -64,7 +80,10 @@ class Screen:
     interpreter start, pytest's collection, the function index)."""
 
     def _tests(self, cand: Candidate) -> list[str]:
-        return sorted(set(cand.relevant_tests or self.baseline.passed))
+        tests = set(cand.relevant_tests or self.baseline.passed)
+        if len(tests) > WHOLE_SHARE * len(self.baseline.passed):
+            tests |= set(self.baseline.passed)
+        return sorted(tests)
 
     def judge(self, cands: list[Candidate]) -> list[Judged | str]:
         """Per candidate: what the tests said, or the reason to discard it."""
@@ -78,7 +97,7 @@ class Screen:
                   for key, tests in selections.items()]
         runs = [self._probe(c) for c in cands]
         start = time.monotonic()
-        results = self._run(probes + runs)
+        results = self._spread(probes + runs)
         wall = time.monotonic() - start
         self.seconds += sum(r.seconds for r in results)
         control_s = sum(r.seconds for r in results[:len(probes)])
@@ -109,18 +128,39 @@ class Screen:
         if key in self.control_s and cand.swap:
             timeout = min(timeout, 4 * self.control_s[key] + 0.25 * len(tests) + 5)
         return Probe(tests, timeout, cand.setup_patch, cand.gold_patch, targets=cand.swap,
-                     control=f"control-{key}")
+                     control=f"control-{key}", test_limit=min(timeout, test_limit(self.baseline, tests)))
 
-    def _run(self, probes: list[Probe]) -> list[ProbeResult]:
+    def _spread(self, probes: list[Probe]) -> list[ProbeResult]:
+        """The probes over the runners side by side: the probes of one test selection (its control
+        run first) stay on one runner, the selections dealt out by their cost (tests times runs)."""
+        runners = [self.runner, *self.workers]
+        if len(runners) == 1:
+            return self._run(self.runner, probes)
+        groups: dict[str, list[Probe]] = {}
+        for p in probes:
+            groups.setdefault(_selection_key(p.tests), []).append(p)
+        shares: list[list[Probe]] = [[] for _ in runners]
+        load = [0] * len(runners)
+        for group in sorted(groups.values(), key=lambda g: -len(g[0].tests) * len(g)):
+            i = load.index(min(load))
+            shares[i].extend(group)
+            load[i] += len(group[0].tests) * len(group)
+        work = [(r, share) for r, share in zip(runners, shares, strict=True) if share]
+        with ThreadPoolExecutor(len(work), thread_name_prefix="forager-screen") as pool:
+            done = list(pool.map(lambda pair: self._run(*pair), work))
+        got = {r.id: r for results in done for r in results}
+        return [got[p.id] for p in probes]
+
+    def _run(self, runner: Runner, probes: list[Probe]) -> list[ProbeResult]:
         """In one forked session when the candidates allow it; the rest (changes outside function
         bodies, functions the session had not imported) in fresh pytest processes."""
-        if not self.session or not self.runner.can_fork_sessions:
-            return self.runner.run(probes)
+        if not self.session or not runner.can_fork_sessions:
+            return runner.run(probes)
         fast = [p for p in probes if p.targets or p.patch is None]
-        got = {r.id: r for r in self.runner.session(fast)}
+        got = {r.id: r for r in runner.session(fast)}
         slow = [p for p in probes if p.id not in got or not got[p.id].ran or got[p.id].ineligible]
         self.fallbacks += len([p for p in slow if p.patch is not None])
-        got.update({r.id: r for r in self.runner.run(slow)})
+        got.update({r.id: r for r in runner.run(slow)})
         return [got[p.id] for p in probes]
 
     def _verdict(self, probe: Probe, res: ProbeResult) -> Judged | str:

@@ -12,7 +12,9 @@ failing test's message is the ``E`` lines of pytest's report, made without its t
 formatting: ``_error_report``), applies
 the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. The parent kills a
 child at its timeout (a few times what the control run of the same tests took, when there was
-one) and resets a dirty tree. A target whose signature, decorators or closure would
+one), or as soon as one test has run past the job's ``test_limit`` (the child stamps each test's
+start in memory shared with the parent: a mutant that hangs one test is caught in seconds, not at
+the end of the whole selection's budget), and resets a dirty tree. A target whose signature, decorators or closure would
 change, or that is not imported, is reported ``ineligible`` (the caller runs it the slow way).
 """
 
@@ -23,8 +25,10 @@ SESSION_SOURCE = r'''
 """Forager's session runner (see forager/tasks/session_plugin.py)."""
 import gc
 import json
+import mmap
 import os
 import signal
+import struct
 import subprocess
 import time
 import types
@@ -104,7 +108,7 @@ def _outcome(reports):
     return outcome, message
 
 
-def _child(job, items, out_path):
+def _child(job, items, out_path, clock):
     from _pytest.runner import runtestprotocol
 
     out = {"id": job["id"], "applied": True, "restored": True, "timed_out": False, "results": {},
@@ -138,6 +142,7 @@ def _child(job, items, out_path):
             continue
         if job.get("patch") and type(item).repr_failure is pytest.Function.repr_failure:
             item.repr_failure = _error_report(item)
+        struct.pack_into("d", clock, 0, time.monotonic())  # the parent watches each test's time
         outcome, message = _outcome(runtestprotocol(item, log=False, nextitem=following[id(item)]))
         out["results"][nodeid] = {"o": outcome, **({"m": message} if message else {})}
     lap("tests")
@@ -186,6 +191,7 @@ def _run_job(job, items, out_path):
     result_path = "/tmp/forager-session-result.json"
     if os.path.exists(result_path):
         os.remove(result_path)
+    clock = mmap.mmap(-1, 8)  # shared with the child: when its current test started
     pid = os.fork()
     if pid == 0:
         try:
@@ -193,7 +199,7 @@ def _run_job(job, items, out_path):
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, 1)
             os.dup2(null, 2)
-            res = _child(job, items, out_path)
+            res = _child(job, items, out_path, clock)
             with open(result_path, "w") as fh:
                 json.dump(res, fh)
         finally:
@@ -202,9 +208,13 @@ def _run_job(job, items, out_path):
     if job.get("control") in _control_s:  # a few times what the same tests took without the change
         timeout = min(timeout, 4 * _control_s[job["control"]] + 0.25 * len(job["tests"]) + 5)
     deadline = start + timeout
-    timed_out = False
+    test_limit = job.get("test_limit") or 0
+    timed_out = hung = False
     while not os.waitpid(pid, os.WNOHANG)[0]:
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        began = struct.unpack_from("d", clock, 0)[0]
+        hung = bool(test_limit and began and now - began > test_limit)
+        if now > deadline or hung:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
@@ -220,13 +230,16 @@ def _run_job(job, items, out_path):
         res = {"id": job["id"], "applied": True, "restored": False, "results": {}, "collection": [],
                "error": "the child ended without a result"}
     res["timed_out"] = timed_out
+    clock.close()
     waited = time.monotonic()
     if _git("status", "--porcelain").stdout.strip():
         _git("checkout", "-q", "-f", "HEAD", "--", ".")
         _git("clean", "-fdq")
     res["seconds"] = round(time.monotonic() - start, 3)
     res.setdefault("parts", {})["clean"] = round(time.monotonic() - waited, 4)
-    res["timeout"] = timeout
+    res["timeout"] = test_limit if hung else timeout
+    if hung:
+        res["hung"] = True
     if not job.get("patch") and not timed_out:
         _control_s[job["id"]] = res["seconds"]
     return res

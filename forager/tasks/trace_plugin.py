@@ -131,14 +131,45 @@ def pytest_collection(session):
         _harvest_import(_loading)
 
 
+_profiles = {}
+
+
+def _profiled(item):
+    prof = _profiles.get(item.nodeid)
+    if prof is None:
+        prof = _profiles[item.nodeid] = cProfile.Profile(builtins=False)
+    return prof
+
+
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    prof = cProfile.Profile(builtins=False)
+def pytest_runtest_setup(item):
+    prof = _profiled(item)
     prof.enable()
     try:
         yield
     finally:
         prof.disable()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    prof = _profiled(item)
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    prof = _profiled(item)
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        _profiles.pop(item.nodeid, None)
         _harvest_test(prof, item.nodeid, str(getattr(item, "path", None) or getattr(item, "fspath", "")))
 
 

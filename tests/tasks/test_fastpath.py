@@ -84,6 +84,36 @@ def test_session_runner_agrees_with_fresh_processes(runtime, minipkg_home: str) 
 
 
 @pytest.mark.docker
+def test_two_workers_judge_as_one(runtime, minipkg_home: str) -> None:  # type: ignore[no-untyped-def]
+    """The traced run split over two containers gives the map of one run; candidates spread over two
+    runners get the verdicts one runner gives, and both runners took a share."""
+    ws, runner, baseline = _workspace(minipkg_home)
+    img, _, _ = load_image(minipkg_home)
+    other = Workspace(img.id, img.test_command, lambda _: None, (img.recipe or {}).get("env") or {})
+    try:
+        split = collect_baseline([ws, other], baseline.passed, baseline.durations)  # type: ignore[attr-defined]
+        assert split.passed == baseline.passed and split.sources == baseline.sources  # type: ignore[attr-defined]
+        assert {k: sorted(v) for k, v in split.callers.items()} == {
+            k: sorted(v) for k, v in baseline.callers.items()}  # type: ignore[attr-defined]
+        assert split.depth == baseline.depth and split.import_time == baseline.import_time  # type: ignore[attr-defined]
+        sources, functions = covered_functions(ws, baseline)  # type: ignore[arg-type]
+        cands = [c for c in islice(mutation_candidates(sources, functions, 0), 40) if c.swap][:10]
+        ws.reset()
+        other.reset()
+        one = Screen(runner, baseline, 60).judge(cands)  # type: ignore[arg-type]
+        second = Runner(other, list((img.recipe or {}).get("test_paths") or []))
+        two = Screen(runner, baseline, 60, workers=[second]).judge(cands)  # type: ignore[arg-type]
+        assert [(v if isinstance(v, str) else v.fail_to_pass) for v in one] == [
+            (v if isinstance(v, str) else v.fail_to_pass) for v in two]
+        assert second._installed == other.sandbox.id  # the second container judged a share
+        for w in (ws, other):
+            assert w.sh("git status --porcelain", 30).output.strip() == ""
+    finally:
+        other.remove()
+        ws.remove()
+
+
+@pytest.mark.docker
 def test_hanging_and_broken_candidates_in_the_session(runtime, minipkg_home: str) -> None:  # type: ignore[no-untyped-def]
     ws, runner, baseline = _workspace(minipkg_home)
     try:
@@ -98,6 +128,12 @@ def test_hanging_and_broken_candidates_in_the_session(runtime, minipkg_home: str
         ws.reset()
         verdicts = Screen(runner, baseline, 5).judge([hang, wrong])  # type: ignore[arg-type]
         assert isinstance(verdicts[0], str) and verdicts[0].startswith("hangs"), verdicts
+        # with a long budget for the whole run, the hanging test is stopped at its own limit
+        screen = Screen(runner, baseline, 600)  # type: ignore[arg-type]
+        probe = screen._probe(hang)
+        assert probe.test_limit < 20 <= probe.timeout
+        verdict = screen.judge([hang])[0]
+        assert verdict == f"hangs the tests: timed out after {probe.test_limit:.0f}s", verdict
         assert isinstance(verdicts[1], str) and "does not apply" in verdicts[1]
         assert ws.sh("git status --porcelain", 30).output.strip() == ""
     finally:

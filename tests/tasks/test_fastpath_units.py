@@ -134,3 +134,54 @@ def test_a_test_that_reported_nothing_is_never_a_fail_to_pass() -> None:
     assert not isinstance(judged, str)
     assert judged.fail_to_pass == ["t.py::a", "t.py::c"] and judged.pass_to_pass == ["t.py::b"]
     assert screen._verdict(probe, result(a="passed", b="skipped", c="passed")) == "no test fails"
+
+
+def test_a_selection_of_most_of_the_suite_runs_all_of_it() -> None:
+    """A candidate whose covering tests are most of the passing ones runs them all, so one control
+    run serves every such candidate; a narrow selection stays narrow."""
+    from forager.tasks.baseline import Baseline
+    from forager.tasks.screen import WHOLE_SHARE, Screen
+
+    tests = [f"t.py::t{i}" for i in range(10)]
+    screen = Screen(runner=None, baseline=Baseline(tests, {}, {}, 1.0), cap_s=60)  # type: ignore[arg-type]
+    wide = Candidate(TaskKind.MUTATE_FIX, "wide", "x", "p.py", "f", "", "", relevant_tests=tests[:7])
+    narrow = Candidate(TaskKind.MUTATE_FIX, "narrow", "x", "p.py", "g", "", "", relevant_tests=tests[:2])
+    assert 7 > WHOLE_SHARE * 10 > 2
+    assert screen._tests(wide) == sorted(tests) and screen._tests(narrow) == tests[:2]
+
+
+def test_a_hanging_test_is_judged_by_its_own_limit() -> None:
+    """Each test of a candidate's run gets ten times what it took at validation (at least a few
+    seconds): a mutant that hangs one test is stopped then, not at the whole selection's budget."""
+    from forager.tasks.baseline import Baseline
+    from forager.tasks.screen import TEST_LIMIT_FLOOR, Screen, test_limit
+
+    tests = ["t.py::fast", "t.py::slow"]
+    base = Baseline(tests, {"t.py::fast": 0.01, "t.py::slow": 2.0}, {}, 1.0)
+    assert test_limit(base, tests[:1]) == TEST_LIMIT_FLOOR and test_limit(base, tests) == 21.0
+    cand = Candidate(TaskKind.MUTATE_FIX, "c", "x", "p.py", "f", "setup", "gold", relevant_tests=tests[:1],
+                     swap=[("p.py", "f")])
+    probe = Screen(runner=None, baseline=base, cap_s=600)._probe(cand)  # type: ignore[arg-type]
+    assert probe.test_limit == TEST_LIMIT_FLOOR < probe.timeout
+
+
+def test_the_traced_run_split_by_file_and_merged() -> None:
+    """The suite's files dealt out over workers (a file's tests together, balanced by duration); the
+    maps merged: callers joined, the smallest depth, import-time functions of every part, the
+    passing tests in the suite's order, the run's time summed."""
+    from forager.tasks.baseline import Baseline, _merge, split_by_file
+
+    passed = ["a.py::1", "a.py::2", "b.py::1", "c.py::1", "c.py::2"]
+    durations = {"a.py::1": 3.0, "a.py::2": 1.0, "b.py::1": 2.0, "c.py::1": 1.0, "c.py::2": 0.5}
+    parts = split_by_file(passed, durations, 2)
+    assert sorted(map(sorted, parts)) == [["a.py::1", "a.py::2"], ["b.py::1", "c.py::1", "c.py::2"]]
+    assert split_by_file(passed, durations, 1) == [passed] and len(split_by_file(passed[:1], {}, 4)) == 1
+    one = Baseline(["a.py::1", "a.py::2"], durations, {("m.py", 1): ["a.py::1"]}, 2.0, {("m.py", 1): 2},
+                   {("m.py", 9)}, {"early.py"})
+    two = Baseline(["c.py::1", "b.py::1"], durations, {("m.py", 1): ["b.py::1"], ("n.py", 3): ["c.py::1"]}, 1.5,
+                   {("m.py", 1): 1, ("n.py", 3): 1}, {("n.py", 1)})
+    merged = _merge([one, two], passed, durations)
+    assert merged.passed == ["a.py::1", "a.py::2", "b.py::1", "c.py::1"]  # c.py::2 failed in its part
+    assert merged.callers == {("m.py", 1): ["a.py::1", "b.py::1"], ("n.py", 3): ["c.py::1"]}
+    assert merged.depth == {("m.py", 1): 1, ("n.py", 3): 1} and merged.run_s == 3.5
+    assert merged.import_time == {("m.py", 9), ("n.py", 1)} and merged.at_import("early.py", 5)
