@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--extra-images", type=int, default=2)
     ap.add_argument("--base", default="6aab4ba")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tasks.json"))
+    ap.add_argument("--new-only", action="store_true", help="this tree only (a quick look; no ratio)")
     args = ap.parse_args()
     home = Path(get_settings().home)
     rows: list[dict[str, Any]] = []
@@ -227,7 +228,7 @@ def main() -> None:
                 suite = suite_in_fresh_container(image)
                 extras = [k for k in args.extra_kinds.split(",") if k] if i < args.extra_images else []
                 for kind in [*args.kinds.split(","), *extras]:
-                    old = None if kind in extras else side(old_root, old_home, image, kind, args.max,
+                    old = None if kind in extras or args.new_only else side(old_root, old_home, image, kind, args.max,
                                                            args.side_timeout)
                     new = side(ROOT, new_home, image, kind, args.max, args.new_timeout,
                                model.url if kind == "model-rewrite" else None)

@@ -4,16 +4,20 @@ it names and the image's site-packages directory, is computed once per image and
 later generation on it, whatever the kind: a later generation reads its candidates' code without
 the container (which starts meanwhile). The key is the image id (an image is
 immutable: its gold state and its tests never change), the call collector's source and the list
-of passing tests; a stored map is a JSON file under ``$FORAGER_HOME/callmaps``."""
+of passing tests; a stored map is a JSON file under ``$FORAGER_HOME/callmaps``. The control runs
+of the fast judge (which tests pass, per selection, in a session without any change) are kept
+beside it, keyed as well by the session runner's source."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from forager.tasks.baseline import Baseline, collect_baseline, read_sources
+from forager.tasks.session_plugin import SESSION_SOURCE
 from forager.tasks.trace_plugin import TRACE_SOURCE
 from forager.tasks.workspace import Workspace
 
@@ -88,3 +92,39 @@ def cached_baseline(ws: Workspace | list[Workspace], passed: list[str], duration
     if path is not None and baseline.callers:
         store(path, baseline)
     return baseline, kept is not None
+
+
+def _controls_path(cache_dir: Path | None, image: str, passed: list[str]) -> Path | None:
+    if cache_dir is None:
+        return None
+    salt = hashlib.sha256(SESSION_SOURCE.encode()).hexdigest()[:12]
+    return cache_dir / f"{_key(image, passed)}.controls-{salt}.json"
+
+
+def load_controls(cache_dir: Path | None, image: str,
+                  passed: list[str]) -> tuple[dict[str, set[str]], dict[str, float]]:
+    """The control runs kept for ``image``: per test selection, the tests that passed in a session
+    without any change, and the seconds the run took (an image never changes, so a later generation,
+    of any kind, need not run the same control again)."""
+    path = _controls_path(cache_dir, image, passed)
+    try:
+        raw = json.loads(path.read_text()) if path is not None and path.is_file() else {}
+        return ({str(k): {str(t) for t in v} for k, v in raw.get("passed", {}).items()},
+                {str(k): float(v) for k, v in raw.get("seconds", {}).items()})
+    except (ValueError, TypeError, AttributeError):
+        return {}, {}
+
+
+def store_controls(cache_dir: Path | None, image: str, passed: list[str], controls: dict[str, set[str]],
+                   seconds: dict[str, float]) -> None:
+    """Keep the control runs (merged with what another generation kept meanwhile)."""
+    path = _controls_path(cache_dir, image, passed)
+    if path is None or not controls:
+        return
+    kept, kept_s = load_controls(cache_dir, image, passed)
+    kept.update(controls)
+    kept_s.update(seconds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"passed": {k: sorted(v) for k, v in kept.items()}, "seconds": kept_s}))
+    tmp.replace(path)

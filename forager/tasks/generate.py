@@ -34,7 +34,7 @@ from forager.model import Model
 from forager.store import db
 from forager.store.tasks_db import add_task, known_fingerprints
 from forager.tasks.baseline import Baseline, covered_functions, load_image
-from forager.tasks.callmap import cached_baseline, load_kept
+from forager.tasks.callmap import cached_baseline, load_controls, load_kept, store_controls
 from forager.tasks.candidates import (
     Candidate,
     history_candidates,
@@ -83,6 +83,10 @@ class GenerateResult:
     """Whether the call map came from an earlier generation on the image (None: none was needed)."""
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds spent per phase of the call (image lookup, container, call map, sources, screening...)."""
+    controls_kept: int | None = None
+    """Control runs of the fast judge that earlier generations on the image had kept."""
+    controls_reused: int | None = None
+    """Test selections judged without a new control run (kept, or run by an earlier batch)."""
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -115,7 +119,8 @@ class GenerateResult:
             "tasks_per_hour": round(3600 * len(self.tasks) / self.duration_s, 1) if self.duration_s else 0.0,
             "families": dict(fams), "yield_by_family": yields, "discard_reasons": dict(self.reasons),
             "behaviour_duplicates": self.reasons.get(BEHAVIOUR_DUPLICATE, 0), "error": self.error,
-            "callmap_cached": self.callmap_cached,
+            "callmap_cached": self.callmap_cached, "controls_kept": self.controls_kept,
+            "controls_reused": self.controls_reused,
             "phases_s": {k: round(v, 2) for k, v in self.phases.items()},
         }
 
@@ -243,11 +248,18 @@ def _verdict(batch: _Batch, cand: Candidate, verdict: Judged | str) -> None:
         batch.on_progress(batch.result)
 
 
+FIRST_YIELD = {TaskKind.IMPLEMENT_FEATURE: 0.95}
+"""The share of candidates expected to validate before five were tried (0.8 for other kinds): a stub
+of a tested function almost always breaks its tests (every bench image kept 100%)."""
+
+
 def _wanted(res: GenerateResult, max_tasks: int) -> int:
-    """Candidates to judge next: enough for the tasks still missing at the yield seen so far (0.8
-    before five were tried, never taken below 0.4), and one more. A candidate judged after the
-    last task is stored is wasted; one too few costs another exec (a collection of the tests)."""
-    kept_share = res.kept_share if res.candidates >= 5 else 0.8
+    """Candidates to judge next: enough for the tasks still missing at the yield seen so far (the
+    kind's first guess before five were tried, never taken below 0.4), and one more. A candidate
+    judged after the last task is stored is wasted; one too few costs another exec (a collection
+    of the tests)."""
+    first = FIRST_YIELD.get(TaskKind(res.kind), 0.8) if res.kind in list(TaskKind) else 0.8
+    kept_share = res.kept_share if res.candidates >= 5 else first
     return math.ceil((max_tasks - len(res.tasks)) / max(kept_share, 0.4)) + 1
 
 
@@ -340,14 +352,20 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
         if not cached:  # the traced run may have left files behind
             with res.timed("reset"):
                 w.reset()
+    controls, control_s = load_controls(s.home / "callmaps", res.image, passed)
     screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s,
-                    workers=[Runner(w, batch.test_paths) for w in workers])
+                    workers=[Runner(w, batch.test_paths) for w in workers], controls=controls, control_s=control_s)
+    known = set(controls)
     combiner = Combiner(ws, seed) if kind == TaskKind.COMBINED else None
     try:
         with res.timed("screening"):
             _run_injected(batch, screen, cands, max_tasks, budget, combiner)
     finally:
         res.phases.update({f"screen.{k}": v for k, v in screen.timings.items()})
+        res.controls_kept, res.controls_reused = len(known), screen.controls_reused
+        fresh = {k: v for k, v in screen.controls.items() if k not in known}
+        store_controls(s.home / "callmaps", res.image, passed, fresh,
+                       {k: v for k, v in screen.control_s.items() if k in fresh})
 
 
 def generate(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,10 +30,6 @@ from forager.tasks.fastrun import Probe, ProbeResult, Runner
 
 CONTROL_CACHE = 4096
 """Control runs kept (per test selection)."""
-WHOLE_SHARE = 0.6
-"""A candidate whose covering tests are more than this share of the passing tests runs them all:
-one control run of the whole set then serves every such candidate (a control per selection would
-cost about as much as the candidate's own run)."""
 TEST_LIMIT_FLOOR = 3.0
 """Seconds any one test gets in a candidate's run at least; past it (or ten times what the test took
 at validation, when longer) the candidate counts as hanging."""
@@ -72,6 +69,8 @@ class Screen:
     """Time the driver spent (per-probe seconds summed)."""
     session: bool = True
     """Run candidates in one collected session, forked per candidate (``session_plugin``)."""
+    controls_reused: int = 0
+    """Selections judged on a control run made before (by an earlier batch, or kept for the image)."""
     fallbacks: int = 0
     """Candidates run in a fresh pytest process instead."""
     timings: dict[str, float] = field(default_factory=dict)
@@ -80,22 +79,33 @@ class Screen:
     interpreter start, pytest's collection, the function index)."""
 
     def _tests(self, cand: Candidate) -> list[str]:
-        tests = set(cand.relevant_tests or self.baseline.passed)
-        if len(tests) > WHOLE_SHARE * len(self.baseline.passed):
-            tests |= set(self.baseline.passed)
-        return sorted(tests)
+        return sorted(set(cand.relevant_tests or self.baseline.passed))
+
+    def selections(self, cands: list[Candidate]) -> list[list[str]]:
+        """The tests each candidate runs: those that cover it, or every passing test where that is
+        cheaper. A selection with no control run yet costs its tests twice (the control, then the
+        candidate); k candidates sharing it cost k + 1 times its size. Run whole, they share the
+        whole suite's control instead (k times the whole), so a selection goes whole when it is
+        more than k / (k + 1) of the passing tests."""
+        whole = sorted(set(self.baseline.passed))
+        chosen = [self._tests(c) for c in cands]
+        keys = [_selection_key(t) for t in chosen]
+        sharing = Counter(keys)
+        return [whole if key not in self.controls and len(t) * (sharing[key] + 1) > len(whole) * sharing[key]
+                else t for t, key in zip(chosen, keys, strict=True)]
 
     def judge(self, cands: list[Candidate]) -> list[Judged | str]:
         """Per candidate: what the tests said, or the reason to discard it."""
+        chosen = self.selections(cands)
         selections = {}
-        for cand in cands:
-            tests = self._tests(cand)
+        for tests in chosen:
             key = _selection_key(tests)
             if key not in self.controls:
                 selections[key] = tests
+        self.controls_reused += len({_selection_key(t) for t in chosen} - set(selections))
         probes = [Probe(tests, probe_timeout(self.baseline, tests, self.cap_s), id=f"control-{key}")
                   for key, tests in selections.items()]
-        runs = [self._probe(c) for c in cands]
+        runs = [self._probe(c, t) for c, t in zip(cands, chosen, strict=True)]
         start = time.monotonic()
         results = self._spread(probes + runs)
         wall = time.monotonic() - start
@@ -118,11 +128,11 @@ class Screen:
                 self.control_s[key] = r.seconds
         return [self._verdict(p, r) for p, r in zip(runs, results[len(probes):], strict=True)]
 
-    def _probe(self, cand: Candidate) -> Probe:
+    def _probe(self, cand: Candidate, tests: list[str] | None = None) -> Probe:
         """The probe of a candidate; in a session its timeout is a few times what the control run
         of the same tests took (measured in an earlier batch, or in this one by the runner), plus a
         quarter second per test (failing tests format tracebacks; passing ones do not)."""
-        tests = self._tests(cand)
+        tests = tests if tests is not None else self._tests(cand)
         key = _selection_key(tests)
         timeout = probe_timeout(self.baseline, tests, self.cap_s)
         if key in self.control_s and cand.swap:
@@ -131,21 +141,21 @@ class Screen:
                      control=f"control-{key}", test_limit=min(timeout, test_limit(self.baseline, tests)))
 
     def _spread(self, probes: list[Probe]) -> list[ProbeResult]:
-        """The probes over the runners side by side: the probes of one test selection (its control
-        run first) stay on one runner, the selections dealt out by their cost (tests times runs)."""
+        """The probes over the runners side by side, dealt out by cost (tests to run), each runner's
+        share in the batch's order (control runs first). A candidate whose control ran on another
+        runner gets its timeout from the selection's estimate and each test its own limit."""
         runners = [self.runner, *self.workers]
         if len(runners) == 1:
             return self._run(self.runner, probes)
-        groups: dict[str, list[Probe]] = {}
-        for p in probes:
-            groups.setdefault(_selection_key(p.tests), []).append(p)
-        shares: list[list[Probe]] = [[] for _ in runners]
+        shares: list[list[int]] = [[] for _ in runners]
         load = [0] * len(runners)
-        for group in sorted(groups.values(), key=lambda g: -len(g[0].tests) * len(g)):
-            i = load.index(min(load))
-            shares[i].extend(group)
-            load[i] += len(group[0].tests) * len(group)
-        work = [(r, share) for r, share in zip(runners, shares, strict=True) if share]
+        controls = [i for i, p in enumerate(probes) if p.patch is None]
+        rest = sorted(set(range(len(probes))) - set(controls), key=lambda i: -len(probes[i].tests))
+        for i in [*controls, *rest]:
+            w = load.index(min(load))
+            shares[w].append(i)
+            load[w] += len(probes[i].tests) + 1
+        work = [(r, [probes[i] for i in sorted(share)]) for r, share in zip(runners, shares, strict=True) if share]
         with ThreadPoolExecutor(len(work), thread_name_prefix="forager-screen") as pool:
             done = list(pool.map(lambda pair: self._run(*pair), work))
         got = {r.id: r for results in done for r in results}

@@ -254,6 +254,8 @@ def pytest_runtestloop(session):
         cfg = json.load(fh)
     _build_index()
     items = {it.nodeid: it for it in session.items}
+    gc.collect()
+    gc.freeze()  # what the parent holds stays out of the children's collections (no copy-on-write storms)
     with open(cfg["out"], "a", buffering=1) as out:
         for line in open(cfg["jobs"]):
             if line.strip():

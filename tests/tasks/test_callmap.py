@@ -61,3 +61,24 @@ def test_a_test_command_that_names_its_rootdir_is_not_probed() -> None:
     ws = SimpleNamespace(test_command="python -m pytest --rootdir=/repo tests", sh=lambda c, t=0: calls.append(c))
     Workspace._pin_rootdir(ws)  # type: ignore[arg-type]
     assert calls == [] and ws.test_command == "python -m pytest --rootdir=/repo tests"
+
+
+def test_control_runs_are_kept_per_image_and_session_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast judge's control runs are kept beside the call map: a later generation on the same
+    image (and the same passing tests) reads them; another image, another list of passing tests or
+    another session runner does not; two generations' controls are merged, not overwritten."""
+    passed = ["t::a", "t::b"]
+    assert callmap.load_controls(tmp_path, "forager/x:1", passed) == ({}, {})
+    callmap.store_controls(tmp_path, "forager/x:1", passed, {"k1": {"t::a"}}, {"k1": 0.5})
+    callmap.store_controls(tmp_path, "forager/x:1", passed, {"k2": {"t::a", "t::b"}}, {})
+    assert callmap.load_controls(tmp_path, "forager/x:1", passed) == (
+        {"k1": {"t::a"}, "k2": {"t::a", "t::b"}}, {"k1": 0.5})
+    assert callmap.load_controls(tmp_path, "forager/y:1", passed) == ({}, {})
+    assert callmap.load_controls(tmp_path, "forager/x:1", ["t::a"]) == ({}, {})
+    assert callmap.load_controls(None, "forager/x:1", passed) == ({}, {})
+    monkeypatch.setattr(callmap, "SESSION_SOURCE", "another runner")
+    assert callmap.load_controls(tmp_path, "forager/x:1", passed) == ({}, {})
+    monkeypatch.undo()
+    for f in tmp_path.glob("*.controls-*.json"):
+        f.write_text("{not json")  # a torn file reads as none
+    assert callmap.load_controls(tmp_path, "forager/x:1", passed) == ({}, {})

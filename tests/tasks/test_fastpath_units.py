@@ -137,17 +137,23 @@ def test_a_test_that_reported_nothing_is_never_a_fail_to_pass() -> None:
 
 
 def test_a_selection_of_most_of_the_suite_runs_all_of_it() -> None:
-    """A candidate whose covering tests are most of the passing ones runs them all, so one control
-    run serves every such candidate; a narrow selection stays narrow."""
+    """A candidate runs every passing test where that costs less than its own selection and that
+    selection's control run: one control of the whole then serves every such candidate."""
     from forager.tasks.baseline import Baseline
-    from forager.tasks.screen import WHOLE_SHARE, Screen
+    from forager.tasks.screen import Screen, _selection_key
 
     tests = [f"t.py::t{i}" for i in range(10)]
     screen = Screen(runner=None, baseline=Baseline(tests, {}, {}, 1.0), cap_s=60)  # type: ignore[arg-type]
-    wide = Candidate(TaskKind.MUTATE_FIX, "wide", "x", "p.py", "f", "", "", relevant_tests=tests[:7])
-    narrow = Candidate(TaskKind.MUTATE_FIX, "narrow", "x", "p.py", "g", "", "", relevant_tests=tests[:2])
-    assert 7 > WHOLE_SHARE * 10 > 2
-    assert screen._tests(wide) == sorted(tests) and screen._tests(narrow) == tests[:2]
+
+    def cand(name: str, covered: list[str]) -> Candidate:
+        return Candidate(TaskKind.MUTATE_FIX, name, "x", "p.py", name, "", "", relevant_tests=covered)
+
+    wide, narrow = cand("wide", tests[:6]), cand("narrow", tests[:2])
+    assert screen.selections([wide, narrow]) == [tests, tests[:2]]  # 6 x 2 > 10 x 1; 2 x 2 < 10
+    shared = [cand("a", tests[:6]), cand("b", tests[:6])]  # two share one control: 6 x 3 < 10 x 2
+    assert screen.selections(shared) == [tests[:6], tests[:6]]
+    screen.controls[_selection_key(tests[:6])] = set(tests[:6])  # a control already ran: keep it
+    assert screen.selections([wide]) == [tests[:6]]
 
 
 def test_a_hanging_test_is_judged_by_its_own_limit() -> None:

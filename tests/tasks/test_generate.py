@@ -49,6 +49,9 @@ def test_mutate_fix_on_minipkg(runtime, minipkg_home: str) -> None:  # type: ign
     assert again.callmap_cached is True and "reset" not in phases and phases["container"] > 0, phases
     assert {"screen.exec", "screen.setup", "screen.candidates"} <= set(phases), phases
     assert any(d.reason.startswith("duplicate") for d in again.discarded)
+    # the first generation's control runs were kept: the second judged on them
+    assert res.controls_kept == 0 and again.controls_kept and again.controls_reused, again.summary()
+    assert again.summary()["controls_reused"] == again.controls_reused
     fps = [t.fingerprint for t in (get_task(x["id"]) for x in res.tasks + again.tasks) if t]
     assert len(fps) == len(set(fps))
 
