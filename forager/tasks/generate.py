@@ -7,9 +7,10 @@ Five kinds (``forager.enums.TaskKind``):
   model-rewrite      a tested function rewritten by the model from its signature and docstring
   from-history       a past commit's parent with the commit's tests applied, its code withheld
 
-One container per image (``workspace``) serves a whole run. Injected kinds go through the fast
-judge (``screen``: the covering tests only, batches per exec, forked pytest); from-history through
-``evaluate``, screened by the tests its commit touches. Candidates are streamed and every task is
+Injected kinds go through the fast judge (``screen``: the covering tests only, batches per exec,
+forked pytest) in ``FORAGER_TASK_WORKERS`` containers of the image side by side (one per core by
+default), which also share the traced run of the call map; from-history through ``evaluate`` in one
+container, screened by the tests its commit touches. Candidates are streamed and every task is
 stored as it validates; discarded candidates come back with their reason.
 """
 
