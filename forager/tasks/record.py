@@ -16,8 +16,9 @@ from forager.tasks.evaluate import Judged
 from forager.tasks.statements import model_statement, template_statement
 
 ESTABLISHED_FAST = {
-    "fail_to_pass_fail_in_task_state": "run: the covering tests with the setup patch applied, "
-                                       "against a control run of the same tests",
+    "fail_to_pass_fail_in_task_state": "run: the covering tests (or every passing test, where cheaper) "
+                                       "with the setup patch applied, against a control run of the "
+                                       "same tests on the image",
     "gold_patch_restores_image": "check: git apply of the gold patch, then git diff --quiet HEAD",
     "pass_after_gold": "baseline: the gold state is the validated image, whose passing tests are known",
 }
