@@ -247,3 +247,27 @@ def test_an_exec_that_prints_nothing_is_asked_again_for_the_head() -> None:
     ws = SimpleNamespace(image="img", sh=lambda c, t=0: ExecResult(0, "", 0.1))
     with pytest.raises(TaskError, match="printed nothing"):
         Workspace._head(ws)  # type: ignore[arg-type]
+
+
+def test_workers_per_generation_and_the_first_batch_size() -> None:
+    """One worker container per core by default (at most 4), the setting's number when given, one
+    for from-history; a setting out of range is refused when the settings load. implement-feature's
+    first batch asks for fewer spare candidates than mutate-fix's (stubs almost always validate)."""
+    import os
+
+    import pytest
+    from pydantic import ValidationError
+
+    from forager.config import Settings
+    from forager.tasks.generate import _wanted, task_workers
+
+    auto = Settings(task_workers=0)
+    assert task_workers(auto, TaskKind.MUTATE_FIX) == max(1, min(4, os.cpu_count() or 1))
+    assert task_workers(Settings(task_workers=3), TaskKind.IMPLEMENT_FEATURE) == 3
+    assert task_workers(Settings(task_workers=3), TaskKind.FROM_HISTORY) == 1
+    with pytest.raises(ValidationError):
+        Settings(task_workers=-1)
+    with pytest.raises(ValidationError):
+        Settings(task_workers=17)
+    assert _wanted(GenerateResult("img", "implement-feature"), 10) == 12
+    assert _wanted(GenerateResult("img", "mutate-fix"), 10) == 14
