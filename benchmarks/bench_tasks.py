@@ -190,7 +190,8 @@ NOTE = ("old = forager tasks generate at commit {base}, new = this tree, both wi
         "generate call (container start, traced baseline included); the call map is kept per image, so "
         "the first new kind on an image traces it and later kinds reuse it (callmap_cached); "
         "new_task_over_suite = new wall seconds per validated task / one whole-suite run in a fresh "
-        "container (start included); same machine, same run, old and new alternating; combined and "
+        "container (start included); same machine, same run, old and new alternating; the new side "
+        "judges in FORAGER_TASK_WORKERS containers side by side (default one per core, at most 4); combined and "
         "model-rewrite rows are new only (model-rewrite through the tests' scripted model server)")
 
 
