@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,7 @@ class Runner:
         self.ws = ws
         self.cfg = driver_config(ws.test_command, test_paths)
         self._installed = ""
+        self._serving: _Serving | None = None
 
     def _install(self) -> None:
         box = self.ws.sandbox
@@ -127,36 +129,128 @@ class Runner:
         return self._exec(probes, f"python {DRIVER_PATH} {CFG_PATH}")
 
     def session(self, probes: list[Probe]) -> list[ProbeResult]:
-        """Every probe in one collected pytest session, forked per probe (``session_plugin``)."""
+        """Every probe in one collected pytest session, forked per probe (``session_plugin``): the
+        serving session when one is up and has collected every file of the probes, else one for
+        this batch."""
         if not probes:
             return []
-        self._install()
         files = list(dict.fromkeys(f for p in probes for f in files_of(p.tests)))
+        serving = self._serving
+        if serving is not None and serving.alive() and set(files) <= serving.files:
+            got = serving.batch(probes)
+            if got is not None:
+                return got
+            self._serving = None  # it died or stalled: this batch and the next ones the plain way
+        self._install()
         argv = [*self.cfg["command"], *self.cfg["args"], *files, "-q", "--tb=short", "-p", SESSION_PLUGIN,
                 f"--forager-session={SESSION_CFG}"]
         return self._exec(probes, shlex.join(argv))
 
+    def open_session(self, files: list[str], idle_s: float = 600.0) -> None:
+        """Start a session that collects ``files`` now (on a thread: the caller goes on making
+        candidates) and then serves every later batch whose tests lie in them."""
+        if not self.can_fork_sessions or not files:
+            return
+        self._install()
+        self._serving = _Serving(self, sorted(set(files)), idle_s)
+
+    def close(self) -> None:
+        """Stop the serving session, if any (its container may be removed right after)."""
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
+
     def _exec(self, probes: list[Probe], command: str) -> list[ProbeResult]:
-        jobs = "\n".join(json.dumps({"id": p.id, "patch": p.patch, "gold": p.gold, "tests": p.tests,
-                                     "files": p.files if p.files is not None else files_of(p.tests),
-                                     "timeout": p.timeout, "keep": p.keep, "targets": p.targets,
-                                     "control": p.control, "test_limit": p.test_limit})
-                         for p in probes)
-        self.ws.sandbox.put_files({JOBS_PATH: jobs.encode()})
-        budget = sum(p.timeout + 10 for p in probes) + 60
-        res = self.ws.sh(f"rm -f {OUT_PATH}; {command}", budget)
-        raw = self.ws.sandbox.get_file(OUT_PATH) if not res.timed_out or self.ws.alive() else None
-        got: dict[str, ProbeResult] = {}
-        for line in (raw or b"").decode("utf-8", "replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            got[str(row.get("id"))] = _parse(row)
-        missing = [p for p in probes if p.id not in got]
-        if missing:  # the driver died or was killed: a clean container state before going on
-            self.ws.suspect = True
+        """The probes in order, one exec; when the runner dies (a probe killed its process, or the
+        exec outlived its budget) the probe it was running is marked stopped, the container is
+        cleaned, and the probes after it run again: one probe never costs the others' verdicts."""
+        out: dict[str, ProbeResult] = {}
+        todo = list(probes)
+        while todo:
+            self._install()
+            self.ws.sandbox.put_files({JOBS_PATH: jobs_text(todo).encode()})
+            res = self.ws.sh(f"rm -f {OUT_PATH}; {command}", budget_of(todo))
+            raw = self.ws.sandbox.get_file(OUT_PATH) if not res.timed_out or self.ws.alive() else None
+            got = parse_rows(raw)
+            out.update(got)
+            missing = [p for p in todo if p.id not in got]
+            if not missing:
+                break
+            self.ws.suspect = True  # a clean container state before going on
             self.ws.reset()
-            self._installed = "" if self.ws.sandbox.id != self._installed else self._installed
-        return [got.get(p.id) or ProbeResult(p.id, error=f"runner stopped: {res.output[-300:]}")
-                for p in probes]
+            out[missing[0].id] = ProbeResult(missing[0].id, error=f"runner stopped: {res.output[-300:]}")
+            todo = missing[1:]
+        return [out[p.id] for p in probes]
+
+
+def jobs_text(probes: list[Probe]) -> str:
+    """The driver's or session's job lines of ``probes``."""
+    return "\n".join(json.dumps({"id": p.id, "patch": p.patch, "gold": p.gold, "tests": p.tests,
+                                 "files": p.files if p.files is not None else files_of(p.tests),
+                                 "timeout": p.timeout, "keep": p.keep, "targets": p.targets,
+                                 "control": p.control, "test_limit": p.test_limit})
+                      for p in probes)
+
+
+def budget_of(probes: list[Probe]) -> float:
+    """Seconds a batch of ``probes`` may take in all."""
+    return sum(p.timeout + 10 for p in probes) + 60
+
+
+def parse_rows(raw: bytes | None) -> dict[str, ProbeResult]:
+    got: dict[str, ProbeResult] = {}
+    for line in (raw or b"").decode("utf-8", "replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        got[str(row.get("id"))] = _parse(row)
+    return got
+
+
+class _Serving:
+    """A session collected once that runs batch after batch (``session_plugin._serve``): its
+    ``docker exec`` lives on a thread; a batch is a jobs file and a marker dropped in its folder,
+    its results a file read back once the session marks it done."""
+
+    def __init__(self, runner: Runner, files: list[str], idle_s: float) -> None:
+        self.ws, self.files = runner.ws, set(files)
+        self.dir = f"/tmp/forager-serve-{uuid.uuid4().hex[:12]}"
+        self.batches = 0
+        cfg_path = f"{self.dir}.json"
+        cfg = {**runner.cfg, "jobs": JOBS_PATH, "out": OUT_PATH, "serve": {"dir": self.dir, "idle_s": idle_s}}
+        self.ws.sandbox.put_files({cfg_path: json.dumps(cfg).encode(), f"{self.dir}/.keep": b""})
+        argv = [*runner.cfg["command"], *runner.cfg["args"], *files, "-q", "--tb=short", "-p", SESSION_PLUGIN,
+                f"--forager-session={cfg_path}"]
+        command = f"echo $$ > {self.dir}/pid; exec {shlex.join(argv)}"  # exec: the pid is pytest's
+        self.thread = threading.Thread(target=self.ws.sh, args=(command, idle_s + 7 * 24 * 3600),
+                                       daemon=True, name="forager-serve")
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def batch(self, probes: list[Probe]) -> list[ProbeResult] | None:
+        """The probes' results, or None when the session died or did not finish the batch in time
+        (then it is stopped)."""
+        self.batches += 1
+        n = self.batches
+        self.ws.sandbox.put_files({f"{self.dir}/jobs-{n}.jsonl": jobs_text(probes).encode(),
+                                   f"{self.dir}/ready-{n}": b""})
+        done, pid = f"{self.dir}/done-{n}", f"{self.dir}/pid"
+        wait = (f"i=0; while [ ! -f {done} ]; do i=$((i+1)); "  # every second: is the session alive?
+                f"if [ $((i % 200)) -eq 0 ] && [ -s {pid} ] && [ ! -d /proc/$(cat {pid}) ]; then "
+                f"[ -f {done} ] || exit 3; fi; sleep 0.005; done")
+        res = self.ws.sh(wait, budget_of(probes))
+        if not res.ok:
+            self.stop()
+            return None
+        got = parse_rows(self.ws.sandbox.get_file(f"{self.dir}/out-{n}.jsonl"))
+        if any(p.id not in got for p in probes):
+            self.stop()
+            return None
+        return [got[p.id] for p in probes]
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.ws.sandbox.put_files({f"{self.dir}/stop": b""})

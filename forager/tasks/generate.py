@@ -46,7 +46,7 @@ from forager.tasks.candidates import (
 from forager.tasks.combined import Combiner
 from forager.tasks.errors import TaskError
 from forager.tasks.evaluate import Judged, history_verdict
-from forager.tasks.fastrun import Runner
+from forager.tasks.fastrun import Runner, files_of
 from forager.tasks.fingerprint import fingerprint
 from forager.tasks.record import task_fields
 from forager.tasks.rewrite import rewrite_candidates
@@ -161,6 +161,12 @@ class _Batch:
     """The image's kept call map with its sources (None: none kept, traced in this run)."""
     more: list[Future[Workspace]] = field(default_factory=list)
     """The other workers' containers, started beside the first (injected kinds)."""
+    runners: dict[int, Runner] = field(default_factory=dict)
+    """Each container's runner (by ``id`` of its workspace), its serving session opened as the
+    container started."""
+
+    def runner(self, ws: Workspace) -> Runner:
+        return self.runners.get(id(ws)) or self.runners.setdefault(id(ws), Runner(ws, self.test_paths))
 
     @property
     def ws(self) -> Workspace:
@@ -354,8 +360,8 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
             with res.timed("reset"):
                 w.reset()
     controls, control_s = load_controls(s.home / "callmaps", res.image, passed)
-    screen = Screen(Runner(ws, batch.test_paths), baseline, ws.config.test_timeout_s,
-                    workers=[Runner(w, batch.test_paths) for w in workers], controls=controls, control_s=control_s)
+    screen = Screen(batch.runner(ws), baseline, ws.config.test_timeout_s,
+                    workers=[batch.runner(w) for w in workers], controls=controls, control_s=control_s)
     known = set(controls)
     combiner = Combiner(ws, seed) if kind == TaskKind.COMBINED else None
     try:
@@ -393,7 +399,10 @@ def generate(
                 img, passed, durations = load_image(image)
             result.image = img.id
             budget = max_candidates or max(10, max_tasks * (20 if task_kind == TaskKind.COMBINED else 8))
-            starting, *more = _start_workspaces(result, img, log, s, cleanup, task_workers(s, task_kind))
+            runners: dict[int, Runner] = {}
+            serve = files_of(passed) if task_kind != TaskKind.FROM_HISTORY else []
+            starting, *more = _start_workspaces(result, img, log, s, cleanup, task_workers(s, task_kind),
+                                                runners, serve)
             writer = statement_model(s) if task_kind != TaskKind.MODEL_REWRITE else None
             if writer is not None:
                 cleanup.callback(writer.close)
@@ -405,7 +414,7 @@ def generate(
                     kept = load_kept(s.home / "callmaps", img.id, passed, durations)
             batch = _Batch(starting, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
                            img.source, on_task, on_progress,
-                           list((img.recipe or {}).get("test_paths") or []), kept, more)
+                           list((img.recipe or {}).get("test_paths") or []), kept, more, runners)
             _run(batch, task_kind, max_tasks, budget, seed, s, cleanup)
     except (TaskError, EngineError) as exc:
         result.error = str(exc)
@@ -423,13 +432,23 @@ def task_workers(s: Settings, kind: TaskKind) -> int:
 
 
 def _start_workspaces(result: GenerateResult, img: db.Image, log: Progress, s: Settings,
-                      cleanup: ExitStack, n: int) -> list[Future[Workspace]]:
+                      cleanup: ExitStack, n: int, runners: dict[int, Runner],
+                      serve: list[str]) -> list[Future[Workspace]]:
     """``n`` workspace containers of the image, started on threads while the caller goes on (the
-    kept call map, the candidates of the first batch); removed when ``cleanup`` closes, started or not."""
+    kept call map, the candidates of the first batch), each with a runner whose session starts
+    collecting the ``serve`` test files at once (none: no serving session); removed when
+    ``cleanup`` closes, started or not."""
+    test_paths = list((img.recipe or {}).get("test_paths") or [])
+
     def start() -> Workspace:
         with result.timed("container"):
-            return Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
-                             WorkspaceConfig.from_settings(s))
+            ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
+                           WorkspaceConfig.from_settings(s))
+        runner = runners[id(ws)] = Runner(ws, test_paths)
+        if serve:
+            with result.timed("session start"):
+                runner.open_session(serve)
+        return ws
 
     pool = ThreadPoolExecutor(n, thread_name_prefix="forager-workspace")
     starting = [pool.submit(start) for _ in range(n)]
@@ -439,7 +458,10 @@ def _start_workspaces(result: GenerateResult, img: db.Image, log: Progress, s: S
         with result.timed("remove"):
             for f in starting:
                 if f.exception() is None:
-                    f.result().remove()
+                    ws = f.result()
+                    if id(ws) in runners:
+                        runners[id(ws)].close()
+                    ws.remove()
 
     cleanup.callback(remove)
     return starting

@@ -14,8 +14,11 @@ the gold patch and checks ``git diff --quiet HEAD``, and writes one JSON line. T
 child at its timeout (a few times what the control run of the same tests took, when there was
 one), or as soon as one test has run past the job's ``test_limit`` (the child stamps each test's
 start in memory shared with the parent: a mutant that hangs one test is caught in seconds, not at
-the end of the whole selection's budget), and resets a dirty tree. A target whose signature, decorators or closure would
-change, or that is not imported, is reported ``ineligible`` (the caller runs it the slow way).
+the end of the whole selection's budget), and resets a dirty tree. A target whose signature,
+decorators or closure would change, or that is not imported, is reported ``ineligible`` (the caller
+runs it the slow way). In ``serve`` mode the session stays up after its collection and runs batch
+after batch as the host drops them in its folder (``_serve``): a generation collects once per
+worker, while its first candidates are still being made, instead of once per batch.
 """
 
 from __future__ import annotations
@@ -256,9 +259,34 @@ def pytest_runtestloop(session):
     items = {it.nodeid: it for it in session.items}
     gc.collect()
     gc.freeze()  # what the parent holds stays out of the children's collections (no copy-on-write storms)
+    if cfg.get("serve"):
+        _serve(cfg["serve"], items)
+        return True
     with open(cfg["out"], "a", buffering=1) as out:
         for line in open(cfg["jobs"]):
             if line.strip():
                 out.write(json.dumps(_run_job(json.loads(line), items, cfg["out"])) + "\n")
     return True
+
+
+def _serve(serve, items):
+    """Batch after batch from one collection: batch N is ``jobs-N.jsonl`` once ``ready-N`` exists;
+    its results go to ``out-N.jsonl``, then ``done-N``. Ends at ``stop`` or after ``idle_s`` with no
+    new batch."""
+    folder, idle = serve["dir"], float(serve.get("idle_s", 600))
+    open(os.path.join(folder, "up"), "w").close()
+    n, last = 1, time.monotonic()
+    while not os.path.exists(os.path.join(folder, "stop")):
+        if os.path.exists(os.path.join(folder, "ready-%d" % n)):
+            out_path = os.path.join(folder, "out-%d.jsonl" % n)
+            with open(out_path, "a", buffering=1) as out:
+                for line in open(os.path.join(folder, "jobs-%d.jsonl" % n)):
+                    if line.strip():
+                        out.write(json.dumps(_run_job(json.loads(line), items, out_path)) + "\n")
+            open(os.path.join(folder, "done-%d" % n), "w").close()
+            n, last = n + 1, time.monotonic()
+            continue
+        if time.monotonic() - last > idle:
+            break
+        time.sleep(0.003)
 '''

@@ -18,7 +18,7 @@ from forager.store.tasks_db import get_task
 from forager.tasks.baseline import collect_baseline, covered_functions, load_image
 from forager.tasks.candidates import Candidate, mutation_candidates
 from forager.tasks.export import ExportFilter, export_tasks
-from forager.tasks.fastrun import Runner
+from forager.tasks.fastrun import Runner, files_of
 from forager.tasks.generate import generate
 from forager.tasks.mutations import unified_patch
 from forager.tasks.screen import Screen
@@ -79,6 +79,40 @@ def test_session_runner_agrees_with_fresh_processes(runtime, minipkg_home: str) 
         assert summary == [(v if isinstance(v, str) else v.fail_to_pass) for v in b]
         assert any(not isinstance(v, str) for v in a)
         assert ws.sh("git status --porcelain", 30).output.strip() == ""  # every probe left /repo clean
+    finally:
+        ws.remove()
+
+
+@pytest.mark.docker
+def test_a_serving_session_judges_batch_after_batch(runtime, minipkg_home: str) -> None:  # type: ignore[no-untyped-def]
+    """A session collected once serves batch after batch with the verdicts of a session per batch;
+    a candidate that kills the session's process costs that session, never a verdict: the batch goes
+    the plain way and the killer is discarded."""
+    ws, runner, baseline = _workspace(minipkg_home)
+    try:
+        sources, functions = covered_functions(ws, baseline)  # type: ignore[arg-type]
+        cands = [c for c in islice(mutation_candidates(sources, functions, 0), 40) if c.swap][:8]
+        ws.reset()
+        reference = Screen(runner, baseline, 60).judge(cands)  # type: ignore[arg-type]
+        runner.open_session(files_of(baseline.passed))  # type: ignore[attr-defined]
+        screen = Screen(runner, baseline, 60)  # type: ignore[arg-type]
+        served = screen.judge(cands[:4]) + screen.judge(cands[4:])
+        assert runner._serving is not None and runner._serving.batches == 2
+        assert [(v if isinstance(v, str) else v.fail_to_pass) for v in served] == [
+            (v if isinstance(v, str) else v.fail_to_pass) for v in reference]
+        killing = CALC.replace('    if not values:\n',
+                               '    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n'
+                               '    if not values:\n', 1)
+        killer = Candidate("mutate-fix", "kills its runner", "function", "src/minipkg/calc.py", "mean",
+                           unified_patch("src/minipkg/calc.py", CALC, killing),
+                           unified_patch("src/minipkg/calc.py", killing, CALC),
+                           relevant_tests=["tests/test_calc.py::test_mean"], swap=[("src/minipkg/calc.py", "mean")])
+        after = Screen(runner, baseline, 60).judge([killer, *cands[:3]])  # type: ignore[arg-type]
+        assert isinstance(after[0], str), after[0]
+        assert [(v if isinstance(v, str) else v.fail_to_pass) for v in after[1:]] == [
+            (v if isinstance(v, str) else v.fail_to_pass) for v in reference[:3]]
+        assert runner._serving is None  # the dead session is not asked again
+        assert ws.sh("git status --porcelain", 30).output.strip() == ""
     finally:
         ws.remove()
 
