@@ -104,6 +104,7 @@ class Runner:
         self.cfg = driver_config(ws.test_command, test_paths)
         self._installed = ""
         self._serving: _Serving | None = None
+        self._opening: threading.Thread | None = None
 
     def _install(self) -> None:
         box = self.ws.sandbox
@@ -135,6 +136,9 @@ class Runner:
         if not probes:
             return []
         files = list(dict.fromkeys(f for p in probes for f in files_of(p.tests)))
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
         serving = self._serving
         if serving is not None and serving.alive() and set(files) <= serving.files:
             got = serving.batch(probes)
@@ -147,15 +151,27 @@ class Runner:
         return self._exec(probes, shlex.join(argv))
 
     def open_session(self, files: list[str], idle_s: float = 600.0) -> None:
-        """Start a session that collects ``files`` now (on a thread: the caller goes on making
-        candidates) and then serves every later batch whose tests lie in them."""
+        """Start a session that collects ``files`` now (on threads: the caller goes on making
+        candidates; the first batch waits for it) and then serves every later batch whose tests
+        lie in them."""
         if not self.can_fork_sessions or not files:
             return
-        self._install()
-        self._serving = _Serving(self, sorted(set(files)), idle_s)
+
+        def opening() -> None:
+            try:
+                self._install()
+                self._serving = _Serving(self, sorted(set(files)), idle_s)
+            except Exception:  # noqa: BLE001 - no serving session: every batch goes the plain way
+                self._serving = None
+
+        self._opening = threading.Thread(target=opening, daemon=True, name="forager-serve-open")
+        self._opening.start()
 
     def close(self) -> None:
         """Stop the serving session, if any (its container may be removed right after)."""
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
         if self._serving is not None:
             self._serving.stop()
             self._serving = None
