@@ -9,6 +9,7 @@ gold patch, and every FAIL_TO_PASS and PASS_TO_PASS test must pass.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,12 +85,55 @@ def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> Prob
     return res
 
 
+def patched_files(patch: str) -> list[str]:
+    """The paths a unified diff changes (old and new names), in first-seen order."""
+    paths = re.findall(r"^diff --git a/(\S+) b/(\S+)$", patch, re.M)
+    return list(dict.fromkeys(p for pair in paths for p in pair))
+
+
+def relevant_tests(cand: Candidate, baseline: Baseline) -> list[str]:
+    """The image's passing tests that, per its call map, call some function of a file the gold
+    patch changes (any function of the file, at-import ones included: the map is keyed by the
+    image's lines, not the commit's)."""
+    changed = set(patched_files(cand.gold_patch))
+    return sorted({t for (path, _), tests in baseline.callers.items() if path in changed for t in tests})
+
+
+def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline, touched: set[str],
+               fixed: ProbeResult, fail_to_pass: list[str]) -> tuple[list[str], list[str]] | str:
+    """FAIL_TO_PASS and PASS_TO_PASS of a history candidate, /repo in its gold state: the touched
+    files' tests that passed with the gold patch (``fixed``), and, with a call map, a real run of
+    the relevant tests of other files (``relevant_tests``) there, those that pass; without a map,
+    the whole suite once, every test that passes in it."""
+    if not baseline.callers:
+        after = ws.run(None, timeout_for(baseline, None))
+        if after.exec.timed_out:
+            return "test suite timed out with the gold patch"
+        passed = set(after.passed)
+        fail_to_pass = [t for t in fail_to_pass if t in passed]
+        if not fail_to_pass:
+            return "no test fails before and passes after"
+        return fail_to_pass, sorted(passed - set(fail_to_pass))
+    others = [t for t in relevant_tests(cand, baseline) if t.split("::", 1)[0] not in touched]
+    passed = {t for t, r in fixed.results.items() if r.outcome == "passed"}
+    if others:
+        probe = Probe(others, timeout_for(baseline, others), keep=True)
+        res = runner.run([probe])[0]
+        if not res.ran or res.timed_out:
+            return ("relevant tests timed out with the gold patch" if res.timed_out
+                    else f"error: {res.error}")
+        passed |= {t for t in others if res.outcome(t) == "passed"}
+    return fail_to_pass, sorted(passed - set(fail_to_pass))
+
+
 def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline,
                     seen: set[str]) -> Judged | str:
     """A from-history candidate screened by the tests its commit touches (a real run in the task
-    state, and again with the gold patch: one must fail before and pass after), then the whole suite
-    once with the gold patch: FAIL_TO_PASS are the touched tests that fail before and pass after,
-    PASS_TO_PASS every other test that passes after."""
+    state, and again with the gold patch: one must fail before and pass after; those are its
+    FAIL_TO_PASS). PASS_TO_PASS come from real runs in the gold state too: the touched files' other
+    passing tests, and the image's passing tests that call a file the gold patch changes (per the
+    call map, run once more with the gold patch; those that pass there). Without a call map, the
+    whole suite runs once with the gold patch instead and every other passing test counts."""
     ws.reset()
     reason = prepare_history(ws, cand)
     if reason:
@@ -107,16 +151,16 @@ def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Ba
     touched = set(_touched_tests(cand))
     probe = Probe([], timeout_for(baseline, None), files=sorted(touched), keep=True)
     fixed = runner.run([probe])[0]  # the touched tests again, with the gold patch: any mended?
-    if not any(r.outcome == "passed" and before.outcome(t) != "passed" for t, r in fixed.results.items()):
-        return "no test fails before and passes after"
-    after = ws.run(None, timeout_for(baseline, None))
-    if after.exec.timed_out:
-        return "test suite timed out with the gold patch"
-    fail_to_pass = sorted(t for t in after.passed
-                          if t.split("::", 1)[0] in touched and before.outcome(t) != "passed")
+    if not fixed.ran or fixed.timed_out:
+        return "touched tests timed out with the gold patch" if fixed.timed_out else f"error: {fixed.error}"
+    fail_to_pass = sorted(t for t, r in fixed.results.items()
+                          if r.outcome == "passed" and before.outcome(t) != "passed")
     if not fail_to_pass:
         return "no test fails before and passes after"
-    pass_to_pass = sorted(t for t in after.passed if t not in set(fail_to_pass))
+    judged = _gold_runs(ws, runner, cand, baseline, touched, fixed, fail_to_pass)
+    if isinstance(judged, str):
+        return judged
+    fail_to_pass, pass_to_pass = judged
     messages = {t: before.results[t].message for t in fail_to_pass if t in before.results}
     if not messages:  # tests missing before: their file did not collect; show why
         messages = {t: " ".join(before.collection)[-1000:] for t in fail_to_pass}
