@@ -89,6 +89,9 @@ def history_repo(tmp_path: Path) -> Path:
         "from histpkg import greet\n\n\ndef test_greet():\n    assert greet('bob') == 'hello bob'\n")
     (repo / "tests" / "test_shout.py").write_text(
         "from histpkg import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n")
+    (repo / "src" / "histpkg" / "wave.py").write_text('def wave(name):\n    return "~ " + name\n')
+    (repo / "tests" / "test_wave.py").write_text(
+        "from histpkg.wave import wave\n\n\ndef test_wave():\n    assert wave('a') == '~ a'\n")
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "greet and shout")
@@ -117,8 +120,32 @@ def test_from_history_on_a_git_repository(runtime, history_repo: Path) -> None: 
     assert task is not None and task.kind == "from-history"
     assert task.fail_to_pass == ["tests/test_greet.py::test_greet",
                                  "tests/test_greet.py::test_greet_two_words"]
+    # PASS_TO_PASS: the relevant tests, run with the gold patch: test_shout calls a function of the
+    # file the commit changes (per the image's call map, traced in this run); test_wave calls none
     assert task.pass_to_pass == ["tests/test_shout.py::test_shout"]
+    assert res.callmap_cached is False and "callmap" in res.summary()["phases_s"]
     assert "Hello, " in task.gold_patch and "test_greet_two_words" in task.test_patch
     assert "Greet politely" in task.problem_statement and "name.title()" not in task.problem_statement
     assert res.candidates == 1  # the README-only commit and the root commit are not candidates
+    _check_task_in_fresh_container(runtime, task, built.test_command)
+
+
+@pytest.mark.docker
+def test_from_history_without_a_call_map_runs_the_whole_suite(runtime, history_repo: Path,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from forager.build.builder import build
+    from forager.tasks import callmap
+    from forager.tasks.errors import TaskError
+
+    def fails(*_: object) -> None:
+        raise TaskError("the tracer got in the way")
+
+    monkeypatch.setattr(callmap, "collect_baseline", fails)
+    built = build(str(history_repo))
+    assert built.status == "validated", built.error
+    res = generate(built.image, "from-history", 1)
+    assert len(res.tasks) == 1, res.summary()
+    task = get_task(res.tasks[0]["id"])
+    assert task is not None  # every other test that passes in the whole suite with the gold patch
+    assert task.pass_to_pass == ["tests/test_shout.py::test_shout", "tests/test_wave.py::test_wave"]
     _check_task_in_fresh_container(runtime, task, built.test_command)
