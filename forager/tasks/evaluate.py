@@ -2,9 +2,12 @@
 
 A mutation or stub is kept when previously passing tests now fail and the suite still collects (a
 first look at the tests that call the function when that is much cheaper than the whole baseline);
-a past commit when some tests fail before its code change and pass after. Duplicates (the setup
-patch's fingerprint) are discarded. A kept candidate is validated from the image state: setup patch,
-gold patch, and every FAIL_TO_PASS and PASS_TO_PASS test must pass.
+a past commit when some tests of the files it touches fail before its code change and pass after
+(its FAIL_TO_PASS); its PASS_TO_PASS are the relevant tests that pass with the code change, from a
+real run of them there: the touched files' other tests and the image's passing tests that, per the
+image's call map, call a file the change touches (the whole suite when there is no map). Duplicates
+(the setup patch's fingerprint) are discarded. A kept candidate is validated from the image state:
+setup patch, gold patch, and every FAIL_TO_PASS and PASS_TO_PASS test must pass.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Judged:
     pass_to_pass: list[str]
     messages: dict[str, str]
     """Failure text per FAIL_TO_PASS test, for the statement."""
+    whole_suite: bool = False
+    """From-history: PASS_TO_PASS came from a whole-suite run (no call map to pick the relevant tests)."""
 
 
 def _failed(run: TestRun, tests: list[str]) -> list[str]:
@@ -71,18 +76,24 @@ def _touched_tests(cand: Candidate) -> list[str]:
             and f not in deleted and f.rsplit("/", 1)[-1] not in ("conftest.py", "__init__.py")]
 
 
-def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> ProbeResult | str:
-    """The task state with only the test files the commit touches: some test there must fail."""
+def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> tuple[ProbeResult, ProbeResult] | str:
+    """The test files the commit touches, in one exec: in the task state (some test there must
+    fail), then with the gold patch applied (some of those must pass); both runs."""
     touched = _touched_tests(cand)
     if not touched:
         return "no test file of the commit to run"
-    probe = Probe([], timeout_for(baseline, None), files=touched, keep=True)
-    res = runner.run([probe])[0]
-    if not res.ran or res.timed_out:
-        return "test suite timed out in the task state" if res.timed_out else f"error: {res.error}"
-    if all(r.outcome == "passed" for r in res.results.values()) and not res.collection:
+    timeout = timeout_for(baseline, None)
+    before, fixed = runner.run([Probe([], timeout, files=touched, keep=True),
+                                Probe([], timeout, patch=cand.gold_patch, files=touched, keep=True)])
+    if not before.ran or before.timed_out:
+        return "test suite timed out in the task state" if before.timed_out else f"error: {before.error}"
+    if all(r.outcome == "passed" for r in before.results.values()) and not before.collection:
         return "no test the commit touches fails before its code change"
-    return res
+    if not fixed.applied:
+        return f"gold patch does not apply: {fixed.error}"
+    if not fixed.ran or fixed.timed_out:
+        return "touched tests timed out with the gold patch" if fixed.timed_out else f"error: {fixed.error}"
+    return before, fixed
 
 
 def patched_files(patch: str) -> list[str]:
@@ -100,7 +111,7 @@ def relevant_tests(cand: Candidate, baseline: Baseline) -> list[str]:
 
 
 def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline, touched: set[str],
-               fixed: ProbeResult, fail_to_pass: list[str]) -> tuple[list[str], list[str]] | str:
+               fixed: ProbeResult, fail_to_pass: list[str]) -> Judged | str:
     """FAIL_TO_PASS and PASS_TO_PASS of a history candidate, /repo in its gold state: the touched
     files' tests that passed with the gold patch (``fixed``), and, with a call map, a real run of
     the relevant tests of other files (``relevant_tests``) there, those that pass; without a map,
@@ -113,7 +124,7 @@ def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baselin
         fail_to_pass = [t for t in fail_to_pass if t in passed]
         if not fail_to_pass:
             return "no test fails before and passes after"
-        return fail_to_pass, sorted(passed - set(fail_to_pass))
+        return Judged(fail_to_pass, sorted(passed - set(fail_to_pass)), {}, whole_suite=True)
     others = [t for t in relevant_tests(cand, baseline) if t.split("::", 1)[0] not in touched]
     passed = {t for t, r in fixed.results.items() if r.outcome == "passed"}
     if others:
@@ -123,7 +134,7 @@ def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baselin
             return ("relevant tests timed out with the gold patch" if res.timed_out
                     else f"error: {res.error}")
         passed |= {t for t in others if res.outcome(t) == "passed"}
-    return fail_to_pass, sorted(passed - set(fail_to_pass))
+    return Judged(fail_to_pass, sorted(passed - set(fail_to_pass)), {})
 
 
 def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline,
@@ -142,17 +153,11 @@ def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Ba
         return "duplicate of an earlier task"
     if not cand.setup_patch.strip() or not cand.gold_patch.strip():
         return "empty patch"
-    before = _screen_history(runner, cand, baseline)
-    if isinstance(before, str):
-        return before
-    err = ws.apply(cand.gold_patch)
-    if err:
-        return f"gold patch does not apply: {err}"
+    screened = _screen_history(runner, cand, baseline)
+    if isinstance(screened, str):
+        return screened
+    before, fixed = screened
     touched = set(_touched_tests(cand))
-    probe = Probe([], timeout_for(baseline, None), files=sorted(touched), keep=True)
-    fixed = runner.run([probe])[0]  # the touched tests again, with the gold patch: any mended?
-    if not fixed.ran or fixed.timed_out:
-        return "touched tests timed out with the gold patch" if fixed.timed_out else f"error: {fixed.error}"
     fail_to_pass = sorted(t for t, r in fixed.results.items()
                           if r.outcome == "passed" and before.outcome(t) != "passed")
     if not fail_to_pass:
@@ -160,11 +165,10 @@ def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Ba
     judged = _gold_runs(ws, runner, cand, baseline, touched, fixed, fail_to_pass)
     if isinstance(judged, str):
         return judged
-    fail_to_pass, pass_to_pass = judged
-    messages = {t: before.results[t].message for t in fail_to_pass if t in before.results}
-    if not messages:  # tests missing before: their file did not collect; show why
-        messages = {t: " ".join(before.collection)[-1000:] for t in fail_to_pass}
-    return Judged(fail_to_pass, pass_to_pass, messages)
+    judged.messages = {t: before.results[t].message for t in judged.fail_to_pass if t in before.results}
+    if not judged.messages:  # tests missing before: their file did not collect; show why
+        judged.messages = {t: " ".join(before.collection)[-1000:] for t in judged.fail_to_pass}
+    return judged
 
 
 def _first_look(ws: Workspace, cand: Candidate, baseline: Baseline) -> str | None:

@@ -9,7 +9,9 @@ Five kinds (``forager.enums.TaskKind``):
 
 One container per image (``workspace``) serves a whole run. Injected kinds go through the fast
 judge (``screen``: the covering tests only, batches per exec, forked pytest); from-history through
-``evaluate``, screened by the tests its commit touches. Candidates are streamed and every task is
+``evaluate``, screened by the tests its commit touches, its PASS_TO_PASS from a run of the relevant
+tests only (the image's call map, kept per image, says which tests call the files the commit's code
+change touches). Candidates are streamed and every task is
 stored as it validates; discarded candidates come back with their reason.
 """
 

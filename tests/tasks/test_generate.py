@@ -124,6 +124,7 @@ def test_from_history_on_a_git_repository(runtime, history_repo: Path) -> None: 
     # file the commit changes (per the image's call map, traced in this run); test_wave calls none
     assert task.pass_to_pass == ["tests/test_shout.py::test_shout"]
     assert res.callmap_cached is False and "callmap" in res.summary()["phases_s"]
+    assert "call map" in task.meta["established"]["pass_after_gold"]
     assert "Hello, " in task.gold_patch and "test_greet_two_words" in task.test_patch
     assert "Greet politely" in task.problem_statement and "name.title()" not in task.problem_statement
     assert res.candidates == 1  # the README-only commit and the root commit are not candidates
@@ -148,4 +149,5 @@ def test_from_history_without_a_call_map_runs_the_whole_suite(runtime, history_r
     task = get_task(res.tasks[0]["id"])
     assert task is not None  # every other test that passes in the whole suite with the gold patch
     assert task.pass_to_pass == ["tests/test_shout.py::test_shout", "tests/test_wave.py::test_wave"]
+    assert "whole suite" in task.meta["established"]["pass_after_gold"]
     _check_task_in_fresh_container(runtime, task, built.test_command)
