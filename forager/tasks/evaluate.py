@@ -112,10 +112,12 @@ def relevant_tests(cand: Candidate, baseline: Baseline) -> list[str]:
 
 def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline, touched: set[str],
                fixed: ProbeResult, fail_to_pass: list[str]) -> Judged | str:
-    """FAIL_TO_PASS and PASS_TO_PASS of a history candidate, /repo in its gold state: the touched
-    files' tests that passed with the gold patch (``fixed``), and, with a call map, a real run of
-    the relevant tests of other files (``relevant_tests``) there, those that pass; without a map,
-    the whole suite once, every test that passes in it."""
+    """FAIL_TO_PASS and PASS_TO_PASS of a history candidate, /repo in its gold state. With a call
+    map: one run as the judge runs them (the test command's paths collected whole, a selection run)
+    of the FAIL_TO_PASS and the relevant tests of other files (``relevant_tests``): the suite must
+    collect and FAIL_TO_PASS pass there; PASS_TO_PASS are the touched files' tests that passed with
+    the gold patch (``fixed``) and the relevant tests that pass. Without a map, the whole suite once,
+    every test that passes in it."""
     if not baseline.callers:
         after = ws.run(None, timeout_for(baseline, None))
         if after.exec.timed_out:
@@ -126,14 +128,17 @@ def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baselin
             return "no test fails before and passes after"
         return Judged(fail_to_pass, sorted(passed - set(fail_to_pass)), {}, whole_suite=True)
     others = [t for t in relevant_tests(cand, baseline) if t.split("::", 1)[0] not in touched]
+    selected = fail_to_pass + others
+    res = runner.run([Probe(selected, timeout_for(baseline, selected), files=list(runner.test_paths), keep=True)])[0]
+    if not res.ran or res.timed_out:
+        return "relevant tests timed out with the gold patch" if res.timed_out else f"error: {res.error}"
+    if res.collection:  # pytest stops at a collection error: the judge's run would too
+        return f"the suite does not collect with the gold patch: {res.collection[0][-300:]}"
+    fail_to_pass = [t for t in fail_to_pass if res.outcome(t) == "passed"]
+    if not fail_to_pass:
+        return "no test fails before and passes after (with the suite collected whole)"
     passed = {t for t, r in fixed.results.items() if r.outcome == "passed"}
-    if others:
-        probe = Probe(others, timeout_for(baseline, others), keep=True)
-        res = runner.run([probe])[0]
-        if not res.ran or res.timed_out:
-            return ("relevant tests timed out with the gold patch" if res.timed_out
-                    else f"error: {res.error}")
-        passed |= {t for t in others if res.outcome(t) == "passed"}
+    passed |= {t for t in others if res.outcome(t) == "passed"}
     return Judged(fail_to_pass, sorted(passed - set(fail_to_pass)), {})
 
 
@@ -143,8 +148,9 @@ def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Ba
     state, and again with the gold patch: one must fail before and pass after; those are its
     FAIL_TO_PASS). PASS_TO_PASS come from real runs in the gold state too: the touched files' other
     passing tests, and the image's passing tests that call a file the gold patch changes (per the
-    call map, run once more with the gold patch; those that pass there). Without a call map, the
-    whole suite runs once with the gold patch instead and every other passing test counts."""
+    call map, run once more with the gold patch as the judge runs tests, the whole suite collected;
+    those that pass there). Without a call map, the whole suite runs once with the gold patch
+    instead and every other passing test counts."""
     ws.reset()
     reason = prepare_history(ws, cand)
     if reason:
