@@ -5,9 +5,11 @@ made in the workspace, ``prepare_history``)."""
 from __future__ import annotations
 
 import heapq
+import io
 import random
 import re
 import shlex
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -47,6 +49,8 @@ class Candidate:
     """Call depth of the changed function from the tests (None: unknown)."""
     parts: list[str] | None = None
     """A combined task's constituent bugs (their descriptions)."""
+    files: tuple[list[str], list[str]] | None = None
+    """A past commit's changed files: (tests, everything else); None: not listed yet."""
     swap: list[tuple[str, str]] | None = None
     """(path, function) whose code object the session runner replaces to run the candidate; None:
     the change reaches outside function bodies, run it in a fresh pytest process."""
@@ -225,53 +229,72 @@ def stub_candidates(sources: dict[str, str], functions: list[SourceFunction],
     yield from slow
 
 
+def _split_files(files: list[str]) -> tuple[list[str], list[str]]:
+    """A commit's changed files as (tests, everything else)."""
+    return [f for f in files if is_test_like_path(f)], [f for f in files if not is_test_like_path(f)]
+
+
 def _changed_files(ws: Workspace, parent: str | None, commit: str | None) -> tuple[list[str], list[str]]:
     """The files a commit changes: (tests, everything else)."""
-    files = ws.sh(f"git diff --no-renames --name-only {parent} {commit}", 60).output.split()
-    return [f for f in files if is_test_like_path(f)], [f for f in files if not is_test_like_path(f)]
+    return _split_files(ws.sh(f"git diff --no-renames --name-only {parent} {commit}", 60).output.split())
 
 
 def history_candidates(ws: Workspace, limit: int = 200) -> Iterator[Candidate]:
     """Commits of the history (newest first, merged branches included) that change both tests and
-    Python code."""
+    Python code (one ``git log`` lists them with their changed files)."""
     count = ws.sh("git rev-list --count HEAD", 60)
     if not count.ok or int((count.output.strip() or "0").splitlines()[-1]) < 2:
         raise TaskError(f"the repository in {ws.image} has no history (one commit or none); "
                         "from-history needs a git source with its history")
-    log = ws.sh(f"git log --no-merges --format='%H %P%x09%s' -n {limit} HEAD", 120)
-    for line in log.output.splitlines():
-        head, _, subject = line.partition("\t")
+    log = ws.sh(f"git log --no-merges --no-renames --name-only --format='%x01%H %P%x09%s' -n {limit} HEAD", 120)
+    for block in log.output.split("\x01")[1:]:
+        header, _, names = block.partition("\n")
+        head, _, subject = header.partition("\t")
         shas = head.split()
         if len(shas) < 2 or not re.fullmatch(r"[0-9a-f]{40}", shas[0]):
             continue
         commit, parent = shas[0], shas[1]
-        tests, code = _changed_files(ws, parent, commit)
+        tests, code = _split_files(names.split())
         if not tests or not any(f.endswith(".py") for f in code):
             continue
         yield Candidate(TaskKind.FROM_HISTORY, f"commit {commit[:10]}: {subject[:80]}", None, None, None,
-                        commit=commit, parent=parent, subject=subject)
+                        commit=commit, parent=parent, subject=subject, files=(tests, code))
+
+
+HISTORY_DIR = "/tmp/forager-history"
+_HISTORY_FAILED = {11: "git diff failed", 12: "cannot check out the parent",
+                   13: "the commit's tests do not apply to its parent", 14: "git diff failed"}
 
 
 def prepare_history(ws: Workspace, cand: Candidate) -> str | None:
     """Fill in a history candidate's patches and leave /repo in its task state (the parent with
-    the commit's tests applied); the reason it cannot be used, if any."""
-    p, c = cand.parent, cand.commit
-    test_files, code_files = _changed_files(ws, p, c)
+    the commit's tests applied, in the index); the reason it cannot be used, if any. One exec makes
+    the patches and the state, one copy brings the patches back."""
+    p, c, d = cand.parent, cand.commit, HISTORY_DIR
+    test_files, code_files = cand.files or _changed_files(ws, p, c)
     tests = " ".join(shlex.quote(f) for f in test_files)
     code = " ".join(shlex.quote(f) for f in code_files)
-    cand.test_patch = ws.sh(f"git diff --binary --no-renames {p} {c} -- {tests}", 120).output
-    cand.gold_patch = ws.sh(f"git diff --binary --no-renames {p} {c} -- {code}", 120).output
-    res = ws.checkout(str(p))
+    res = ws.sh(f"rm -rf {d} {d}.tar && mkdir -p {d} && "
+                f"git diff --binary --no-renames {p} {c} -- {tests} > {d}/test.patch && "
+                f"git diff --binary --no-renames {p} {c} -- {code} > {d}/gold.patch || exit 11; "
+                f"git checkout -q -f --detach {p} && git clean -fdq || exit 12; "
+                f"if [ -s {d}/test.patch ]; then git apply --index --whitespace=nowarn {d}/test.patch || exit 13; fi; "
+                f"git diff --binary --no-renames {ws.head} > {d}/setup.patch && "
+                f"git diff --no-renames {ws.head} -- '*.py' | wc -c > {d}/distance || exit 14; "
+                f"tar -cf {d}.tar -C {d} .", 300)
     if not res.ok:
-        return f"cannot check out the parent: {res.output[-300:]}"
-    err = ws.apply(cand.test_patch, index=True)
-    if err:
-        return f"the commit's tests do not apply to its parent: {err}"
-    diff = ws.sh(f"git diff --binary --no-renames {ws.head}", 300)
-    if not diff.ok:
-        return f"git diff failed: {diff.output[-300:]}"
-    cand.setup_patch = diff.output
-    py_bytes = ws.sh(f"git diff --no-renames {ws.head} -- '*.py' | wc -c", 300).output.strip()
+        return f"{_HISTORY_FAILED.get(res.exit_code, 'preparing the task state failed')}: {res.output[-300:]}"
+    raw = ws.sandbox.get_file(f"{d}.tar")
+    parts: dict[str, str] = {}
+    with tarfile.open(fileobj=io.BytesIO(raw or b"")) as tar:
+        for member in tar.getmembers():
+            f = tar.extractfile(member) if member.isfile() else None
+            if f is not None:
+                parts[member.name.removeprefix("./")] = f.read().decode("utf-8", errors="replace")
+    if not {"test.patch", "gold.patch", "setup.patch", "distance"} <= set(parts):
+        return "preparing the task state failed: its patches did not come back"
+    cand.test_patch, cand.gold_patch, cand.setup_patch = parts["test.patch"], parts["gold.patch"], parts["setup.patch"]
+    py_bytes = parts["distance"].strip()
     distance = int(py_bytes) if py_bytes.isdigit() else len(cand.setup_patch)
     if distance > MAX_CODE_DISTANCE or len(cand.setup_patch) > MAX_SETUP_PATCH:
         return (f"too far from the image's commit: {distance} bytes of Python diff, "

@@ -2,13 +2,17 @@
 
 A mutation or stub is kept when previously passing tests now fail and the suite still collects (a
 first look at the tests that call the function when that is much cheaper than the whole baseline);
-a past commit when some tests fail before its code change and pass after. Duplicates (the setup
-patch's fingerprint) are discarded. A kept candidate is validated from the image state: setup patch,
-gold patch, and every FAIL_TO_PASS and PASS_TO_PASS test must pass.
+a past commit when some tests of the files it touches fail before its code change and pass after
+(its FAIL_TO_PASS); its PASS_TO_PASS are the relevant tests that pass with the code change, from a
+real run of them there: the touched files' other tests and the image's passing tests that, per the
+image's call map, call a file the change touches (the whole suite when there is no map). Duplicates
+(the setup patch's fingerprint) are discarded. A kept candidate is validated from the image state:
+setup patch, gold patch, and every FAIL_TO_PASS and PASS_TO_PASS test must pass.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,8 @@ class Judged:
     pass_to_pass: list[str]
     messages: dict[str, str]
     """Failure text per FAIL_TO_PASS test, for the statement."""
+    whole_suite: bool = False
+    """From-history: PASS_TO_PASS came from a whole-suite run (no call map to pick the relevant tests)."""
 
 
 def _failed(run: TestRun, tests: list[str]) -> list[str]:
@@ -70,26 +76,81 @@ def _touched_tests(cand: Candidate) -> list[str]:
             and f not in deleted and f.rsplit("/", 1)[-1] not in ("conftest.py", "__init__.py")]
 
 
-def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> ProbeResult | str:
-    """The task state with only the test files the commit touches: some test there must fail."""
+def _screen_history(runner: Runner, cand: Candidate, baseline: Baseline) -> tuple[ProbeResult, ProbeResult] | str:
+    """The test files the commit touches, in one exec: in the task state (some test there must
+    fail), then with the gold patch applied (some of those must pass); both runs."""
     touched = _touched_tests(cand)
     if not touched:
         return "no test file of the commit to run"
-    probe = Probe([], timeout_for(baseline, None), files=touched, keep=True)
-    res = runner.run([probe])[0]
-    if not res.ran or res.timed_out:
-        return "test suite timed out in the task state" if res.timed_out else f"error: {res.error}"
-    if all(r.outcome == "passed" for r in res.results.values()) and not res.collection:
+    timeout = timeout_for(baseline, None)
+    before, fixed = runner.run([Probe([], timeout, files=touched, keep=True),
+                                Probe([], timeout, patch=cand.gold_patch, files=touched, keep=True)])
+    if not before.ran or before.timed_out:
+        return "test suite timed out in the task state" if before.timed_out else f"error: {before.error}"
+    if all(r.outcome == "passed" for r in before.results.values()) and not before.collection:
         return "no test the commit touches fails before its code change"
-    return res
+    if not fixed.applied:
+        return f"gold patch does not apply: {fixed.error}"
+    if not fixed.ran or fixed.timed_out:
+        return "touched tests timed out with the gold patch" if fixed.timed_out else f"error: {fixed.error}"
+    return before, fixed
+
+
+def patched_files(patch: str) -> list[str]:
+    """The paths a unified diff changes (old and new names), in first-seen order."""
+    paths = re.findall(r"^diff --git a/(\S+) b/(\S+)$", patch, re.M)
+    return list(dict.fromkeys(p for pair in paths for p in pair))
+
+
+def relevant_tests(cand: Candidate, baseline: Baseline) -> list[str]:
+    """The image's passing tests that, per its call map, call some function of a file the gold
+    patch changes (any function of the file, at-import ones included: the map is keyed by the
+    image's lines, not the commit's)."""
+    changed = set(patched_files(cand.gold_patch))
+    return sorted({t for (path, _), tests in baseline.callers.items() if path in changed for t in tests})
+
+
+def _gold_runs(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline, touched: set[str],
+               fixed: ProbeResult, fail_to_pass: list[str]) -> Judged | str:
+    """FAIL_TO_PASS and PASS_TO_PASS of a history candidate, /repo in its gold state. With a call
+    map: one run as the judge runs them (the test command's paths collected whole, a selection run)
+    of the FAIL_TO_PASS and the relevant tests of other files (``relevant_tests``): the suite must
+    collect and FAIL_TO_PASS pass there; PASS_TO_PASS are the touched files' tests that passed with
+    the gold patch (``fixed``) and the relevant tests that pass. Without a map, the whole suite once,
+    every test that passes in it."""
+    if not baseline.callers:
+        after = ws.run(None, timeout_for(baseline, None))
+        if after.exec.timed_out:
+            return "test suite timed out with the gold patch"
+        passed = set(after.passed)
+        fail_to_pass = [t for t in fail_to_pass if t in passed]
+        if not fail_to_pass:
+            return "no test fails before and passes after"
+        return Judged(fail_to_pass, sorted(passed - set(fail_to_pass)), {}, whole_suite=True)
+    others = [t for t in relevant_tests(cand, baseline) if t.split("::", 1)[0] not in touched]
+    selected = fail_to_pass + others
+    res = runner.run([Probe(selected, timeout_for(baseline, selected), files=list(runner.test_paths), keep=True)])[0]
+    if not res.ran or res.timed_out:
+        return "relevant tests timed out with the gold patch" if res.timed_out else f"error: {res.error}"
+    if res.collection:  # pytest stops at a collection error: the judge's run would too
+        return f"the suite does not collect with the gold patch: {res.collection[0][-300:]}"
+    fail_to_pass = [t for t in fail_to_pass if res.outcome(t) == "passed"]
+    if not fail_to_pass:
+        return "no test fails before and passes after (with the suite collected whole)"
+    passed = {t for t, r in fixed.results.items() if r.outcome == "passed"}
+    passed |= {t for t in others if res.outcome(t) == "passed"}
+    return Judged(fail_to_pass, sorted(passed - set(fail_to_pass)), {})
 
 
 def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Baseline,
                     seen: set[str]) -> Judged | str:
     """A from-history candidate screened by the tests its commit touches (a real run in the task
-    state, and again with the gold patch: one must fail before and pass after), then the whole suite
-    once with the gold patch: FAIL_TO_PASS are the touched tests that fail before and pass after,
-    PASS_TO_PASS every other test that passes after."""
+    state, and again with the gold patch: one must fail before and pass after; those are its
+    FAIL_TO_PASS). PASS_TO_PASS come from real runs in the gold state too: the touched files' other
+    passing tests, and the image's passing tests that call a file the gold patch changes (per the
+    call map, run once more with the gold patch as the judge runs tests, the whole suite collected;
+    those that pass there). Without a call map, the whole suite runs once with the gold patch
+    instead and every other passing test counts."""
     ws.reset()
     reason = prepare_history(ws, cand)
     if reason:
@@ -98,29 +159,22 @@ def history_verdict(ws: Workspace, runner: Runner, cand: Candidate, baseline: Ba
         return "duplicate of an earlier task"
     if not cand.setup_patch.strip() or not cand.gold_patch.strip():
         return "empty patch"
-    before = _screen_history(runner, cand, baseline)
-    if isinstance(before, str):
-        return before
-    err = ws.apply(cand.gold_patch)
-    if err:
-        return f"gold patch does not apply: {err}"
+    screened = _screen_history(runner, cand, baseline)
+    if isinstance(screened, str):
+        return screened
+    before, fixed = screened
     touched = set(_touched_tests(cand))
-    probe = Probe([], timeout_for(baseline, None), files=sorted(touched), keep=True)
-    fixed = runner.run([probe])[0]  # the touched tests again, with the gold patch: any mended?
-    if not any(r.outcome == "passed" and before.outcome(t) != "passed" for t, r in fixed.results.items()):
-        return "no test fails before and passes after"
-    after = ws.run(None, timeout_for(baseline, None))
-    if after.exec.timed_out:
-        return "test suite timed out with the gold patch"
-    fail_to_pass = sorted(t for t in after.passed
-                          if t.split("::", 1)[0] in touched and before.outcome(t) != "passed")
+    fail_to_pass = sorted(t for t, r in fixed.results.items()
+                          if r.outcome == "passed" and before.outcome(t) != "passed")
     if not fail_to_pass:
         return "no test fails before and passes after"
-    pass_to_pass = sorted(t for t in after.passed if t not in set(fail_to_pass))
-    messages = {t: before.results[t].message for t in fail_to_pass if t in before.results}
-    if not messages:  # tests missing before: their file did not collect; show why
-        messages = {t: " ".join(before.collection)[-1000:] for t in fail_to_pass}
-    return Judged(fail_to_pass, pass_to_pass, messages)
+    judged = _gold_runs(ws, runner, cand, baseline, touched, fixed, fail_to_pass)
+    if isinstance(judged, str):
+        return judged
+    judged.messages = {t: before.results[t].message for t in judged.fail_to_pass if t in before.results}
+    if not judged.messages:  # tests missing before: their file did not collect; show why
+        judged.messages = {t: " ".join(before.collection)[-1000:] for t in judged.fail_to_pass}
+    return judged
 
 
 def _first_look(ws: Workspace, cand: Candidate, baseline: Baseline) -> str | None:

@@ -101,6 +101,7 @@ class Runner:
 
     def __init__(self, ws: Workspace, test_paths: list[str]) -> None:
         self.ws = ws
+        self.test_paths = test_paths
         self.cfg = driver_config(ws.test_command, test_paths)
         self._installed = ""
         self._serving: _Serving | None = None

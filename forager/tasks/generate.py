@@ -10,7 +10,9 @@ Five kinds (``forager.enums.TaskKind``):
 Injected kinds go through the fast judge (``screen``: the covering tests only, batches per exec,
 forked pytest) in ``FORAGER_TASK_WORKERS`` containers of the image side by side (one per core by
 default), which also share the traced run of the call map; from-history through ``evaluate`` in one
-container, screened by the tests its commit touches. Candidates are streamed and every task is
+container, screened by the tests its commit touches, its PASS_TO_PASS from a run of the relevant
+tests only (the image's call map, kept per image, says which tests call the files the commit's code
+change touches). Candidates are streamed and every task is
 stored as it validates; discarded candidates come back with their reason.
 """
 
@@ -332,22 +334,44 @@ def _candidates(batch: _Batch, kind: TaskKind, baseline: Baseline, seed: int, s:
     return session_first(mutation_candidates(sources, functions, seed, baseline.durations), BATCH)
 
 
-def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, s: Settings,
-         cleanup: ExitStack) -> None:
-    passed = batch.baseline.passed
-    if kind == TaskKind.FROM_HISTORY:
-        _run_history(batch, history_candidates(batch.ws), max_tasks, budget)
-        return
+def _callmap(batch: _Batch, s: Settings) -> None:
+    """The image's call map into ``batch.baseline``: the kept one, else traced now (and kept)."""
     res = batch.result
     batch.log("the call map: which functions the passing tests call (traced once per image, then kept)")
     if batch.kept is not None:  # nothing runs in the container before the first batch
-        batch.baseline, cached = batch.kept, True
-    else:
-        with res.timed("callmap"):
-            batch.baseline, cached = cached_baseline([batch.ws, *batch.workers], passed, batch.baseline.durations,
-                                                     s.home / "callmaps")
-    baseline = batch.baseline
-    res.callmap_cached = cached
+        batch.baseline, res.callmap_cached = batch.kept, True
+        return
+    with res.timed("callmap"):
+        batch.baseline, res.callmap_cached = cached_baseline([batch.ws, *batch.workers], batch.baseline.passed,
+                                                             batch.baseline.durations, s.home / "callmaps")
+
+
+def _history_callmap(batch: _Batch, s: Settings) -> None:
+    """The call map for from-history (which tests are relevant to a commit's code change), /repo
+    left in the image state; when tracing fails, none (every kept commit then runs the whole suite)."""
+    try:
+        _callmap(batch, s)
+    except TaskError as exc:
+        batch.log(f"no call map ({exc}); PASS_TO_PASS from a whole-suite run per task")
+    ws = batch.ws
+    if ws.purelib is None:
+        ws.purelib = batch.baseline.purelib
+    if not batch.result.callmap_cached:  # the traced run may have left files behind
+        with batch.result.timed("reset"):
+            ws.reset()
+
+
+def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, s: Settings,
+         cleanup: ExitStack) -> None:
+    res, passed = batch.result, batch.baseline.passed
+    if kind == TaskKind.FROM_HISTORY:
+        cands = history_candidates(batch.ws)
+        first = list(islice(cands, 1))  # a repository without history fails before any tracing
+        _history_callmap(batch, s)
+        _run_history(batch, chain(first, cands), max_tasks, budget)
+        return
+    _callmap(batch, s)
+    baseline, cached = batch.baseline, bool(res.callmap_cached)
     with res.timed("sources"):
         cands = _candidates(batch, kind, baseline, seed, s, cleanup)
         # the first batch's candidates are made while the container starts
@@ -408,10 +432,8 @@ def generate(
                 cleanup.callback(writer.close)
             seen = known_fingerprints(img.id) | known_behaviours(img.id)
             run_s = sum(durations.get(t, 0.0) for t in passed) + 10
-            kept = None
-            if task_kind != TaskKind.FROM_HISTORY:
-                with result.timed("callmap"):
-                    kept = load_kept(s.home / "callmaps", img.id, passed, durations)
+            with result.timed("callmap"):
+                kept = load_kept(s.home / "callmaps", img.id, passed, durations)
             batch = _Batch(starting, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
                            img.source, on_task, on_progress,
                            list((img.recipe or {}).get("test_paths") or []), kept, more, runners)

@@ -30,8 +30,15 @@ ESTABLISHED_WHOLE = {
                                        "run of the same tests",
 }
 ESTABLISHED_RUN = {
-    "fail_to_pass_fail_in_task_state": "run: the tests the commit touches, in the task state",
-    "pass_after_gold": "run: the whole suite with the gold patch applied",
+    "fail_to_pass_fail_in_task_state": "run: the tests the commit touches, in the task state, and again "
+                                       "with the gold patch applied (fail before, pass after)",
+    "pass_after_gold": "run: with the gold patch applied, the tests of the files the commit touches and "
+                       "the image's passing tests that call a file the gold patch changes (the call "
+                       "map); PASS_TO_PASS are those that pass",
+}
+ESTABLISHED_RUN_WHOLE = {
+    **ESTABLISHED_RUN,
+    "pass_after_gold": "run: the whole suite with the gold patch applied (no call map)",
 }
 
 
@@ -42,7 +49,7 @@ def contamination(source: str | None) -> dict[str, Any]:
 
 def _established(cand: Candidate, judged: Judged) -> dict[str, str]:
     if cand.kind == TaskKind.FROM_HISTORY:
-        return ESTABLISHED_RUN
+        return ESTABLISHED_RUN_WHOLE if judged.whole_suite else ESTABLISHED_RUN
     whole = len(cand.relevant_tests or []) >= len(judged.fail_to_pass) + len(judged.pass_to_pass)
     return ESTABLISHED_WHOLE if cand.swap is None and whole else ESTABLISHED_FAST
 

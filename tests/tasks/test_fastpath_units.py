@@ -5,10 +5,10 @@ touches, and splicing a model's rewrite into a file."""
 from __future__ import annotations
 
 from forager.enums import TaskKind
-from forager.tasks.baseline import SourceFunction
+from forager.tasks.baseline import Baseline, SourceFunction
 from forager.tasks.behaviour import behaviour_key, error_signature, patch_stats
 from forager.tasks.candidates import Candidate, mutation_candidates, rank_functions
-from forager.tasks.evaluate import _touched_tests
+from forager.tasks.evaluate import _touched_tests, patched_files, relevant_tests
 from forager.tasks.fastrun import driver_config, files_of
 from forager.tasks.mutations import unified_patch
 from forager.tasks.rewrite import header, splice
@@ -81,6 +81,20 @@ def test_touched_tests_are_the_python_test_files_of_the_commit() -> None:
              "diff --git a/tests/data.txt b/tests/data.txt\n")
     cand = Candidate(TaskKind.FROM_HISTORY, "c", test_patch=patch)
     assert _touched_tests(cand) == ["tests/test_a.py"]
+
+
+def test_relevant_tests_call_a_file_the_gold_patch_changes() -> None:
+    gold = ("diff --git a/src/p/a.py b/src/p/a.py\n--- a/src/p/a.py\n+++ b/src/p/a.py\n@@ -1 +1 @@\n-x\n+y\n"
+            "diff --git a/src/p/old.py b/src/p/new.py\nrename from src/p/old.py\nrename to src/p/new.py\n")
+    assert patched_files(gold) == ["src/p/a.py", "src/p/old.py", "src/p/new.py"]
+    # the map is keyed by the image's lines: any function of a changed file counts, at-import ones too
+    callers = {("src/p/a.py", 3): ["tests/test_a.py::t1"], ("src/p/a.py", 40): ["tests/test_b.py::t2"],
+               ("src/p/old.py", 1): ["tests/test_c.py::t3"], ("src/p/b.py", 1): ["tests/test_d.py::t4"]}
+    baseline = Baseline(["tests/test_a.py::t1", "tests/test_b.py::t2", "tests/test_c.py::t3",
+                         "tests/test_d.py::t4"], {}, callers, 1.0, import_time={("src/p/a.py", 40)})
+    cand = Candidate(TaskKind.FROM_HISTORY, "c", gold_patch=gold)
+    assert relevant_tests(cand, baseline) == ["tests/test_a.py::t1", "tests/test_b.py::t2", "tests/test_c.py::t3"]
+    assert relevant_tests(Candidate(TaskKind.FROM_HISTORY, "c", gold_patch=""), baseline) == []
 
 
 def test_mutations_come_ranked_and_streamed_with_swap_targets() -> None:

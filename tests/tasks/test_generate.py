@@ -82,6 +82,14 @@ def _git(repo: Path, *args: str) -> None:
 
 @pytest.fixture
 def history_repo(tmp_path: Path) -> Path:
+    return make_history_repo(tmp_path)
+
+
+def make_history_repo(tmp_path: Path, drift: bool = False) -> Path:
+    """Four commits: greet and shout (with a test of wave, a module no commit changes), "Greet
+    politely" (code and tests: the one candidate), a README, and tests only: a new test file of
+    shout (not in the candidate's tree). With ``drift``, a test of shout in the first commit needs a
+    dependency the image lacks (it does not collect in the candidate's tree) until the last one."""
     repo = tmp_path / "histpkg"
     (repo / "src" / "histpkg").mkdir(parents=True)
     (repo / "tests").mkdir()
@@ -94,6 +102,13 @@ def history_repo(tmp_path: Path) -> Path:
         "from histpkg import greet\n\n\ndef test_greet():\n    assert greet('bob') == 'hello bob'\n")
     (repo / "tests" / "test_shout.py").write_text(
         "from histpkg import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n")
+    (repo / "src" / "histpkg" / "wave.py").write_text('def wave(name):\n    return "~ " + name\n')
+    (repo / "tests" / "test_wave.py").write_text(
+        "from histpkg.wave import wave\n\n\ndef test_wave():\n    assert wave('a') == '~ a'\n")
+    if drift:
+        (repo / "tests" / "test_shout_old.py").write_text(
+            "import histpkg_gone_dependency\nfrom histpkg import shout\n\n\n"
+            "def test_shout_old():\n    assert shout('b') == 'B'\n")
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "greet and shout")
@@ -107,6 +122,13 @@ def history_repo(tmp_path: Path) -> Path:
     (repo / "README.md").write_text("histpkg\n")
     _git(repo, "add", "README.md")
     _git(repo, "commit", "-qm", "readme")
+    if drift:
+        (repo / "tests" / "test_shout_old.py").write_text(
+            "from histpkg import shout\n\n\ndef test_shout_old():\n    assert shout('b') == 'B'\n")
+    (repo / "tests" / "test_shout_more.py").write_text(
+        "from histpkg import shout\n\n\ndef test_shout_twice():\n    assert shout(shout('c')) == 'C'\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "more tests of shout")
     return repo
 
 
@@ -122,8 +144,49 @@ def test_from_history_on_a_git_repository(runtime, history_repo: Path) -> None: 
     assert task is not None and task.kind == "from-history"
     assert task.fail_to_pass == ["tests/test_greet.py::test_greet",
                                  "tests/test_greet.py::test_greet_two_words"]
+    # PASS_TO_PASS: the relevant tests, run with the gold patch: test_shout calls a function of the
+    # file the commit changes (per the image's call map, traced in this run); test_wave calls none;
+    # test_shout_more calls it too, but its file is not in the candidate's tree
     assert task.pass_to_pass == ["tests/test_shout.py::test_shout"]
+    assert res.callmap_cached is False and "callmap" in res.summary()["phases_s"]
+    assert "call map" in task.meta["established"]["pass_after_gold"]
     assert "Hello, " in task.gold_patch and "test_greet_two_words" in task.test_patch
     assert "Greet politely" in task.problem_statement and "name.title()" not in task.problem_statement
     assert res.candidates == 1  # the README-only commit and the root commit are not candidates
     _check_task_in_fresh_container(runtime, task, built.test_command)
+
+
+@pytest.mark.docker
+def test_from_history_without_a_call_map_runs_the_whole_suite(runtime, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from forager.build.builder import build
+    from forager.tasks import callmap
+    from forager.tasks.errors import TaskError
+
+    def fails(*_: object) -> None:
+        raise TaskError("the tracer got in the way")
+
+    monkeypatch.setattr(callmap, "collect_baseline", fails)
+    built = build(str(make_history_repo(tmp_path)))
+    assert built.status == "validated", built.error
+    res = generate(built.image, "from-history", 1)
+    assert len(res.tasks) == 1, res.summary()
+    task = get_task(res.tasks[0]["id"])
+    assert task is not None  # every other test that passes in the whole suite with the gold patch
+    assert task.pass_to_pass == ["tests/test_shout.py::test_shout", "tests/test_wave.py::test_wave"]
+    assert "whole suite" in task.meta["established"]["pass_after_gold"]
+    _check_task_in_fresh_container(runtime, task, built.test_command)
+
+
+@pytest.mark.docker
+def test_from_history_drops_a_commit_whose_tree_does_not_collect(tmp_path: Path) -> None:
+    """The judge runs FAIL_TO_PASS and PASS_TO_PASS through the test command, which collects the
+    whole test path: a test file of the commit's tree that does not collect (a dependency the image
+    lacks) stops that run, so the commit is no task, however its relevant tests run."""
+    from forager.build.builder import build
+
+    built = build(str(make_history_repo(tmp_path, drift=True)))
+    assert built.status == "validated", built.error
+    res = generate(built.image, "from-history", 1)
+    assert res.tasks == [] and res.candidates == 1, res.summary()
+    assert "does not collect" in res.discarded[0].reason and "histpkg_gone_dependency" in res.discarded[0].reason
