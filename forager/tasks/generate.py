@@ -372,6 +372,11 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
         return
     _callmap(batch, s)
     baseline, cached = batch.baseline, bool(res.callmap_cached)
+    if not cached:  # the traced run may have left files behind; the sessions collect from here on
+        for w in (batch.ws, *batch.workers):
+            with res.timed("reset"):
+                w.reset()
+            batch.runner(w).open_session(files_of(passed))
     with res.timed("sources"):
         cands = _candidates(batch, kind, baseline, seed, s, cleanup)
         # the first batch's candidates are made while the container starts
@@ -380,9 +385,6 @@ def _run(batch: _Batch, kind: TaskKind, max_tasks: int, budget: int, seed: int, 
     for w in (ws, *workers):
         if w.purelib is None:
             w.purelib = baseline.purelib
-        if not cached:  # the traced run may have left files behind
-            with res.timed("reset"):
-                w.reset()
     controls, control_s = load_controls(s.home / "callmaps", res.image, passed)
     screen = Screen(batch.runner(ws), baseline, ws.config.test_timeout_s,
                     workers=[batch.runner(w) for w in workers], controls=controls, control_s=control_s)
@@ -423,8 +425,12 @@ def generate(
                 img, passed, durations = load_image(image)
             result.image = img.id
             budget = max_candidates or max(10, max_tasks * (20 if task_kind == TaskKind.COMBINED else 8))
+            with result.timed("callmap"):
+                kept = load_kept(s.home / "callmaps", img.id, passed, durations)
             runners: dict[int, Runner] = {}
-            serve = files_of(passed) if task_kind != TaskKind.FROM_HISTORY else []
+            # with a kept call map the sessions start collecting with their containers; else after
+            # the traced run (which would compete with them for the cores)
+            serve = files_of(passed) if task_kind != TaskKind.FROM_HISTORY and kept is not None else []
             starting, *more = _start_workspaces(result, img, log, s, cleanup, task_workers(s, task_kind),
                                                 runners, serve)
             writer = statement_model(s) if task_kind != TaskKind.MODEL_REWRITE else None
@@ -432,8 +438,6 @@ def generate(
                 cleanup.callback(writer.close)
             seen = known_fingerprints(img.id) | known_behaviours(img.id)
             run_s = sum(durations.get(t, 0.0) for t in passed) + 10
-            with result.timed("callmap"):
-                kept = load_kept(s.home / "callmaps", img.id, passed, durations)
             batch = _Batch(starting, Baseline(passed, durations, {}, run_s), seen, writer, log, result,
                            img.source, on_task, on_progress,
                            list((img.recipe or {}).get("test_paths") or []), kept, more, runners)
