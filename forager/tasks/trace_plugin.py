@@ -8,16 +8,17 @@ module-level code built keeps the old behaviour in a session and the new one in 
 process). Files of /repo already imported before the plugin loaded (their import-time calls unseen)
 go to ``TRACE_PATH + ".preimported"``.
 
-The calls are recorded by ``cProfile`` (C code, about a third of a ``sys.settrace`` callback's
-cost per call), one profile for the plugin's load through collection (conftests, and the packages
-they import, count: every project function called then is an import-time one) and one per test
-(its setup, call and teardown). A test's profile is a graph of who called whom: the functions in
-it are the test's callees; a function's depth is the fewest project frames on a path from the
-test file's code to it (frames outside /repo count none); a function reachable from the body of a
-module under /repo other than the test's own (a module the test imported) is an import-time one.
-The graph merges the test's calls, so a path in it may join two real stacks: the depth can come
-out smaller than any real stack's, and more functions can count as import-time (judged by the
-whole suite: slower, never less sound). Calls made in other threads are not seen."""
+The calls are recorded by ``cProfile`` (C code, about a third of a ``sys.settrace`` callback's cost
+per call), one profile for the plugin's load through collection (conftests, and the packages they
+import, count: every project function called then is an import-time one) and one per test (its
+setup, call and teardown; pytest's reporting around them left out). A test's profile is a graph of
+who called whom: the functions in it are the test's callees; a function's depth is the fewest
+project frames on a path from the test file's code to it (frames outside /repo count none); a
+function reachable from the body of a module under /repo other than the test's own (a module the
+test imported) is an import-time one. The graph merges the test's calls, so a path in it may join
+two real stacks: the depth can come out smaller than any real stack's, and more functions can count
+as import-time (judged by the whole suite: slower, never less sound). Calls made in other threads
+are not seen."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ TRACE_PLUGIN = "forager_trace"
 TRACE_PATH = "/tmp/forager-trace.json"
 TRACE_SOURCE = '''\
 \"\"\"Forager's call collector: which tests call which functions under /repo (cProfile graphs).\"\"\"
+import contextlib
 import cProfile
 import json
 import sys
@@ -134,43 +136,37 @@ def pytest_collection(session):
 _profiles = {}
 
 
+@contextlib.contextmanager
 def _profiled(item):
+    """The test's profile (one across its setup, call and teardown), on while the phase runs."""
     prof = _profiles.get(item.nodeid)
     if prof is None:
         prof = _profiles[item.nodeid] = cProfile.Profile(builtins=False)
-    return prof
+    prof.enable()
+    try:
+        yield prof
+    finally:
+        prof.disable()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
-    prof = _profiled(item)
-    prof.enable()
-    try:
+    with _profiled(item):
         yield
-    finally:
-        prof.disable()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
-    prof = _profiled(item)
-    prof.enable()
-    try:
+    with _profiled(item):
         yield
-    finally:
-        prof.disable()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    prof = _profiled(item)
-    prof.enable()
-    try:
+    with _profiled(item) as prof:
         yield
-    finally:
-        prof.disable()
-        _profiles.pop(item.nodeid, None)
-        _harvest_test(prof, item.nodeid, str(getattr(item, "path", None) or getattr(item, "fspath", "")))
+    del _profiles[item.nodeid]
+    _harvest_test(prof, item.nodeid, str(getattr(item, "path", None) or getattr(item, "fspath", "")))
 
 
 def pytest_sessionfinish(session):
