@@ -30,9 +30,11 @@ from forager.tasks.fastrun import Probe, ProbeResult, Runner
 
 CONTROL_CACHE = 4096
 """Control runs kept (per test selection)."""
-TEST_LIMIT_FLOOR = 3.0
+TEST_LIMIT_FLOOR = 1.5
 """Seconds any one test gets in a candidate's run at least; past it (or ten times what the test took
-at validation, when longer) the candidate counts as hanging."""
+at validation and a second, when longer) the candidate counts as hanging. A false hang can only
+discard a candidate; a real one costs this much (at 3 s, 8 hangs of cachetools took half of a
+50-task call)."""
 
 
 def test_limit(baseline: Baseline, tests: list[str]) -> float:

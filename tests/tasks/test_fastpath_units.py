@@ -171,7 +171,7 @@ def test_a_selection_of_most_of_the_suite_runs_all_of_it() -> None:
 
 
 def test_a_hanging_test_is_judged_by_its_own_limit() -> None:
-    """Each test of a candidate's run gets ten times what it took at validation (at least a few
+    """Each test of a candidate's run gets ten times what it took at validation (and a second, at least 1.5
     seconds): a mutant that hangs one test is stopped then, not at the whole selection's budget."""
     from forager.tasks.baseline import Baseline
     from forager.tasks.screen import TEST_LIMIT_FLOOR, Screen, test_limit
