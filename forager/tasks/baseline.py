@@ -16,6 +16,7 @@ from forager.paths import is_test_like_path
 from forager.runtime import get_runtime
 from forager.store import db
 from forager.store.tasks_db import find_image, validation_results
+from forager.tasks.deal import deal
 from forager.tasks.errors import TaskError
 from forager.tasks.mutations import list_functions
 from forager.tasks.trace_plugin import TRACE_PATH, TRACE_PLUGIN, TRACE_SOURCE
@@ -169,13 +170,9 @@ def split_by_file(passed: list[str], durations: dict[str, float], n: int) -> lis
     files: dict[str, list[str]] = {}
     for t in passed:
         files.setdefault(t.split("::", 1)[0], []).append(t)
-    parts: list[list[str]] = [[] for _ in range(max(1, n))]
-    load = [0.0] * len(parts)
-    for tests in sorted(files.values(), key=lambda ts: -sum(durations.get(t, 0.05) for t in ts)):
-        i = load.index(min(load))
-        parts[i].extend(tests)
-        load[i] += sum(durations.get(t, 0.05) for t in tests)
-    return [p for p in parts if p]
+    costs = {f: sum(durations.get(t, 0.05) for t in tests) for f, tests in files.items()}
+    order = sorted(files, key=lambda f: -costs[f])
+    return [[t for i in share for t in files[order[i]]] for share in deal([costs[f] for f in order], n)]
 
 
 def _traced(ws: Workspace, tests: list[str], durations: dict[str, float]) -> tuple[Baseline, dict[str, str], str]:

@@ -147,9 +147,12 @@ class Runner:
                 return got
             self._serving = None  # it died or stalled: this batch and the next ones the plain way
         self._install()
-        argv = [*self.cfg["command"], *self.cfg["args"], *files, "-q", "--tb=short", "-p", SESSION_PLUGIN,
-                f"--forager-session={SESSION_CFG}"]
-        return self._exec(probes, shlex.join(argv))
+        return self._exec(probes, shlex.join(self.session_argv(files, SESSION_CFG)))
+
+    def session_argv(self, files: list[str], cfg_path: str) -> list[str]:
+        """The pytest command of a session collecting ``files``, configured by ``cfg_path``."""
+        return [*self.cfg["command"], *self.cfg["args"], *files, "-q", "--tb=short", "-p", SESSION_PLUGIN,
+                f"--forager-session={cfg_path}"]
 
     def open_session(self, files: list[str], idle_s: float = 600.0) -> None:
         """Start a session that collects ``files`` now (on threads: the caller goes on making
@@ -237,8 +240,7 @@ class _Serving:
         cfg_path = f"{self.dir}.json"
         cfg = {**runner.cfg, "jobs": JOBS_PATH, "out": OUT_PATH, "serve": {"dir": self.dir, "idle_s": idle_s}}
         self.ws.sandbox.put_files({cfg_path: json.dumps(cfg).encode(), f"{self.dir}/.keep": b""})
-        argv = [*runner.cfg["command"], *runner.cfg["args"], *files, "-q", "--tb=short", "-p", SESSION_PLUGIN,
-                f"--forager-session={cfg_path}"]
+        argv = runner.session_argv(files, cfg_path)
         command = f"echo $$ > {self.dir}/pid; exec {shlex.join(argv)}"  # exec: the pid is pytest's
         self.thread = threading.Thread(target=self.ws.sh, args=(command, idle_s + 7 * 24 * 3600),
                                        daemon=True, name="forager-serve")

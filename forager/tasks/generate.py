@@ -19,16 +19,14 @@ stored as it validates; discarded candidates come back with their reason.
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain, islice
-from typing import Any
 
 from forager.config import Settings, get_settings
 from forager.enums import TaskKind
@@ -51,88 +49,17 @@ from forager.tasks.evaluate import Judged, history_verdict
 from forager.tasks.fastrun import Runner, files_of
 from forager.tasks.fingerprint import fingerprint
 from forager.tasks.record import task_fields
+from forager.tasks.result import BEHAVIOUR_DUPLICATE, Discard, GenerateResult, task_line
 from forager.tasks.rewrite import rewrite_candidates
 from forager.tasks.screen import Screen
 from forager.tasks.statements import statement_model
-from forager.tasks.workspace import Progress, Workspace, WorkspaceConfig
+from forager.tasks.workers import start_workspaces, task_workers
+from forager.tasks.workspace import Progress, Workspace
 
 __all__ = ["Discard", "GenerateResult", "TaskError", "generate", "task_line"]
 
 BATCH = 24
 """Candidates judged per ``docker exec`` of the driver."""
-BEHAVIOUR_DUPLICATE = "behavioural duplicate"
-
-
-@dataclass
-class Discard:
-    description: str
-    family: str | None
-    reason: str
-
-
-@dataclass
-class GenerateResult:
-    image: str
-    kind: str
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    discarded: list[Discard] = field(default_factory=list)
-    candidates: int = 0
-    duration_s: float = 0.0
-    error: str | None = None
-    tried_by_family: Counter[str] = field(default_factory=Counter)
-    kept_by_family: Counter[str] = field(default_factory=Counter)
-    started: float = field(default_factory=time.monotonic)
-    callmap_cached: bool | None = None
-    """Whether the call map came from an earlier generation on the image (None: none was needed)."""
-    phases: dict[str, float] = field(default_factory=dict)
-    """Seconds spent per phase of the call (image lookup, container, call map, sources, screening...)."""
-    controls_kept: int | None = None
-    """Control runs of the fast judge that earlier generations on the image had kept."""
-    controls_reused: int | None = None
-    """Test selections judged without a new control run (kept, or run by an earlier batch)."""
-
-    @contextmanager
-    def timed(self, phase: str) -> Iterator[None]:
-        start = time.monotonic()
-        try:
-            yield
-        finally:
-            self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - start
-
-    @property
-    def kept_share(self) -> float:
-        return len(self.tasks) / self.candidates if self.candidates else 0.0
-
-    @property
-    def reasons(self) -> Counter[str]:
-        return Counter(d.reason.split(":")[0] for d in self.discarded)
-
-    def per_minute(self) -> float:
-        elapsed = self.duration_s or (time.monotonic() - self.started)
-        return 60 * len(self.tasks) / elapsed if elapsed > 0 else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        fams = Counter(t.get("family") or "-" for t in self.tasks)
-        yields = {f: round(self.kept_by_family[f] / n, 3) for f, n in self.tried_by_family.items() if n}
-        return {
-            "image": self.image, "kind": self.kind, "validated": len(self.tasks),
-            "candidates": self.candidates, "kept_share": round(self.kept_share, 3),
-            "duration_s": round(self.duration_s, 1),
-            "s_per_task": round(self.duration_s / len(self.tasks), 2) if self.tasks else None,
-            "tasks_per_hour": round(3600 * len(self.tasks) / self.duration_s, 1) if self.duration_s else 0.0,
-            "families": dict(fams), "yield_by_family": yields, "discard_reasons": dict(self.reasons),
-            "behaviour_duplicates": self.reasons.get(BEHAVIOUR_DUPLICATE, 0), "error": self.error,
-            "callmap_cached": self.callmap_cached, "controls_kept": self.controls_kept,
-            "controls_reused": self.controls_reused,
-            "phases_s": {k: round(v, 2) for k, v in self.phases.items()},
-        }
-
-
-def task_line(task: db.Task) -> dict[str, Any]:
-    """The ``--json`` line for one validated task."""
-    return {"id": task.id, "image": task.image_id, "kind": task.kind,
-            "fail_to_pass": list(task.fail_to_pass), "pass_to_pass_count": len(task.pass_to_pass),
-            "problem_statement": task.problem_statement}
 
 
 def _task_kind(kind: str) -> TaskKind:
@@ -177,9 +104,9 @@ class _Batch:
                 return self.starting.result()
         return self.starting.result()
 
-    @property
+    @cached_property
     def workers(self) -> list[Workspace]:
-        """The other workers' containers that started (one that did not is left out, logged)."""
+        """The other workers' containers that started (one that did not is left out, logged once)."""
         out = []
         with self.result.timed("container wait"):
             for f in self.more:
@@ -431,8 +358,8 @@ def generate(
             # with a kept call map the sessions start collecting with their containers; else after
             # the traced run (which would compete with them for the cores)
             serve = files_of(passed) if task_kind != TaskKind.FROM_HISTORY and kept is not None else []
-            starting, *more = _start_workspaces(result, img, log, s, cleanup, task_workers(s, task_kind),
-                                                runners, serve)
+            starting, *more = start_workspaces(result, img, log, s, cleanup, task_workers(s, task_kind),
+                                               runners, serve)
             writer = statement_model(s) if task_kind != TaskKind.MODEL_REWRITE else None
             if writer is not None:
                 cleanup.callback(writer.close)
@@ -447,50 +374,6 @@ def generate(
     finally:
         result.duration_s = time.monotonic() - result.started
     return result
-
-
-def task_workers(s: Settings, kind: TaskKind) -> int:
-    """Containers a generation judges in side by side: ``FORAGER_TASK_WORKERS``, or one per core (at
-    most 4); from-history prepares one past commit at a time in one container."""
-    if kind == TaskKind.FROM_HISTORY:
-        return 1
-    return s.task_workers or max(1, min(4, os.cpu_count() or 1))
-
-
-def _start_workspaces(result: GenerateResult, img: db.Image, log: Progress, s: Settings,
-                      cleanup: ExitStack, n: int, runners: dict[int, Runner],
-                      serve: list[str]) -> list[Future[Workspace]]:
-    """``n`` workspace containers of the image, started on threads while the caller goes on (the
-    kept call map, the candidates of the first batch), each with a runner whose session starts
-    collecting the ``serve`` test files at once (none: no serving session); removed when
-    ``cleanup`` closes, started or not."""
-    test_paths = list((img.recipe or {}).get("test_paths") or [])
-
-    def start() -> Workspace:
-        with result.timed("container"):
-            ws = Workspace(img.id, img.test_command, log, (img.recipe or {}).get("env") or {},
-                           WorkspaceConfig.from_settings(s))
-        runner = runners[id(ws)] = Runner(ws, test_paths)
-        if serve:
-            with result.timed("session start"):
-                runner.open_session(serve)
-        return ws
-
-    pool = ThreadPoolExecutor(n, thread_name_prefix="forager-workspace")
-    starting = [pool.submit(start) for _ in range(n)]
-
-    def remove() -> None:
-        pool.shutdown(wait=True)
-        with result.timed("remove"):
-            for f in starting:
-                if f.exception() is None:
-                    ws = f.result()
-                    if id(ws) in runners:
-                        runners[id(ws)].close()
-                    ws.remove()
-
-    cleanup.callback(remove)
-    return starting
 
 
 def known_behaviours(image: str) -> set[str]:

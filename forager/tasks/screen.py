@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from forager.tasks.baseline import Baseline
 from forager.tasks.candidates import Candidate
+from forager.tasks.deal import deal
 from forager.tasks.evaluate import Judged
 from forager.tasks.fastrun import Probe, ProbeResult, Runner
 
@@ -149,15 +150,11 @@ class Screen:
         runners = [self.runner, *self.workers]
         if len(runners) == 1:
             return self._run(self.runner, probes)
-        shares: list[list[int]] = [[] for _ in runners]
-        load = [0] * len(runners)
         controls = [i for i, p in enumerate(probes) if p.patch is None]
-        rest = sorted(set(range(len(probes))) - set(controls), key=lambda i: -len(probes[i].tests))
-        for i in [*controls, *rest]:
-            w = load.index(min(load))
-            shares[w].append(i)
-            load[w] += len(probes[i].tests) + 1
-        work = [(r, [probes[i] for i in sorted(share)]) for r, share in zip(runners, shares, strict=True) if share]
+        rest = sorted((i for i, p in enumerate(probes) if p.patch is not None), key=lambda i: -len(probes[i].tests))
+        order = [*controls, *rest]
+        shares = deal([len(probes[i].tests) + 1 for i in order], len(runners))
+        work = [(runners[w], [probes[i] for i in sorted(order[j] for j in share)]) for w, share in enumerate(shares)]
         with ThreadPoolExecutor(len(work), thread_name_prefix="forager-screen") as pool:
             done = list(pool.map(lambda pair: self._run(*pair), work))
         got = {r.id: r for results in done for r in results}

@@ -111,7 +111,7 @@ def _outcome(reports):
     return outcome, message
 
 
-def _child(job, items, out_path, clock):
+def _child(job, items, clock):
     from _pytest.runner import runtestprotocol
 
     out = {"id": job["id"], "applied": True, "restored": True, "timed_out": False, "results": {},
@@ -189,7 +189,7 @@ def _error_report(item):
     return repr_failure
 
 
-def _run_job(job, items, out_path):
+def _run_job(job, items):
     start = time.monotonic()
     result_path = "/tmp/forager-session-result.json"
     if os.path.exists(result_path):
@@ -202,7 +202,7 @@ def _run_job(job, items, out_path):
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, 1)
             os.dup2(null, 2)
-            res = _child(job, items, out_path, clock)
+            res = _child(job, items, clock)
             with open(result_path, "w") as fh:
                 json.dump(res, fh)
         finally:
@@ -261,12 +261,17 @@ def pytest_runtestloop(session):
     gc.freeze()  # what the parent holds stays out of the children's collections (no copy-on-write storms)
     if cfg.get("serve"):
         _serve(cfg["serve"], items)
-        return True
-    with open(cfg["out"], "a", buffering=1) as out:
-        for line in open(cfg["jobs"]):
-            if line.strip():
-                out.write(json.dumps(_run_job(json.loads(line), items, cfg["out"])) + "\n")
+    else:
+        _run_jobs(cfg["jobs"], cfg["out"], items)
     return True
+
+
+def _run_jobs(jobs_path, out_path, items):
+    """Every job of the file, one result line each as it ends."""
+    with open(out_path, "a", buffering=1) as out:
+        for line in open(jobs_path):
+            if line.strip():
+                out.write(json.dumps(_run_job(json.loads(line), items)) + "\n")
 
 
 def _serve(serve, items):
@@ -274,15 +279,10 @@ def _serve(serve, items):
     its results go to ``out-N.jsonl``, then ``done-N``. Ends at ``stop`` or after ``idle_s`` with no
     new batch."""
     folder, idle = serve["dir"], float(serve.get("idle_s", 600))
-    open(os.path.join(folder, "up"), "w").close()
     n, last = 1, time.monotonic()
     while not os.path.exists(os.path.join(folder, "stop")):
         if os.path.exists(os.path.join(folder, "ready-%d" % n)):
-            out_path = os.path.join(folder, "out-%d.jsonl" % n)
-            with open(out_path, "a", buffering=1) as out:
-                for line in open(os.path.join(folder, "jobs-%d.jsonl" % n)):
-                    if line.strip():
-                        out.write(json.dumps(_run_job(json.loads(line), items, out_path)) + "\n")
+            _run_jobs(os.path.join(folder, "jobs-%d.jsonl" % n), os.path.join(folder, "out-%d.jsonl" % n), items)
             open(os.path.join(folder, "done-%d" % n), "w").close()
             n, last = n + 1, time.monotonic()
             continue
