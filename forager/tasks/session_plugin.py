@@ -15,7 +15,8 @@ child at its timeout (a few times what the control run of the same tests took, w
 one), or as soon as one test has run past the job's ``test_limit`` (the child stamps each test's
 start in memory shared with the parent: a mutant that hangs one test is caught in seconds, not at
 the end of the whole selection's budget), and resets a dirty tree. A target whose signature,
-decorators or closure would change, or that is not imported, is reported ``ineligible`` (the caller
+decorators would change or whose closure would grow (a closure that loses a name keeps it:
+``_padded``), or that is not imported, is reported ``ineligible`` (the caller
 runs it the slow way). In ``serve`` mode the session stays up after its collection and runs batch
 after batch as the host drops them in its folder (``_serve``): a generation collects once per
 worker, while its first candidates are still being made, instead of once per batch.
@@ -26,6 +27,7 @@ from __future__ import annotations
 SESSION_PLUGIN = "forager_session"
 SESSION_SOURCE = r'''
 """Forager's session runner (see forager/tasks/session_plugin.py)."""
+import ast
 import gc
 import json
 import mmap
@@ -80,6 +82,32 @@ def _find_code(code, qualname):
     return None
 
 
+def _functions(node, prefix=""):
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield prefix + child.name, child
+            yield from _functions(child, prefix + child.name + ".<locals>.")
+        elif isinstance(child, ast.ClassDef):
+            yield from _functions(child, prefix + child.name + ".")
+        else:
+            yield from _functions(child, prefix)
+
+
+def _padded(source, path, qualname, names):
+    """The patched file compiled with ``if False: (name, ...)`` at the end of ``qualname``'s body: a
+    change that drops the last use of a free variable (a stub of a method that called ``super()``
+    drops the ``__class__`` cell) keeps the closure the live function objects carry. The statement
+    never runs; only the compiler's table of names sees it (free variables are ordered by name)."""
+    tree = ast.parse(source)
+    node = next((n for q, n in _functions(tree) if q == qualname), None)
+    if node is None:
+        return None
+    refs = ast.Tuple([ast.Name(n, ast.Load()) for n in sorted(names)], ast.Load())
+    node.body.append(ast.copy_location(ast.If(ast.Constant(False), [ast.Expr(refs)], []), node.body[-1]))
+    ast.fix_missing_locations(tree)
+    return _find_code(compile(tree, REPO + path, "exec"), qualname)
+
+
 def _swap(path, qualname, nested):
     funcs = _index.get((path, qualname))
     if not funcs:
@@ -89,9 +117,13 @@ def _swap(path, qualname, nested):
     new = _find_code(compile(source, REPO + path, "exec"), qualname)
     if new is None:
         return "no such function in the patched file"
+    old = funcs[0].__code__.co_freevars
+    if new.co_freevars != old and set(new.co_freevars) < set(old):
+        new = _padded(source, path, qualname, set(old) - set(new.co_freevars)) or new
     for f in funcs:
-        if len(f.__code__.co_freevars) != len(new.co_freevars):
+        if f.__code__.co_freevars != new.co_freevars:
             return "closure changes"
+    for f in funcs:
         f.__code__ = new
     return None
 
@@ -144,7 +176,7 @@ def _child(job, items, clock):
             out["results"][nodeid] = {"o": "missing"}
             continue
         if job.get("patch") and type(item).repr_failure is pytest.Function.repr_failure:
-            item.repr_failure = _error_report(item)
+            item._repr_failure_py = _error_report(item)  # a test's failure and its fixtures' errors
         struct.pack_into("d", clock, 0, time.monotonic())  # the parent watches each test's time
         outcome, message = _outcome(runtestprotocol(item, log=False, nextitem=following[id(item)]))
         out["results"][nodeid] = {"o": outcome, **({"m": message} if message else {})}
@@ -161,12 +193,18 @@ def _error_report(item):
     """A failing test's report as the lines a statement and the behavioural key read from pytest's
     own (its ``E`` lines: each exception of the chain, the first cause first, in pytest's words,
     ``exconly(tryshort=True)``), without pytest's traceback formatting, which parses the source file
-    of every frame and costs tens of milliseconds per failing test. Anything unusual: pytest's own."""
+    of every frame and costs tens of milliseconds per failing test. It stands in for the item's
+    ``_repr_failure_py``, which makes the report of a failing call and of an error in a fixture's
+    setup or teardown (a stubbed function a fixture calls errors every test that uses it). Anything
+    unusual (a missing fixture's report, an exception of its own): pytest's own."""
     def repr_failure(excinfo, *args, **kwargs):
         try:
             from _pytest._code import ExceptionInfo
+            from _pytest.fixtures import FixtureLookupError
 
             value = excinfo.value
+            if isinstance(value, FixtureLookupError):
+                raise TypeError("pytest's own report")
             if isinstance(value, pytest.fail.Exception) and not getattr(value, "pytrace", True):
                 return str(value.msg)
             chain, seen, e = [], set(), value
@@ -185,7 +223,7 @@ def _error_report(item):
                 lines.extend("E   " + ln for ln in info.exconly(tryshort=True).split("\n"))
             return "\n".join(lines)[-1500:]
         except Exception:
-            return type(item).repr_failure(item, excinfo, *args, **kwargs)
+            return type(item)._repr_failure_py(item, excinfo, *args, **kwargs)
     return repr_failure
 
 

@@ -41,7 +41,10 @@ def test_swap_target_only_for_changes_inside_one_body() -> None:
     method = "class A(B):\n    def f(self, x):\n        return super().f(x) + 1\n"
     assert swap_target(method, method.replace("+ 1", "- 1"), "A.f") == "A.f"
     stub = "class A(B):\n    def f(self, x):\n        raise NotImplementedError\n"
-    assert swap_target(method, stub, "A.f") is None  # the __class__ cell goes: no code swap can do that
+    # the __class__ cell goes: the session runner keeps it in the new code (session_plugin._padded)
+    assert swap_target(method, stub, "A.f") == "A.f"
+    plain = "class A(B):\n    def f(self, x):\n        return 1\n"
+    assert swap_target(plain, method, "A.f") is None  # the cell comes: no code swap can do that
 
 
 def test_driver_config_leaves_out_the_test_paths_and_forks_pytest() -> None:

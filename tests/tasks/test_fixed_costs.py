@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from forager.enums import TaskKind
 from forager.tasks.baseline import SourceFunction
 from forager.tasks.behaviour import error_signature
@@ -90,9 +92,9 @@ def test_the_stub_check_from_one_parse_agrees_with_the_whole_tree_comparison() -
         else:
             assert new == old, fn.qualname
     assert checked >= 7
-    # super() goes with the body: the __class__ cell changes, no swap; a plain method swaps
-    assert plan_stub(SRC, "A.f").swappable is False  # type: ignore[union-attr]
-    assert plan_stub(SRC, "A.h").swappable is False  # type: ignore[union-attr]
+    # super() goes with the body: the session keeps the __class__ cell (padded), so it swaps
+    assert plan_stub(SRC, "A.f").swappable is True  # type: ignore[union-attr]
+    assert plan_stub(SRC, "A.h").swappable is True  # type: ignore[union-attr]
     assert plan_stub(SRC, "A.g").swappable is True  # type: ignore[union-attr]
     # a property's getter and setter share a name: never swapped (the session could take the other)
     assert plan_stub(SRC, "A.size").swappable is False  # type: ignore[union-attr]
@@ -108,8 +110,10 @@ def test_stub_candidates_carry_the_swap_targets_of_the_check() -> None:
     assert cands["A.g"].swap == [("m.py", "A.g")]
     assert cands["cached"].swap == [("m.py", "cached")]
     assert cands["outer.<locals>.inner"].swap == [("m.py", "outer"), ("m.py", "outer.<locals>.inner")]
-    assert cands["A.f"].swap is None
-    assert list(cands)[-1] == "A.f"  # the one that needs fresh processes comes last
+    assert cands["A.f"].swap == [("m.py", "A.f")]  # super() goes: swapped with its cell kept
+    getter = [SourceFunction("m.py", q, ["t::a"], 1, 1) for q in ("A.size", "A.g")]
+    held = [c.function for c in stub_candidates({"m.py": SRC}, getter, 0)]
+    assert held[-1] == "A.size"  # the one that needs fresh processes (two defs of A.size) comes last
     imported = [SourceFunction("m.py", "A.g", ["t::a"], 1, 1, import_time=True)]
     assert next(stub_candidates({"m.py": SRC}, imported, 0)).swap is None
 
@@ -162,6 +166,15 @@ def test_does_not_raise():
 
 def test_quiet():
     pytest.fail("just this", pytrace=False)
+
+
+@pytest.fixture
+def broken():
+    raise ValueError("the fixture broke")
+
+
+def test_uses_a_broken_fixture(broken):
+    pass
 """
 
 COMPARE = """import json
@@ -177,6 +190,9 @@ OUT = {}
 def pytest_runtest_makereport(item, call):
     if call.when == "call" and call.excinfo is not None:
         OUT[item.nodeid] = [forager_session._error_report(item)(call.excinfo), str(item.repr_failure(call.excinfo))]
+    elif call.excinfo is not None:  # an error in a fixture: pytest reports it with _repr_failure_py
+        OUT[item.nodeid] = [forager_session._error_report(item)(call.excinfo),
+                            str(item._repr_failure_py(call.excinfo, style="short"))]
     yield
 
 
@@ -189,7 +205,8 @@ def pytest_sessionfinish(session):
 def test_a_failing_tests_report_has_the_error_lines_of_pytests_own(tmp_path: Path) -> None:
     """The session runner's report of a failure, made without pytest's traceback formatting, has
     the ``E`` lines of pytest's full report (what a statement quotes and the behavioural key reads):
-    compared by a real pytest on assertions, chained exceptions, pytest.raises and pytest.fail."""
+    compared by a real pytest on assertions, chained exceptions, pytest.raises, pytest.fail and an
+    error in a fixture (which errors every test that uses it: a stubbed function a fixture calls)."""
     (tmp_path / "forager_session.py").write_text(SESSION_SOURCE)
     (tmp_path / "compare_reports.py").write_text(COMPARE)
     (tmp_path / "test_failing.py").write_text(FAILING)
@@ -199,7 +216,8 @@ def test_a_failing_tests_report_has_the_error_lines_of_pytests_own(tmp_path: Pat
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     reports = json.loads((tmp_path / "reports.json").read_text())
-    assert len(reports) == 6
+    assert len(reports) == 7
+    assert reports["test_failing.py::test_uses_a_broken_fixture"][0] == "E   ValueError: the fixture broke"
     for nodeid, (ours, theirs) in reports.items():
         e_lines = [ln.rstrip() for ln in theirs.splitlines() if ln.startswith("E ")]
         assert [ln.rstrip() for ln in ours.splitlines()] == (e_lines or [theirs]), nodeid
@@ -235,8 +253,6 @@ def test_an_exec_that_prints_nothing_is_asked_again_for_the_head() -> None:
     load, right after the container started) and the generation ended with an IndexError."""
     from types import SimpleNamespace
 
-    import pytest
-
     from forager.runtime import ExecResult
     from forager.tasks.errors import TaskError
     from forager.tasks.workspace import Workspace
@@ -255,7 +271,6 @@ def test_workers_per_generation_and_the_first_batch_size() -> None:
     first batch asks for fewer spare candidates than mutate-fix's (stubs almost always validate)."""
     import os
 
-    import pytest
     from pydantic import ValidationError
 
     from forager.config import Settings
@@ -271,3 +286,56 @@ def test_workers_per_generation_and_the_first_batch_size() -> None:
         Settings(task_workers=17)
     assert _wanted(GenerateResult("img", "implement-feature"), 10) == 12
     assert _wanted(GenerateResult("img", "mutate-fix"), 10) == 14
+
+
+KEEPS_CELL = '''class Base:
+    def f(self, x):
+        return x
+
+
+class A(Base):
+    def f(self, x):
+        return super().f(x) * 2
+
+
+def outer(n):
+    def inner(m):
+        return m + n
+    return inner
+'''
+
+
+def test_the_session_swaps_in_a_stub_that_drops_the_class_cell(tmp_path: Path) -> None:
+    """A method that called ``super()`` loses its ``__class__`` cell with its body; the session runner
+    compiles the new code with the cell kept (a statement that never runs names it), so the live
+    method runs the stub; a change that would grow a closure is refused (the caller runs it the slow
+    way), and a nested function that drops its free variable swaps through its outer function."""
+    import importlib.util
+
+    ns: dict[str, object] = {}
+    exec(SESSION_SOURCE, ns)  # noqa: S102 - the runner's own source, as pytest loads it
+    ns["REPO"] = f"{tmp_path}/"
+    path = tmp_path / "keeps_cell.py"
+    path.write_text(KEEPS_CELL)
+    spec = importlib.util.spec_from_file_location("keeps_cell", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    closure = mod.outer(5)
+    ns["_build_index"]()  # type: ignore[operator]
+    swap = ns["_swap"]
+    path.write_text(KEEPS_CELL.replace("return super().f(x) * 2", "raise NotImplementedError"))
+    assert swap("keeps_cell.py", "A.f", False) is None  # type: ignore[operator]
+    with pytest.raises(NotImplementedError):
+        mod.A().f(3)
+    assert mod.Base().f(3) == 3 and mod.A.f.__code__.co_freevars == ("__class__",)
+    path.write_text(KEEPS_CELL.replace("return super().f(x) * 2", "return super().f(x) * 3"))
+    assert swap("keeps_cell.py", "A.f", False) is None  # type: ignore[operator]
+    assert mod.A().f(3) == 9  # the cell is the class's own: super() still works after a swap
+    path.write_text(KEEPS_CELL.replace("        return x\n", "        return __class__\n", 1))
+    assert swap("keeps_cell.py", "Base.f", False) == "closure changes"  # type: ignore[operator]
+    assert mod.Base().f(3) == 3  # refused: nothing swapped
+    path.write_text(KEEPS_CELL.replace("return m + n", "return m"))
+    assert swap("keeps_cell.py", "outer", False) is None  # type: ignore[operator]
+    assert swap("keeps_cell.py", "outer.<locals>.inner", True) is None  # type: ignore[operator]
+    assert closure(1) == 1 and mod.outer(5)(1) == 1  # the closure made before and one made after

@@ -86,8 +86,8 @@ def is_stub(node: FuncNode) -> bool:
 
 def uses_class_cell(node: FuncNode, skip: set[int] | None = None) -> bool:
     """Whether a function's code needs the ``__class__`` cell (a bare ``super()`` or ``__class__``
-    anywhere in it), leaving out the statements whose ``id`` is in ``skip``: a change that adds or
-    drops it changes the closure, which no code swap can do."""
+    anywhere in it), leaving out the statements whose ``id`` is in ``skip``: a change that adds it
+    grows the closure, which no code swap can do (one that drops it, the session runner pads)."""
     todo: list[ast.AST] = [node]
     while todo:
         sub = todo.pop()

@@ -110,9 +110,10 @@ class Stub:
     outer: str
     """The outermost function enclosing the stubbed one (itself when it is not nested)."""
     swappable: bool
-    """Whether a session can run the stub by giving ``outer`` the new code: not when the outer
-    function's need for the ``__class__`` cell (a bare ``super()`` or ``__class__``) comes or goes
-    with it, nor when the file defines ``outer`` twice (a property's getter and setter, overloads)."""
+    """Whether a session can run the stub by giving ``outer`` the new code: not when the file
+    defines ``outer`` twice (a property's getter and setter, overloads). A stub that drops the
+    ``__class__`` cell (a method that called ``super()``) is swappable: the session runner keeps
+    the cell in the new code (``session_plugin._padded``)."""
 
 
 @lru_cache(maxsize=8)
@@ -150,7 +151,7 @@ def plan_stub(source: str, qualname: str) -> Stub | None:
     outers = [n for q, n in funcs if q == outer]
     removed = {id(n) for n in body}
     swappable = (len(outers) == 1 and len([q for q, _ in funcs if q == qualname]) == 1
-                 and uses_class_cell(outers[0]) == uses_class_cell(outers[0], removed))
+                 and not (uses_class_cell(outers[0], removed) and not uses_class_cell(outers[0])))
     return Stub(mutated, outer, swappable)
 
 
