@@ -119,7 +119,10 @@ def _swap(path, qualname, nested):
         return "no such function in the patched file"
     old = funcs[0].__code__.co_freevars
     if new.co_freevars != old and set(new.co_freevars) < set(old):
-        new = _padded(source, path, qualname, set(old) - set(new.co_freevars)) or new
+        try:
+            new = _padded(source, path, qualname, set(old) - set(new.co_freevars)) or new
+        except (SyntaxError, ValueError, RecursionError):  # the unpadded code: refused just below
+            pass
     for f in funcs:
         if f.__code__.co_freevars != new.co_freevars:
             return "closure changes"
