@@ -76,7 +76,9 @@ def test_cancel_ends_running_builds_on_each_workers_engine(runtime: Any, farm: t
     assert said["pending_cancelled"] == 0 and "running_ended_by" in said  # the runner ends its running work
     runner.join(300)
     assert not runner.is_alive() and out["state"] == "cancelled"
-    assert sorted(local) == sorted(i.key for i in rows.items(camp.id, "build"))  # asked locally: removed nothing
+    # asked locally, where it removes nothing: every container that goes, its worker removed. A job
+    # whose worker saw the cancel and ended it first is not asked (under load, CI saw one of two)
+    assert set(local) <= {i.key for i in rows.items(camp.id, "build")}
 
     def containers_left() -> list[object]:
         return [c for j in held for c in runtime.containers({BUILD_LABEL: jobs.build_id_for(j)})]
