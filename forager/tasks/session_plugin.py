@@ -206,8 +206,8 @@ def _error_report(item):
             from _pytest.fixtures import FixtureLookupError
 
             value = excinfo.value
-            if isinstance(value, FixtureLookupError):
-                raise TypeError("pytest's own report")
+            if isinstance(value, FixtureLookupError):  # pytest's report lists the fixtures there are
+                return type(item)._repr_failure_py(item, excinfo, *args, **kwargs)
             if isinstance(value, pytest.fail.Exception) and not getattr(value, "pytrace", True):
                 return str(value.msg)
             chain, seen, e = [], set(), value

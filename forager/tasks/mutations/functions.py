@@ -84,15 +84,13 @@ def is_stub(node: FuncNode) -> bool:
     return isinstance(s, ast.Raise) and "NotImplementedError" in ast.dump(s)
 
 
-def uses_class_cell(node: FuncNode, skip: set[int] | None = None) -> bool:
+def uses_class_cell(node: FuncNode) -> bool:
     """Whether a function's code needs the ``__class__`` cell (a bare ``super()`` or ``__class__``
-    anywhere in it), leaving out the statements whose ``id`` is in ``skip``: a change that adds it
-    grows the closure, which no code swap can do (one that drops it, the session runner pads)."""
+    anywhere in it): a change that adds it grows the closure, which no code swap can do (one that
+    drops it, the session runner pads)."""
     todo: list[ast.AST] = [node]
     while todo:
         sub = todo.pop()
-        if skip and id(sub) in skip:
-            continue
         if isinstance(sub, ast.Name) and sub.id == "__class__":
             return True
         if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "super"

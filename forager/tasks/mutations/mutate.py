@@ -16,7 +16,7 @@ from forager.tasks.mutations.families import (
     statements_family,
     variables_family,
 )
-from forager.tasks.mutations.functions import FuncNode, body_of, is_stub, iter_functions, uses_class_cell
+from forager.tasks.mutations.functions import FuncNode, body_of, is_stub, iter_functions
 from forager.tasks.mutations.text import Text, apply_edits
 
 FAMILIES = ("function", "arguments", "variables", "statements", "operators", "constants", "conditions")
@@ -149,9 +149,8 @@ def plan_stub(source: str, qualname: str) -> Stub | None:
         return None
     outer = qualname.split(".<locals>.", 1)[0]
     outers = [n for q, n in funcs if q == outer]
-    removed = {id(n) for n in body}
-    swappable = (len(outers) == 1 and len([q for q, _ in funcs if q == qualname]) == 1
-                 and not (uses_class_cell(outers[0], removed) and not uses_class_cell(outers[0])))
+    # a body replaced by ``raise NotImplementedError`` can drop the ``__class__`` cell, never add it
+    swappable = len(outers) == 1 and len([q for q, _ in funcs if q == qualname]) == 1
     return Stub(mutated, outer, swappable)
 
 
